@@ -1,0 +1,50 @@
+"""One log line per request: method, path, channel, status, duration. Never a header, so never
+the API key, and never the body."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("vivi_emulator.access")
+
+_CHANNELS_PREFIX = "/channelsApi/"
+
+
+def channel_of_path(path: str) -> str:
+    if not path.startswith(_CHANNELS_PREFIX):
+        return "-"
+    return path[len(_CHANNELS_PREFIX) :].split("/", 1)[0] or "-"
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            path: str = scope["path"]
+            log.info(
+                "%s %s channel=%s status=%s %.1fms",
+                scope["method"],
+                path,
+                channel_of_path(path),
+                status or "-",  # no status: the client left before an answer
+                (time.perf_counter() - started) * 1000,
+            )

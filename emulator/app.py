@@ -1,0 +1,61 @@
+"""``create_app(settings)``: wiring only. Behaviour lives in ``core``; routes in their modules."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from emulator import __version__
+from emulator.access_log import AccessLog
+from emulator.channels_api.routes import routes as channels_api_routes
+from emulator.contract import contract_json, contract_text
+from emulator.core import Emulator
+from emulator.errors import install_error_handlers
+from emulator.settings import Settings, load_resolved
+
+CONTROL_PREFIX = "/_emulator"
+
+
+def _meta_routes() -> list[Route]:
+    async def openapi_json(_: Request) -> Response:
+        return Response(contract_json(), media_type="application/json")
+
+    async def openapi_yaml(_: Request) -> Response:
+        return Response(contract_text(), media_type="application/yaml")
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    return [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}/health", health, methods=["GET"]),
+    ]
+
+
+def create_app(settings: Settings | None = None, emulator: Emulator | None = None) -> FastAPI:
+    settings = settings or Settings()
+    emulator = emulator or Emulator(settings)
+    # FastAPI's generated schema and docs are off: the contract file is served instead.
+    app = FastAPI(
+        title="vivi-emulator",
+        version=__version__,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    app.state.emulator = emulator
+    app.router.routes.extend(channels_api_routes(emulator))
+    app.router.routes.extend(_meta_routes())
+    install_error_handlers(app)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory ASGI servers import (granian's workers): settings from the environment."""
+    return create_app(load_resolved())

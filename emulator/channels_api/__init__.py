@@ -1,0 +1,1 @@
+"""The VIVI surface: ``/channelsApi/{channelId}/...`` routes, request models and body parsing."""

@@ -1,0 +1,143 @@
+"""``vivi-emulator``: the command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emulator import __version__
+from emulator.settings import (
+    DEFAULT_API_KEY,
+    RESOLVED_ENV,
+    ConfigError,
+    ServerName,
+    Settings,
+    dump_resolved,
+    load_settings,
+)
+
+app = typer.Typer(
+    help="A local emulator of the VIVI API channel (channelsApi), for offline development, "
+    "contract tests and demos.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _banner(settings: Settings) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [f"vivi-emulator {__version__} serving on {base} ({settings.server})"]
+    for channel in settings.channels:
+        if settings.uses_default_channel:
+            # The one key ever printed: the embedded, public demo key.
+            lines.append(f"  channel {channel.id}  key {DEFAULT_API_KEY}  (embedded default)")
+        else:
+            lines.append(f"  channel {channel.id}  key (configured, not shown)")
+    lines += [
+        f"  contract  {base}/openapi.json",
+        f"  health    {base}/_emulator/health",
+    ]
+    if settings.uses_default_channel:
+        lines.append(
+            f"  try: curl -N {base}/channelsApi/demo-channel/stream -H 'vivi-api-key: demo-key' "
+            "-H 'Content-Type: application/json' "
+            """-d '{"message": "hello", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"}'"""
+        )
+    return "\n".join(lines)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _run_uvicorn(settings: Settings, log_level: str) -> None:
+    import uvicorn
+
+    from emulator.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,  # the emulator logs its own line, without headers
+        log_level=log_level,
+        timeout_graceful_shutdown=3,
+    )
+
+
+def _run_granian(settings: Settings, log_level: str) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ[RESOLVED_ENV] = dump_resolved(settings)
+    Granian(
+        "emulator.app:create_app_from_env",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        log_access=False,
+        log_level=log_level,  # type: ignore[arg-type]
+    ).serve()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="A YAML or TOML settings file.", envvar="VIVI_EMULATOR_CONFIG"),
+    ] = None,
+    server: Annotated[str | None, typer.Option(help="ASGI server: granian or uvicorn.")] = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="Base of uploaded files' URLs (default: as called).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for scripted jitter.")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the emulator (defaults: 127.0.0.1:8000, channel demo-channel, key demo-key)."""
+    _configure_logging(log_level)
+    try:
+        settings = load_settings(
+            config,
+            overrides={
+                "host": host,
+                "port": port,
+                "server": server,
+                "public_url": public_url,
+                "seed": seed,
+                "access_log": None if access_log else False,
+            },
+        )
+    except ConfigError as exc:
+        typer.echo(f"vivi-emulator: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(_banner(settings))
+    sys.stdout.flush()
+    run = _run_granian if settings.server == "granian" else _run_uvicorn
+    run(settings, log_level)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+_ = ServerName  # re-exported for typing of --server choices in docs

@@ -1,0 +1,80 @@
+"""The emulator's behaviour, apart from HTTP: keys, threads, scripts, files.
+
+HTTP handlers stay thin: they read the request, call this, and render what it returns.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from emulator.channels import ChannelRegistry
+from emulator.channels_api.models import MessageRequest
+from emulator.errors import NotFound, PayloadTooLarge
+from emulator.scenarios.builtin import builtin_script
+from emulator.scenarios.script import Script
+from emulator.settings import Settings
+from emulator.state import Store, StoredFile, Turn
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_file_name(name: str | None) -> str:
+    """A client's file name reduced to a harmless URL segment. It never becomes a path."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE_NAME.sub("_", base).strip("._")[:100]
+    return cleaned or "file"
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    name: str
+    content_type: str
+    data: bytes
+
+
+class Emulator:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.channels = ChannelRegistry(settings.channels)
+        self.store = Store(clock)
+
+    def authenticate(self, channel_id: str, api_key: str | None) -> None:
+        self.channels.check(channel_id, api_key)
+
+    def script_for(self, channel_id: str, request: MessageRequest) -> Script:
+        """The Script answering ``request``; it opens the next turn of its thread."""
+        thread = self.store.thread(channel_id, request.threadId)
+        script = builtin_script(request.message)
+        thread.turns.append(Turn(request.message, script.reply))
+        return script
+
+    def store_uploads(self, channel_id: str, uploads: Sequence[Upload]) -> list[tuple[str, str]]:
+        """Keep the files; return (file id, safe name) per file, in order."""
+        limits = self.settings.limits
+        if len(uploads) > limits.max_files:
+            raise PayloadTooLarge(
+                f"{len(uploads)} files in one request; the limit is {limits.max_files}"
+            )
+        for upload in uploads:
+            if len(upload.data) > limits.max_file_bytes:
+                raise PayloadTooLarge(
+                    f"file '{safe_file_name(upload.name)}' is {len(upload.data)} bytes; "
+                    f"the limit is {limits.max_file_bytes}"
+                )
+        stored = []
+        for upload in uploads:
+            name = safe_file_name(upload.name)
+            file_id = self.store.add_file(
+                channel_id, name, upload.content_type, upload.data, limits.file_ttl_seconds
+            )
+            stored.append((file_id, name))
+        return stored
+
+    def uploaded_file(self, channel_id: str, file_id: str, name: str) -> StoredFile:
+        stored = self.store.get_file(file_id)
+        if stored is None or stored.channel_id != channel_id or stored.name != name:
+            raise NotFound("no such file, or it has expired")
+        return stored

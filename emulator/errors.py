@@ -1,0 +1,141 @@
+"""The VIVI surface's errors, and the one place where an error becomes an HTTP response.
+
+Handlers and the core raise these exceptions; ``install_error_handlers`` turns them (and
+Starlette's own 404/405) into the JSON error body of the contract: ``{"detail": "..."}``, plus
+``errors`` for validation failures. No traceback and no request header ever reaches a response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+_log = logging.getLogger("vivi_emulator.errors")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: its dotted path (``messages.0.threadId``) and why."""
+
+    field: str
+    reason: str
+
+
+class ApiError(Exception):
+    """An error the VIVI surface answers with a JSON body."""
+
+    status_code: int = 400
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail}
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+
+
+class ValidationFailed(ApiError):
+    status_code = 422
+
+    def __init__(self, detail: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.errors = list(errors)
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        if self.errors:
+            body["errors"] = [{"field": e.field, "reason": e.reason} for e in self.errors]
+        return body
+
+
+class StatusReply(ApiError):
+    """A scripted non-200 answer (429, 500, ...): any status, headers and JSON body."""
+
+    def __init__(
+        self,
+        status_code: int,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(str(body.get("detail", "")), headers=headers)
+        self.status_code = status_code  # scripted: per instance, not per class
+        self._body = dict(body)
+
+    def body(self) -> dict[str, Any]:
+        return self._body
+
+
+def json_bytes(payload: Any) -> bytes:
+    """Encode like Python's ``json.dumps`` with its default separators, as the VIVI docs show."""
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+def error_response(exc: ApiError) -> Response:
+    return Response(
+        json_bytes(exc.body()),
+        status_code=exc.status_code,
+        headers=exc.headers,
+        media_type="application/json",
+    )
+
+
+async def _api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return Response(
+        json_bytes({"detail": detail}),
+        status_code=exc.status_code,
+        headers=exc.headers,
+        media_type="application/json",
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # A bug, never the client's fault: log the type and where (not the request's headers, which
+    # hold the key), and answer a plain 500 with no traceback.
+    _log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return Response(
+        json_bytes({"detail": "internal emulator error"}),
+        status_code=500,
+        media_type="application/json",
+    )
+
+
+def install_error_handlers(app: Any) -> None:
+    """Register the handlers on a Starlette or FastAPI application."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,1 @@
+"""Scenarios: what the emulated agent answers, as a Script of timed events."""

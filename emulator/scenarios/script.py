@@ -1,0 +1,64 @@
+"""The Script: every answer of the emulator, written once, rendered three ways.
+
+A request is turned into one Script: an ordered list of timed events, or a scripted status reply,
+possibly with a fault. ``/stream`` writes the events as SSE frames at their times, ``/invoke`` joins
+the chunks, ``/batch`` does that per item; so the three endpoints agree by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+START = "on_chat_model_start"
+CHUNK = "on_chat_model_stream"
+END = "on_chat_model_end"
+
+_WORDS = re.compile(r"\s*\S+\s*|\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptEvent:
+    """One event: its LangChain name and text, and how long to wait before sending it."""
+
+    event: str
+    message: str = ""
+    delay: float = 0.0
+    # A frame sent verbatim instead of the event's JSON (the `malformed` fault).
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    events: tuple[ScriptEvent, ...]
+    scenario: str = "builtin"
+    # Stream faults: drop the connection after the events (no clean end of the HTTP body).
+    abort: bool = False
+    # Extra response headers (e.g. recorded ones).
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def reply(self) -> str:
+        """The whole reply: the text of the chunks, joined; what ``/invoke`` answers."""
+        return "".join(e.message for e in self.events if e.event == CHUNK and e.raw is None)
+
+
+def split_words(text: str) -> list[str]:
+    """Chunks the way a model streams words: each word keeps the spaces that follow it."""
+    chunks = _WORDS.findall(text)
+    return chunks or [text]
+
+
+def reply_script(
+    text: str, *, scenario: str = "builtin", chunks: list[str] | None = None
+) -> Script:
+    """A well-formed reply: start, the text in chunks, end; no delays."""
+    parts = split_words(text) if chunks is None else chunks
+    return Script(
+        events=(
+            ScriptEvent(START),
+            *(ScriptEvent(CHUNK, part) for part in parts),
+            ScriptEvent(END),
+        ),
+        scenario=scenario,
+    )

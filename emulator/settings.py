@@ -1,0 +1,174 @@
+"""The emulator's configuration: channels and keys, limits, fixtures, seed, server.
+
+Sources, later ones winning: embedded defaults, a YAML or TOML file (``--config`` or
+``VIVI_EMULATOR_CONFIG``), environment variables (``VIVI_EMULATOR_*``), command-line flags.
+With no configuration at all there is one channel, ``demo-channel``, whose key is ``demo-key``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+DEFAULT_CHANNEL_ID = "demo-channel"
+DEFAULT_API_KEY = "demo-key"  # the documented embedded default, not a secret
+
+ServerName = Literal["granian", "uvicorn"]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Channel(_Model):
+    id: str = Field(min_length=1)
+    # SecretStr keeps the key out of every repr, log line and error message by construction.
+    key: SecretStr
+
+
+class Limits(_Model):
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_file_bytes: int = Field(default=10 * 1_048_576, gt=0)
+    max_files: int = Field(default=10, gt=0)
+    max_batch_items: int = Field(default=20, gt=0)
+    file_ttl_seconds: float = Field(default=3600.0, gt=0)
+
+
+class Settings(_Model):
+    channels: tuple[Channel, ...] = (
+        Channel(id=DEFAULT_CHANNEL_ID, key=SecretStr(DEFAULT_API_KEY)),
+    )
+    limits: Limits = Limits()
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    server: ServerName = "uvicorn"
+    # Absolute base for uploaded files' URLs; by default the URL the client called.
+    public_url: str | None = None
+    fixtures: tuple[Path, ...] = ()
+    seed: int | None = None
+    access_log: bool = True
+
+    @property
+    def uses_default_channel(self) -> bool:
+        return bool(self.channels == Settings.model_fields["channels"].default)
+
+
+_ENV_PREFIX = "VIVI_EMULATOR_"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path} is not valid: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    return data
+
+
+def parse_channels(text: str) -> list[dict[str, str]]:
+    """``id=key,id2=key2`` (the form of ``VIVI_EMULATOR_CHANNELS``) as channel mappings."""
+    channels = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        channel_id, sep, key = item.partition("=")
+        if not sep or not channel_id or not key:
+            # Name the channel, never the key.
+            raise ConfigError(
+                f"VIVI_EMULATOR_CHANNELS: expected 'channel=key' items, got one for "
+                f"{channel_id or '(no channel id)'!r}"
+            )
+        channels.append({"id": channel_id.strip(), "key": key.strip()})
+    return channels
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    simple = {
+        "HOST": "host",
+        "PORT": "port",
+        "SERVER": "server",
+        "PUBLIC_URL": "public_url",
+        "SEED": "seed",
+    }
+    for suffix, name in simple.items():
+        if (value := environ.get(_ENV_PREFIX + suffix)) is not None:
+            values[name] = value
+    if (channels := environ.get(_ENV_PREFIX + "CHANNELS")) is not None:
+        values["channels"] = parse_channels(channels)
+    if (fixtures := environ.get(_ENV_PREFIX + "FIXTURES")) is not None:
+        values["fixtures"] = [p for p in fixtures.split(os.pathsep) if p]
+    limits = {}
+    for name in Limits.model_fields:
+        if (value := environ.get(_ENV_PREFIX + name.upper())) is not None:
+            limits[name] = value
+    if limits:
+        values["limits"] = limits
+    return values
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from a file, the environment and explicit overrides (CLI flags)."""
+    environ = os.environ if environ is None else environ
+    if config_file is None and (env_file := environ.get(_ENV_PREFIX + "CONFIG")):
+        config_file = Path(env_file)
+    data: dict[str, Any] = _read_file(config_file) if config_file is not None else {}
+    data = _merge(data, _from_env(environ))
+    data = _merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors(include_input=False)
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+# How the CLI hands resolved settings to an ASGI server's worker process (granian imports the app
+# in a worker): one environment variable, private to the emulator's own process tree.
+RESOLVED_ENV = "VIVI_EMULATOR__RESOLVED_SETTINGS"
+
+
+def dump_resolved(settings: Settings) -> str:
+    data = settings.model_dump(mode="json")
+    data["channels"] = [{"id": c.id, "key": c.key.get_secret_value()} for c in settings.channels]
+    return json.dumps(data)
+
+
+def load_resolved(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings handed over by ``dump_resolved``, or else from the environment and its file."""
+    environ = os.environ if environ is None else environ
+    if (resolved := environ.get(RESOLVED_ENV)) is not None:
+        return Settings.model_validate_json(resolved)
+    return load_settings(environ=environ)

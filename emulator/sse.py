@@ -1,0 +1,33 @@
+"""Exact SSE framing of VIVI events: ``data: <json>\\n\\n``, nothing else.
+
+The JSON is what Python's ``json.dumps`` writes with its default separators, keys in the order
+message, event: byte for byte the docs' sample, ``data: {"message": "Hello", "event": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from emulator.scenarios.script import END, START, ScriptEvent
+
+_PREFIX = b"data: "
+_SUFFIX = b"\n\n"
+
+
+def encode_event(message: str, event: str) -> bytes:
+    payload = json.dumps({"message": message, "event": event}, ensure_ascii=False)
+    return _PREFIX + payload.encode("utf-8") + _SUFFIX
+
+
+# The frames every stream sends are encoded once.
+_CONSTANT = {
+    (START, ""): encode_event("", START),
+    (END, ""): encode_event("", END),
+}
+
+
+def frame(event: ScriptEvent) -> bytes:
+    if event.raw is not None:
+        return event.raw
+    cached = _CONSTANT.get((event.event, event.message))
+    return cached if cached is not None else encode_event(event.message, event.event)

@@ -1,0 +1,80 @@
+"""An ASGI response that plays a Script's events as SSE frames, each at its time.
+
+Written directly against ASGI rather than with sse-starlette or Starlette's StreamingResponse:
+frames are pre-encoded bytes, events due at the same instant leave in one write, and a stream
+with delays watches for the client hanging up so that a stalled stream stops at once instead of
+sleeping on for nobody (docs/decisions.md, "streaming").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import anyio
+from starlette.types import Message, Receive, Scope, Send
+
+from emulator.scenarios.script import Script
+from emulator.sse import frame
+
+STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    # Never cached, never buffered by a proxy (nginx honours X-Accel-Buffering), never compressed.
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+)
+
+
+def _batches(script: Script) -> Iterator[tuple[float, bytes]]:
+    """(delay, bytes) pairs: each run of events due at the same time, joined into one write."""
+    pending: list[bytes] = []
+    delay = 0.0
+    for event in script.events:
+        if event.delay > 0 and pending:
+            yield delay, b"".join(pending)
+            pending = []
+        if not pending:
+            delay = event.delay
+        pending.append(frame(event))
+    if pending:
+        yield delay, b"".join(pending)
+
+
+class EventStream:
+    """Plays ``script`` as an ``text/event-stream`` response."""
+
+    def __init__(self, script: Script, extra_headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+        self.script = script
+        self.headers = [*STREAM_HEADERS, *extra_headers]
+        self.batches = list(_batches(script))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if any(delay > 0 for delay, _ in self.batches):
+                await self._timed(receive, send)
+            else:
+                await self._play(send)
+        except OSError:
+            # The client hung up: nothing to answer, nothing to log.
+            return
+
+    async def _play(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        for delay, chunk in self.batches:
+            if delay > 0:
+                await anyio.sleep(delay)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _timed(self, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as tasks:
+
+            async def watch() -> None:
+                while True:
+                    message: Message = await receive()
+                    if message["type"] == "http.disconnect":
+                        tasks.cancel_scope.cancel()
+                        return
+
+            tasks.start_soon(watch)
+            await self._play(send)
+            tasks.cancel_scope.cancel()
