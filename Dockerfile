@@ -63,7 +63,7 @@ EXPOSE 8000
 
 # Probes the health endpoint on the configured port with the standard library (no curl),
 # bypassing any HTTP proxy set in the container's environment.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request as u; o = u.build_opener(u.ProxyHandler({})); o.open('http://127.0.0.1:%s/_emulator/health' % os.environ.get('VIVI_EMULATOR_PORT', '8000'), timeout=2).read()"]
 
 # The ASGI server is PID 1 (exec form, no shell in between) and stops cleanly on SIGTERM.
