@@ -10,7 +10,7 @@ from starlette.routing import Route
 from emulator import __version__
 from emulator.access_log import AccessLog
 from emulator.channels_api.routes import routes as channels_api_routes
-from emulator.contract import contract_json, contract_text
+from emulator.spec import contract_json, contract_text
 from emulator.core import Emulator
 from emulator.errors import install_error_handlers
 from emulator.settings import Settings, load_resolved

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from emulator.channels import ChannelRegistry
 from emulator.channels_api.models import MessageRequest
-from emulator.errors import NotFound, PayloadTooLarge
+from emulator.errors import FieldError, NotFound, PayloadTooLarge, ValidationFailed
 from emulator.scenarios.builtin import builtin_script
 from emulator.scenarios.script import Script
 from emulator.settings import Settings
@@ -55,8 +55,9 @@ class Emulator:
         """Keep the files; return (file id, safe name) per file, in order."""
         limits = self.settings.limits
         if len(uploads) > limits.max_files:
-            raise PayloadTooLarge(
-                f"{len(uploads)} files in one request; the limit is {limits.max_files}"
+            reason = f"must hold at most {limits.max_files} files, got {len(uploads)}"
+            raise ValidationFailed(
+                f"invalid request: files {reason}", [FieldError("files", reason)]
             )
         for upload in uploads:
             if len(upload.data) > limits.max_file_bytes:

@@ -95,7 +95,7 @@ class StatusReply(ApiError):
 
 def json_bytes(payload: Any) -> bytes:
     """Encode like Python's ``json.dumps`` with its default separators, as the VIVI docs show."""
-    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return json.dumps(payload).encode("ascii")
 
 
 def error_response(exc: ApiError) -> Response:

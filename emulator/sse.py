@@ -15,8 +15,9 @@ _SUFFIX = b"\n\n"
 
 
 def encode_event(message: str, event: str) -> bytes:
-    payload = json.dumps({"message": message, "event": event}, ensure_ascii=False)
-    return _PREFIX + payload.encode("utf-8") + _SUFFIX
+    # Default json.dumps: ", " and ": " separators, non-ASCII as \uXXXX escapes.
+    payload = json.dumps({"message": message, "event": event})
+    return _PREFIX + payload.encode("ascii") + _SUFFIX
 
 
 # The frames every stream sends are encoded once.

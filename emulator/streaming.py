@@ -8,7 +8,7 @@ sleeping on for nobody (docs/decisions.md, "streaming").
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import anyio
 from starlette.types import Message, Receive, Scope, Send
@@ -42,28 +42,38 @@ def _batches(script: Script) -> Iterator[tuple[float, bytes]]:
 class EventStream:
     """Plays ``script`` as an ``text/event-stream`` response."""
 
-    def __init__(self, script: Script, extra_headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    def __init__(
+        self,
+        script: Script,
+        extra_headers: Sequence[tuple[bytes, bytes]] = (),
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
         self.script = script
+        self._sleep = sleep
         self.headers = [*STREAM_HEADERS, *extra_headers]
         self.batches = list(_batches(script))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.timed:
+            await self._timed(receive, send)
+        else:
+            await self._play(send)
+
+    @property
+    def timed(self) -> bool:
+        return any(delay > 0 for delay, _ in self.batches)
+
+    async def _play(self, send: Send) -> None:
         try:
-            if any(delay > 0 for delay, _ in self.batches):
-                await self._timed(receive, send)
-            else:
-                await self._play(send)
+            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            for delay, chunk in self.batches:
+                if delay > 0:
+                    await self._sleep(delay)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             # The client hung up: nothing to answer, nothing to log.
             return
-
-    async def _play(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-        for delay, chunk in self.batches:
-            if delay > 0:
-                await anyio.sleep(delay)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _timed(self, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as tasks:

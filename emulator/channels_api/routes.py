@@ -25,10 +25,11 @@ from emulator.channels_api.body import (
 )
 from emulator.channels_api.models import BatchRequest, MessageRequest
 from emulator.core import Emulator, Upload
-from emulator.errors import FieldError, PayloadTooLarge, ValidationFailed, json_bytes
+from emulator.errors import FieldError, ValidationFailed, json_bytes
 from emulator.streaming import EventStream
 
 _JSON = "application/json"
+_OCTETS = "application/octet-stream"
 # Room for multipart boundaries and part headers on top of the files' own bytes.
 _MULTIPART_OVERHEAD = 64 * 1024
 
@@ -102,6 +103,7 @@ def routes(emulator: Emulator) -> list[Route]:
         parser = MultiPartParser(
             request.headers,
             replay(),  # type: ignore[arg-type]
+            # The file count is checked by the core, which names the limit in its error.
             max_files=limits.max_files + 1,
             max_fields=100,
             max_part_size=limits.max_body_bytes,
@@ -110,8 +112,9 @@ def routes(emulator: Emulator) -> list[Route]:
             form = await parser.parse()
         except MultiPartException as exc:
             if exc.message.startswith("Too many files"):
-                raise PayloadTooLarge(
-                    f"more than {limits.max_files} files in one request"
+                reason = f"must hold at most {limits.max_files} files"
+                raise ValidationFailed(
+                    f"invalid request: files {reason}", [FieldError("files", reason)]
                 ) from None
             raise ValidationFailed(
                 f"invalid multipart body: {exc.message}", [FieldError("files", exc.message)]
@@ -123,17 +126,14 @@ def routes(emulator: Emulator) -> list[Route]:
                     "invalid request: files is required (one part named 'files' per file)",
                     [FieldError("files", "is required")],
                 )
+            # A part with no file name arrives as a text field: that is a value, not a file.
             if not all(isinstance(part, UploadFile) for part in parts):
                 raise ValidationFailed(
-                    "invalid request: every 'files' part must be a file",
+                    "invalid request: every 'files' part must be a file (with a filename)",
                     [FieldError("files", "must be file parts, not text fields")],
                 )
             uploads = [
-                Upload(
-                    part.filename or "file",
-                    part.content_type or "application/octet-stream",
-                    await part.read(),
-                )
+                Upload(part.filename or "file", part.content_type or _OCTETS, await part.read())
                 for part in parts
                 if isinstance(part, UploadFile)
             ]

@@ -1,0 +1,46 @@
+"""The floor: the least a Starlette app can do for invoke and stream (see benchmarks/README.md)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+# Byte for byte the emulator's default reply to {"message": "hello", ...}: 14 SSE frames.
+REPLY = b"Hello! I am the VIVI emulator. How can I help you today?"
+INVOKE = b'{"message": "%s", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"}' % REPLY
+TOKENS = [word + b" " for word in REPLY.split(b" ")]
+TOKENS[-1] = TOKENS[-1].rstrip()
+FRAMES = [b'data: {"message": "", "event": "on_chat_model_start"}\n\n']
+FRAMES += [b'data: {"message": "%s", "event": "on_chat_model_stream"}\n\n' % t for t in TOKENS]
+FRAMES += [b'data: {"message": "", "event": "on_chat_model_end"}\n\n']
+SCRIPTED = [b'data: {"message": "t%02d", "event": "on_chat_model_stream"}\n\n' % i for i in range(20)]
+
+
+async def frames(delayed: bool) -> AsyncIterator[bytes]:
+    if not delayed:  # an async generator: a sync iterator would go through the thread pool
+        for frame in FRAMES:
+            yield frame
+        return
+    loop = asyncio.get_running_loop()  # delayed-streams workload: 20 events 50 ms apart, on schedule
+    start = loop.time()
+    for i, frame in enumerate(SCRIPTED):
+        await asyncio.sleep(max(0.0, start + i * 0.05 - loop.time()))
+        yield frame
+
+
+async def invoke(request: Request) -> Response:
+    await request.body()
+    return Response(INVOKE, media_type="application/json")
+
+
+async def stream(request: Request) -> Response:
+    await request.body()
+    delayed = "x-vivi-scenario" in request.headers
+    return StreamingResponse(frames(delayed), media_type="text/event-stream")
+
+
+app = Starlette(routes=[Route("/channelsApi/{channel}/invoke", invoke, methods=["POST"]),
+                        Route("/channelsApi/{channel}/stream", stream, methods=["POST"])])

@@ -1,0 +1,31 @@
+"""Values and helpers shared by the tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CHANNEL = "demo-channel"
+KEY = "demo-key"
+THREAD = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
+OTHER_THREAD = "7d1c2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
+AUTH = {"vivi-api-key": KEY}
+
+
+def url(operation: str, channel: str = CHANNEL) -> str:
+    return f"/channelsApi/{channel}/{operation}"
+
+
+def sse_events(body: bytes) -> list[dict[str, Any]]:
+    """The JSON events of an SSE body, checking the framing on the way."""
+    assert body.endswith(b"\n\n"), body[-40:]
+    events = []
+    for frame in body.decode("utf-8").split("\n\n")[:-1]:
+        assert frame.startswith("data: "), frame
+        assert "\n" not in frame, frame
+        events.append(json.loads(frame.removeprefix("data: ")))
+    return events
+
+
+def chunks_text(events: list[dict[str, Any]]) -> str:
+    return "".join(e["message"] for e in events if e["event"] == "on_chat_model_stream")

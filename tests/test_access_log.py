@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from emulator.access_log import channel_of_path
+from emulator.app import create_app
+from emulator.settings import Settings
+from tests.support import THREAD, url
+
+SECRET = "k3y-that-must-never-be-logged"
+
+
+@pytest.fixture
+def app() -> FastAPI:
+    return create_app(Settings.model_validate({"channels": [{"id": "c", "key": SECRET}]}))
+
+
+async def test_one_line_per_request_without_the_key(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers = {"vivi-api-key": SECRET}
+    body = {"message": "hi", "threadId": THREAD}
+    await client.post(url("stream", "c"), headers=headers, json=body)
+    await client.post(url("invoke", "c"), headers={"vivi-api-key": SECRET + "x"}, json=body)
+    await client.post(url("invoke", "c"), headers=headers, content=b"{bad json")
+    await client.post(url("files", "c"), headers=headers, files={"files": (SECRET, b"x")})
+    access = [r.getMessage() for r in caplog.records if r.name == "vivi_emulator.access"]
+    assert len(access) == 4
+    assert access[0].startswith("POST /channelsApi/c/stream channel=c status=200 ")
+    assert "status=401" in access[1]
+    assert "status=415" in access[2]
+    for record in caplog.records:
+        assert SECRET not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("path", "channel"),
+    [("/channelsApi/abc/stream", "abc"), ("/channelsApi//x", "-"), ("/openapi.json", "-")],
+)
+def test_channel_of_path(path: str, channel: str) -> None:
+    assert channel_of_path(path) == channel

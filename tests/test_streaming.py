@@ -1,0 +1,105 @@
+"""The SSE response: timing, coalescing, and a client that hangs up."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import pytest
+
+from emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
+from emulator.streaming import EventStream
+
+SCOPE: dict[str, Any] = {"type": "http", "asgi": {"spec_version": "2.4"}}
+
+
+def _script(delay: float, chunks: int = 3) -> Script:
+    return Script(
+        events=(
+            ScriptEvent(START),
+            *(ScriptEvent(CHUNK, f"c{i} ", delay=delay) for i in range(chunks)),
+            ScriptEvent(END),
+        )
+    )
+
+
+async def _never_disconnect() -> dict[str, Any]:
+    await anyio.sleep_forever()
+    raise AssertionError
+
+
+async def test_each_event_waits_its_scripted_delay() -> None:
+    timeline: list[tuple[str, float | bytes]] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        timeline.append(("sleep", seconds))
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message["body"]:
+            timeline.append(("send", message["body"].count(b"data: ")))
+
+    await EventStream(_script(0.05), sleep=fake_sleep)(SCOPE, _never_disconnect, send)
+    # start at once; c0, c1 and c2 each 50 ms after the one before; end, due with c2, with it.
+    assert timeline == [
+        ("send", 1),
+        ("sleep", 0.05),
+        ("send", 1),
+        ("sleep", 0.05),
+        ("send", 1),
+        ("sleep", 0.05),
+        ("send", 2),
+    ]
+
+
+async def test_on_a_real_clock_no_event_is_early() -> None:
+    arrivals: list[float] = []
+    started = time.perf_counter()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message["body"]:
+            arrivals.append(time.perf_counter() - started)
+
+    await EventStream(_script(0.05))(SCOPE, _never_disconnect, send)
+    for index, arrived in enumerate(arrivals):
+        assert arrived >= index * 0.05 - 0.002
+    # Lateness is measured by the benchmark harness, not asserted here (a busy CI machine).
+
+
+async def test_events_due_together_leave_in_one_write() -> None:
+    bodies: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            bodies.append(message["body"])
+
+    await EventStream(_script(0.0, chunks=5))(SCOPE, _never_disconnect, send)
+    assert bodies[-1] == b""  # the clean end of the body
+    assert len([b for b in bodies if b]) == 1
+    assert bodies[0].count(b"data: ") == 7
+
+
+async def test_client_hanging_up_during_a_stall_stops_the_stream_at_once() -> None:
+    sent: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            sent.append(message["body"])
+
+    async def disconnect_soon() -> dict[str, Any]:
+        await anyio.sleep(0.05)
+        return {"type": "http.disconnect"}
+
+    started = time.perf_counter()
+    await EventStream(_script(10.0))(SCOPE, disconnect_soon, send)
+    assert time.perf_counter() - started < 1.0
+    assert all(b"on_chat_model_end" not in body for body in sent)
+
+
+async def test_send_failing_on_a_closed_socket_ends_quietly() -> None:
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("connection reset")
+
+    await EventStream(_script(0.0))(SCOPE, _never_disconnect, send)
+    await EventStream(_script(0.01))(SCOPE, _never_disconnect, send)
