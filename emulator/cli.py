@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -64,6 +65,11 @@ def _run_uvicorn(settings: Settings, log_level: str) -> None:
 
     from emulator.app import create_app
 
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
+    # handler that was there before it. A no-op handler there makes a requested stop what it is
+    # for a service (and for `docker stop`): a clean exit with status 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -1,0 +1,165 @@
+"""The CLI on a real socket: start-up banner, the docs' sample, a clean stop, both servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from emulator.cli import app as cli_app
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "docs" / "examples"
+CLI = str(Path(sys.executable).parent / "vivi-emulator")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    base_url: str
+
+    def stop(self) -> tuple[int, str]:
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=15)
+        return self.process.returncode, out
+
+
+def start(*args: str, env: dict[str, str] | None = None) -> Running:
+    port = free_port()
+    process = subprocess.Popen(
+        [CLI, "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd="/",
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"emulator exited: {process.communicate()[0]}")
+        try:
+            if httpx.get(f"{base}/_emulator/health", timeout=1).status_code == 200:
+                return Running(process, base)
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"emulator did not start: {process.communicate()[0]}")
+
+
+@pytest.fixture(params=["uvicorn", "granian"])
+def running(request: pytest.FixtureRequest) -> Iterator[Running]:
+    emulator = start("--server", request.param)
+    yield emulator
+    if emulator.process.poll() is None:
+        emulator.stop()
+
+
+def test_docs_requests_sample_prints_start_stream_and_end(running: Running) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "requests_sample.py")],
+        env={**os.environ, "VIVI_BASE_URL": running.base_url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0] == 'data: {"message": "", "event": "on_chat_model_start"}'
+    assert lines[1] == 'data: {"message": "Hello! ", "event": "on_chat_model_stream"}'
+    assert lines[-1] == 'data: {"message": "", "event": "on_chat_model_end"}'
+    assert all('"event": "on_chat_model_stream"' in line for line in lines[1:-1])
+
+
+def test_curl_example(running: Running) -> None:
+    result = subprocess.run(
+        ["bash", str(EXAMPLES / "curl_stream.sh")],
+        env={**os.environ, "VIVI_BASE_URL": running.base_url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert result.stdout.startswith('data: {"message": "", "event": "on_chat_model_start"}\n\n')
+    assert result.stdout.endswith('data: {"message": "", "event": "on_chat_model_end"}\n\n')
+
+
+def test_banner_logs_and_clean_stop(running: Running) -> None:
+    key = {"vivi-api-key": "demo-key"}
+    body = {"message": "hi", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"}
+    httpx.post(f"{running.base_url}/channelsApi/demo-channel/invoke", headers=key, json=body)
+    httpx.post(
+        f"{running.base_url}/channelsApi/demo-channel/invoke",
+        headers={"vivi-api-key": "a-wrong-key-xyz"},
+        json=body,
+    )
+    code, out = running.stop()
+    assert code == 0, out
+    assert "channel demo-channel  key demo-key  (embedded default)" in out
+    assert "POST /channelsApi/demo-channel/invoke channel=demo-channel status=200" in out
+    assert "status=401" in out
+    assert "a-wrong-key-xyz" not in out
+    assert "Traceback" not in out
+
+
+def test_client_dropping_a_stream_leaves_the_server_healthy(running: Running) -> None:
+    host, port = running.base_url.removeprefix("http://").split(":")
+    body = b'{"message": "hello", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"}'
+    for _ in range(5):
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(
+                b"POST /channelsApi/demo-channel/stream HTTP/1.1\r\nHost: x\r\n"
+                b"vivi-api-key: demo-key\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:10]
+            )  # half a body, then hang up
+    assert httpx.get(f"{running.base_url}/_emulator/health").status_code == 200
+    code, out = running.stop()
+    assert code == 0
+    assert "Traceback" not in out
+
+
+def test_configured_keys_are_never_printed() -> None:
+    emulator = start(env={"VIVI_EMULATOR_CHANNELS": "team=t0p-s3cret"})
+    try:
+        ok = httpx.post(
+            f"{emulator.base_url}/channelsApi/team/invoke",
+            headers={"vivi-api-key": "t0p-s3cret"},
+            json={"message": "hi", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"},
+        )
+        assert ok.status_code == 200
+    finally:
+        _, out = emulator.stop()
+    assert "channel team  key (configured, not shown)" in out
+    assert "t0p-s3cret" not in out
+
+
+def test_bad_config_exits_2_with_a_reason(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("port: nope\n")
+    result = CliRunner().invoke(cli_app, ["serve", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "port" in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli_app, ["version"])
+    assert result.exit_code == 0
+    assert result.output.strip()

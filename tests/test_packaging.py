@@ -1,0 +1,98 @@
+"""A built wheel carries everything the emulator reads at run time, and serves from anywhere."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.test_cli import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (built,) = out.glob("vivi_emulator-*.whl")
+    return built
+
+
+def test_wheel_ships_the_contract_and_fixtures(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "emulator/_bundled/openapi/vivi-channels-api.yaml" in names
+    assert any(n.startswith("emulator/_bundled/fixtures/") for n in names)
+    assert not any(n.startswith("tests/") for n in names)
+
+
+def test_installed_wheel_serves_from_another_directory(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--quiet",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import emulator.resources as r; print(r.contract_path())"],
+        env=env,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert where.stdout.strip().startswith(str(target))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--port", str(port)],
+        env=env,
+        cwd=elsewhere,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                contract = httpx.get(f"{base}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                import time
+
+                time.sleep(0.05)
+        assert contract.status_code == 200
+        assert contract.json()["info"]["title"].startswith("VIVI")
+        reply = httpx.post(
+            f"{base}/channelsApi/demo-channel/invoke",
+            headers={"vivi-api-key": "demo-key"},
+            json={"message": "hello", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"},
+        )
+        assert reply.status_code == 200
+    finally:
+        process.terminate()
+        process.communicate(timeout=15)
