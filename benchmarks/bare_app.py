@@ -10,13 +10,16 @@ from starlette.routing import Route
 
 # Byte for byte the emulator's default reply to {"message": "hello", ...}: 14 SSE frames.
 REPLY = b"Hello! I am the VIVI emulator. How can I help you today?"
-INVOKE = b'{"message": "%s", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"}' % REPLY
+THREAD = b"0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
+INVOKE = b'{"message": "%s", "threadId": "%s"}' % (REPLY, THREAD)
 TOKENS = [word + b" " for word in REPLY.split(b" ")]
 TOKENS[-1] = TOKENS[-1].rstrip()
 FRAMES = [b'data: {"message": "", "event": "on_chat_model_start"}\n\n']
 FRAMES += [b'data: {"message": "%s", "event": "on_chat_model_stream"}\n\n' % t for t in TOKENS]
 FRAMES += [b'data: {"message": "", "event": "on_chat_model_end"}\n\n']
-SCRIPTED = [b'data: {"message": "t%02d", "event": "on_chat_model_stream"}\n\n' % i for i in range(20)]
+SCRIPTED = [
+    b'data: {"message": "t%02d", "event": "on_chat_model_stream"}\n\n' % i for i in range(20)
+]
 
 
 async def frames(delayed: bool) -> AsyncIterator[bytes]:
@@ -24,7 +27,8 @@ async def frames(delayed: bool) -> AsyncIterator[bytes]:
         for frame in FRAMES:
             yield frame
         return
-    loop = asyncio.get_running_loop()  # delayed-streams workload: 20 events 50 ms apart, on schedule
+    # The delayed-streams workload: 20 events 50 ms apart, each on its schedule (no drift).
+    loop = asyncio.get_running_loop()
     start = loop.time()
     for i, frame in enumerate(SCRIPTED):
         await asyncio.sleep(max(0.0, start + i * 0.05 - loop.time()))
@@ -42,5 +46,9 @@ async def stream(request: Request) -> Response:
     return StreamingResponse(frames(delayed), media_type="text/event-stream")
 
 
-app = Starlette(routes=[Route("/channelsApi/{channel}/invoke", invoke, methods=["POST"]),
-                        Route("/channelsApi/{channel}/stream", stream, methods=["POST"])])
+app = Starlette(
+    routes=[
+        Route("/channelsApi/{channel}/invoke", invoke, methods=["POST"]),
+        Route("/channelsApi/{channel}/stream", stream, methods=["POST"]),
+    ]
+)

@@ -5,6 +5,8 @@ same machine at the same time: targets are loaded in turn (A B A B ...), for sev
 the medians are quoted. See benchmarks/README.md for what each number means.
 """
 
+# ruff: noqa: S603  (it runs the servers, wrk and its own client: fixed argv, no shell)
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +49,14 @@ BODY = '{"message": "hello", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"}
 DELAYED_EVENTS, DELAYED_INTERVAL = 20, 0.05  # the delayed workload: 20 events, 50 ms apart
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-ALL_TARGETS = ["emulator-granian", "emulator-uvicorn", "bare-granian", "bare-uvicorn",
-               "prism", "wiremock"]
+ALL_TARGETS = [
+    "emulator-granian",
+    "emulator-uvicorn",
+    "bare-granian",
+    "bare-uvicorn",
+    "prism",
+    "wiremock",
+]
 ALL_WORKLOADS = ["invoke", "stream", "startup", "delayed"]
 
 
@@ -114,8 +122,13 @@ class Proc:
         self.log_file.write(f"\n=== {' '.join(argv)}\n".encode())
         self.log_file.flush()
         self.popen = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self.log_file,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.pid = self.popen.pid
         _LIVE.append(self)
@@ -129,10 +142,8 @@ class Proc:
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
         # the group may hold workers still, even once the main process is gone
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
@@ -167,6 +178,7 @@ def free_port() -> int:
 # ------------------------------------------------------------------------------------------
 # HTTP probes (the functional checks and the start-up polls)
 
+
 @dataclass
 class Reply:
     status: int
@@ -175,8 +187,12 @@ class Reply:
     seconds: float
 
 
-def post(port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0,
-         ) -> Reply:
+def post(
+    port: int,
+    path: str,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5.0,
+) -> Reply:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         t0 = time.monotonic()
@@ -185,8 +201,7 @@ def post(port: int, path: str, headers: dict[str, str] | None = None, timeout: f
         conn.request("POST", path, body=BODY.encode(), headers=hdrs)
         resp = conn.getresponse()
         body = resp.read()
-        return Reply(resp.status, resp.getheader("content-type") or "", body,
-                     time.monotonic() - t0)
+        return Reply(resp.status, resp.getheader("content-type") or "", body, time.monotonic() - t0)
     finally:
         conn.close()
 
@@ -213,6 +228,7 @@ def data_lines(body: bytes) -> int:
 # ------------------------------------------------------------------------------------------
 # Targets
 
+
 @dataclass
 class Target:
     name: str
@@ -223,13 +239,27 @@ class Target:
     ready_timeout: float = 30.0
     env: dict[str, str] = field(default_factory=dict)
     delayed_headers: dict[str, str] | None = None  # None: no delayed-streams workload
+    # The delayed workload runs on instances of its own, started with these extra arguments and
+    # environment (the emulator: its fixtures), so that invoke and stream run on defaults.
+    delayed_args: list[str] = field(default_factory=list)
+    delayed_env: dict[str, str] = field(default_factory=dict)
     note: str = ""
+
+    def start(self, port: int, delayed: bool = False, suffix: str = "") -> Proc:
+        argv = self.argv(port) + (self.delayed_args if delayed else [])
+        env = {**self.env, **(self.delayed_env if delayed else {})}
+        return Proc(self.name + suffix, argv, REPO, env)
 
 
 def emulator_supports_fixtures() -> bool:
     try:
-        out = subprocess.run([str(BIN / "vivi-emulator"), "serve", "--help"],
-                             capture_output=True, text=True, timeout=30, check=False).stdout
+        out = subprocess.run(
+            [str(BIN / "vivi-emulator"), "serve", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return False
     return "--fixtures" in out
@@ -240,7 +270,7 @@ def default_server() -> str:
         from emulator.settings import Settings
 
         return str(Settings.model_fields["server"].default)
-    except Exception:  # noqa: BLE001 - the harness must not depend on the emulator's internals
+    except Exception:  # the harness must not depend on the emulator's internals
         return "uvicorn"
 
 
@@ -265,7 +295,8 @@ def prism_spec() -> tuple[Path, str]:
         note = "the project's contract"
         try:
             media = spec["paths"]["/channelsApi/{channelId}/stream"]["post"]["responses"]["200"][
-                "content"]["text/event-stream"]
+                "content"
+            ]["text/event-stream"]
             if "example" not in media and "examples" not in media:
                 media["example"] = sse
                 note += ", with the default SSE body added as the stream's example"
@@ -273,26 +304,72 @@ def prism_spec() -> tuple[Path, str]:
             note += " (stream response not found where expected)"
     else:
         note = "a stand-in spec (openapi/vivi-channels-api.yaml does not exist yet)"
-        msg = {"type": "object", "required": ["message", "threadId"],
-               "properties": {"message": {"type": "string"}, "threadId": {"type": "string"}}}
-        op = {"security": [{"key": []}],
-              "requestBody": {"required": True,
-                              "content": {"application/json": {"schema": msg}}}}
+        msg = {
+            "type": "object",
+            "required": ["message", "threadId"],
+            "properties": {"message": {"type": "string"}, "threadId": {"type": "string"}},
+        }
+        op = {
+            "security": [{"key": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": msg}}},
+        }
         spec = {
-            "openapi": "3.1.0", "info": {"title": "stand-in", "version": "0"},
-            "components": {"securitySchemes": {"key": {"type": "apiKey", "in": "header",
-                                                       "name": "vivi-api-key"}}},
+            "openapi": "3.1.0",
+            "info": {"title": "stand-in", "version": "0"},
+            "components": {
+                "securitySchemes": {
+                    "key": {"type": "apiKey", "in": "header", "name": "vivi-api-key"}
+                }
+            },
             "paths": {
-                "/channelsApi/{channelId}/invoke": {"post": {**op, "parameters": [
-                    {"name": "channelId", "in": "path", "required": True,
-                     "schema": {"type": "string"}}], "responses": {"200": {
-                        "description": "ok", "content": {"application/json": {
-                            "schema": msg, "example": json.loads(bare_app.INVOKE)}}}}}},
-                "/channelsApi/{channelId}/stream": {"post": {**op, "parameters": [
-                    {"name": "channelId", "in": "path", "required": True,
-                     "schema": {"type": "string"}}], "responses": {"200": {
-                        "description": "ok", "content": {"text/event-stream": {
-                            "schema": {"type": "string"}, "example": sse}}}}}},
+                "/channelsApi/{channelId}/invoke": {
+                    "post": {
+                        **op,
+                        "parameters": [
+                            {
+                                "name": "channelId",
+                                "in": "path",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                        ],
+                        "responses": {
+                            "200": {
+                                "description": "ok",
+                                "content": {
+                                    "application/json": {
+                                        "schema": msg,
+                                        "example": json.loads(bare_app.INVOKE),
+                                    }
+                                },
+                            }
+                        },
+                    }
+                },
+                "/channelsApi/{channelId}/stream": {
+                    "post": {
+                        **op,
+                        "parameters": [
+                            {
+                                "name": "channelId",
+                                "in": "path",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                        ],
+                        "responses": {
+                            "200": {
+                                "description": "ok",
+                                "content": {
+                                    "text/event-stream": {
+                                        "schema": {"type": "string"},
+                                        "example": sse,
+                                    }
+                                },
+                            }
+                        },
+                    }
+                },
             },
         }
     out.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
@@ -307,60 +384,130 @@ def wiremock_jar() -> Path | None:
 def build_targets(args: argparse.Namespace) -> tuple[dict[str, Target], list[str]]:
     notes: list[str] = []
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    scenario_headers: dict[str, str] | None = None
     emu_extra = list(args.emulator_arg)
-    if emulator_supports_fixtures():
-        emu_extra += ["--fixtures", str(SCENARIO_DIR)]
-        scenario_headers = {"x-vivi-scenario": SCENARIO_NAME}
-    else:
-        notes.append(
-            "TODO(issue 3): `vivi-emulator serve` has no --fixtures option yet, so the emulator "
-            "was not run with the delayed scenario (benchmarks/fixtures/bench-delayed.yaml)."
-        )
+    # The emulator reads fixtures from --fixtures DIR (and VIVI_EMULATOR_FIXTURES); the probe
+    # before the delayed workload checks that the scenario's delays are really played.
+    delayed_args = ["--fixtures", str(SCENARIO_DIR)] if emulator_supports_fixtures() else []
+    delayed_env = {"VIVI_EMULATOR_FIXTURES": str(SCENARIO_DIR)}
     targets: dict[str, Target] = {}
     for server in ("granian", "uvicorn"):
         targets[f"emulator-{server}"] = Target(
-            f"emulator-{server}", f"emulator on {server}",
-            lambda p, s=server: [str(BIN / "vivi-emulator"), "serve", "--host", "127.0.0.1",
-                                 "--port", str(p), "--server", s, *emu_extra],
-            "emulator", server, env=env, delayed_headers=scenario_headers)
+            f"emulator-{server}",
+            f"emulator on {server}",
+            lambda p, s=server: [
+                str(BIN / "vivi-emulator"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(p),
+                "--server",
+                s,
+                *emu_extra,
+            ],
+            "emulator",
+            server,
+            env=env,
+            delayed_headers={"x-vivi-scenario": SCENARIO_NAME},
+            delayed_args=delayed_args,
+            delayed_env=delayed_env,
+        )
     bare_headers = {"x-vivi-scenario": SCENARIO_NAME}
     targets["bare-granian"] = Target(
-        "bare-granian", "bare Starlette on granian",
-        lambda p: [str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1",
-                   "--port", str(p), "--workers", "1", "--no-access-log",
-                   "--working-dir", str(BENCH), "bare_app:app"],
-        "bare", "granian", env=env, delayed_headers=bare_headers)
+        "bare-granian",
+        "bare Starlette on granian",
+        lambda p: [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(p),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--working-dir",
+            str(BENCH),
+            "bare_app:app",
+        ],
+        "bare",
+        "granian",
+        env=env,
+        delayed_headers=bare_headers,
+    )
     targets["bare-uvicorn"] = Target(
-        "bare-uvicorn", "bare Starlette on uvicorn+uvloop+httptools",
-        lambda p: [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(p),
-                   "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                   "--log-level", "warning", "--app-dir", str(BENCH), "bare_app:app"],
-        "bare", "uvicorn", env=env, delayed_headers=bare_headers)
+        "bare-uvicorn",
+        "bare Starlette on uvicorn+uvloop+httptools",
+        lambda p: [
+            str(BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(p),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--app-dir",
+            str(BENCH),
+            "bare_app:app",
+        ],
+        "bare",
+        "uvicorn",
+        env=env,
+        delayed_headers=bare_headers,
+    )
     if not args.smoke:
         prism = PEERS / ".bin" / "prism"
         if prism.exists() and shutil.which("node"):
             spec, note = prism_spec()
             targets["prism"] = Target(
-                "prism", "Prism 5 (mock from the contract)",
+                "prism",
+                "Prism 5 (mock from the contract)",
                 lambda p: [str(prism), "mock", "-h", "127.0.0.1", "-p", str(p), str(spec)],
-                "peer", "node", ready_timeout=60.0, env=env, note=note)
+                "peer",
+                "node",
+                ready_timeout=60.0,
+                env=env,
+                note=note,
+            )
         else:
             notes.append("Prism skipped: benchmarks/.peers has no @stoplight/prism-cli, or no node")
         jar = wiremock_jar()
         if jar and shutil.which("java"):
             targets["wiremock"] = Target(
-                "wiremock", "WireMock 3 standalone",
-                lambda p: ["java", "-jar", str(jar), "--port", str(p), "--bind-address",
-                           "127.0.0.1", "--root-dir", str(BENCH / "wiremock"),
-                           "--disable-banner", "--no-request-journal",
-                           "--disable-request-logging"],
-                "peer", "jvm", ready_timeout=60.0, env=env, note=jar.name)
+                "wiremock",
+                "WireMock 3 standalone",
+                lambda p: [
+                    "java",
+                    "-jar",
+                    str(jar),
+                    "--port",
+                    str(p),
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--root-dir",
+                    str(BENCH / "wiremock"),
+                    "--disable-banner",
+                    "--no-request-journal",
+                    "--disable-request-logging",
+                ],
+                "peer",
+                "jvm",
+                ready_timeout=60.0,
+                env=env,
+                note=jar.name,
+            )
         else:
             notes.append("WireMock skipped: benchmarks/.peers has no wiremock jar, or no java")
     else:
-        notes.append("--smoke: Prism and WireMock skipped (no npm install); ratios against them "
-                     "are n/a")
+        notes.append(
+            "--smoke: Prism and WireMock skipped (no npm install); ratios against them are n/a"
+        )
     if args.only:
         wanted = [t.strip() for t in args.only.split(",") if t.strip()]
         unknown = set(wanted) - set(ALL_TARGETS)
@@ -373,16 +520,27 @@ def build_targets(args: argparse.Namespace) -> tuple[dict[str, Target], list[str
 # ------------------------------------------------------------------------------------------
 # Workloads
 
-def run_wrk(port: int, path: str, lua: str, args: argparse.Namespace, duration: float,
-            proc: Proc) -> dict[str, Any]:
+
+def run_wrk(
+    port: int, path: str, lua: str, args: argparse.Namespace, duration: float, proc: Proc
+) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}{path}"
-    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration:g}s", "--latency",
-           "-s", str(BENCH / "wrk" / lua), url]
+    cmd = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{duration:g}s",
+        "--latency",
+        "-s",
+        str(BENCH / "wrk" / lua),
+        url,
+    ]
     cpu0, wall0 = tree_cpu_s(proc.pid), time.monotonic()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30,
-                             check=False)
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=duration + 30, check=False
+        )
     except subprocess.TimeoutExpired:
         return {"error": "wrk timed out"}
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -422,7 +580,8 @@ def functional_check(t: Target, port: int) -> list[str]:
         if s.status != 200 or data_lines(s.body) < 3:
             problems.append(f"stream: status {s.status}, body {s.body[:120]!r}")
         t.note = (t.note + "; " if t.note else "") + (
-            f"invoke {len(r.body)} B; stream {data_lines(s.body)} events, {len(s.body)} B")
+            f"invoke {len(r.body)} B; stream {data_lines(s.body)} events, {len(s.body)} B"
+        )
         bad = post(port, INVOKE_PATH, {"vivi-api-key": "wrong-key"})
         if bad.status == 200 and t.kind == "emulator":
             problems.append("invoke with a wrong key answered 200")
@@ -435,16 +594,19 @@ def delayed_probe(t: Target, port: int) -> str | None:
     """None if the target plays the delayed scenario (>=2 events, spaced); else why not."""
     assert t.delayed_headers is not None
     try:
-        r = post(port, STREAM_PATH, {"Accept": "text/event-stream", **t.delayed_headers},
-                 timeout=15)
+        r = post(
+            port, STREAM_PATH, {"Accept": "text/event-stream", **t.delayed_headers}, timeout=15
+        )
     except (OSError, http.client.HTTPException) as exc:
         return f"no answer: {exc}"
     n = data_lines(r.body)
     if r.status != 200 or n < 2:
         return f"status {r.status}, {n} events"
     if r.seconds < (n - 1) * DELAYED_INTERVAL * 0.8:
-        return (f"the scenario's delays were not played ({n} events in {r.seconds * 1000:.0f} ms;"
-                f" is the scenario {SCENARIO_NAME!r} loaded?)")
+        return (
+            f"the scenario's delays were not played ({n} events in {r.seconds * 1000:.0f} ms;"
+            f" is the scenario {SCENARIO_NAME!r} loaded?)"
+        )
     return None
 
 
@@ -471,9 +633,26 @@ def run_delayed(t: Target, port: int, proc: Proc, args: argparse.Namespace) -> d
         share = args.streams // n_procs + (1 if i < args.streams % n_procs else 0)
         out = Path(tempfile.mkstemp(prefix="sse-", suffix=".json", dir=WORK)[1])
         outs.append(out)
-        cmd = [sys.executable, str(BENCH / "sse_load.py"), "--port", str(port), "--path",
-               STREAM_PATH, "--streams", str(share), "--body", BODY, "--ramp", str(args.ramp),
-               "--timeout", str(timeout), "--start-at", str(start_at), "--out", str(out)]
+        cmd = [
+            sys.executable,
+            str(BENCH / "sse_load.py"),
+            "--port",
+            str(port),
+            "--path",
+            STREAM_PATH,
+            "--streams",
+            str(share),
+            "--body",
+            BODY,
+            "--ramp",
+            str(args.ramp),
+            "--timeout",
+            str(timeout),
+            "--start-at",
+            str(start_at),
+            "--out",
+            str(out),
+        ]
         for h in headers:
             cmd += ["--header", h]
         clients.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL))
@@ -543,7 +722,7 @@ def run_delayed(t: Target, port: int, proc: Proc, args: argparse.Namespace) -> d
 def measure_startup(t: Target) -> dict[str, Any]:
     port = free_port()
     t0 = time.monotonic()
-    proc = Proc(t.name + "-startup", t.argv(port), REPO, t.env)
+    proc = t.start(port, suffix="-startup")
     try:
         ready = wait_ready(proc, port, t.ready_timeout)
         if ready is None:
@@ -560,8 +739,9 @@ def measure_startup(t: Target) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------
 # The run
 
+
 def median(xs: list[float]) -> float:
-    xs = [x for x in xs if x == x]  # noqa: PLR0124 - drop NaN
+    xs = [x for x in xs if x == x]  # drop NaN
     return statistics.median(xs) if xs else float("nan")
 
 
@@ -641,31 +821,58 @@ class Results:
         return median(ratios), ratios
 
 
+def start_targets(
+    res: Results, names: list[str], delayed: bool = False
+) -> dict[str, tuple[Proc, int]]:
+    """Start the targets, wait for each to answer, check its answers; failures are recorded."""
+    procs: dict[str, tuple[Proc, int]] = {}
+    for name in names:
+        t = res.targets[name]
+        port = free_port()
+        proc = t.start(port, delayed, "-delayed" if delayed else "")
+        procs[name] = (proc, port)  # registered first: stopped by the caller whatever happens
+        log(f"  starting {name}{' (delayed scenario)' if delayed else ''} on :{port}")
+        problems = []
+        if wait_ready(proc, port, t.ready_timeout) is None:
+            problems.append(f"no 2xx within {t.ready_timeout:.0f} s (log: {proc.log_path})")
+        elif not delayed:
+            problems = functional_check(t, port)
+        elif why := delayed_probe(t, port):
+            problems.append(why)
+        if problems:
+            del procs[name]
+            proc.stop()
+            if delayed and t.kind == "emulator":
+                res.notes.append(f"{name}: delayed streams not measured: {'; '.join(problems)}")
+                todo = (
+                    "TODO(issue 3): adapt benchmarks/fixtures/bench-delayed.yaml to the fixture "
+                    "format so that the emulator plays the delayed scenario."
+                )
+                if todo not in res.notes:
+                    res.notes.append(todo)
+            else:
+                res.failures.append(f"{name}: " + "; ".join(problems))
+    return procs
+
+
 def throughput_phase(res: Results, args: argparse.Namespace) -> None:
     workloads = [w for w in ("invoke", "stream") if w in args.workloads]
-    if not workloads and "delayed" not in args.workloads:
+    if not workloads:
         return
     procs: dict[str, tuple[Proc, int]] = {}
     try:
-        for name, t in res.targets.items():
-            port = free_port()
-            proc = Proc(name, t.argv(port), REPO, t.env)
-            log(f"  starting {name} on :{port}")
-            if wait_ready(proc, port, t.ready_timeout) is None:
-                res.failures.append(f"{name}: did not answer within {t.ready_timeout:.0f} s "
-                                    f"(log: {proc.log_path})")
-                proc.stop()
-                continue
-            problems = functional_check(t, port)
-            if problems:
-                res.failures.append(f"{name}: " + "; ".join(problems))
-                proc.stop()
-                continue
-            procs[name] = (proc, port)
+        procs = start_targets(res, list(res.targets))
         lua = {"invoke": ("invoke.lua", INVOKE_PATH), "stream": ("stream.lua", STREAM_PATH)}
-        for w in workloads:  # warm-up, unmeasured: JITs, caches, lazy imports
+        for w in workloads:  # warm-up, unmeasured: JITs (WireMock, Prism), caches, lazy imports
             for name, (proc, port) in procs.items():
-                run_wrk(port, lua[w][1], lua[w][0], args, args.warmup, proc)
+                prev, i = 0.0, 0
+                while i < args.warmup_runs:
+                    i += 1  # until two runs agree within 10 %
+                    rps = run_wrk(port, lua[w][1], lua[w][0], args, args.warmup, proc).get("rps", 0)
+                    if prev and abs(rps - prev) <= 0.1 * prev:
+                        break
+                    prev = rps
+                log(f"  warm-up {w:7} {name:17} {i} run(s) of {args.warmup:g} s, last {rps:.0f} /s")
         for rnd in range(1, args.rounds + 1):
             for w in workloads:
                 for name, (proc, port) in procs.items():
@@ -676,41 +883,38 @@ def throughput_phase(res: Results, args: argparse.Namespace) -> None:
                         res.failures.append(f"{name} {w} round {rnd}: {r['error']}")
                         log(f"  round {rnd} {w:7} {name:17} ERROR {r['error']}")
                     else:
-                        log(f"  round {rnd} {w:7} {name:17} {r['rps']:9.0f} /s  server CPU "
-                            f"{r['server_cpu']:.2f}  non-2xx {r['non2xx']}")
+                        log(
+                            f"  round {rnd} {w:7} {name:17} {r['rps']:9.0f} /s  server CPU "
+                            f"{r['server_cpu']:.2f}  non-2xx {r['non2xx']}"
+                        )
                         if r["non2xx"]:
                             res.failures.append(f"{name} {w} round {rnd}: {r['non2xx']} non-2xx")
-        if "delayed" in args.workloads:
-            delayed_phase(res, args, procs)
     finally:
         for proc, _ in procs.values():
             proc.stop()
 
 
-def delayed_phase(res: Results, args: argparse.Namespace,
-                  procs: dict[str, tuple[Proc, int]]) -> None:
-    able = {}
-    for name, (proc, port) in procs.items():
-        t = res.targets[name]
-        if t.delayed_headers is None:
-            continue
-        why = delayed_probe(t, port)
-        if why:
-            res.notes.append(f"{name}: delayed streams not measured: {why}")
-            if t.kind == "emulator":
-                res.notes.append("TODO(issue 3): adapt benchmarks/fixtures/bench-delayed.yaml to "
-                                 "the fixture format so the emulator plays the delayed scenario.")
-            continue
-        able[name] = (proc, port)
-    for rnd in range(1, args.rounds + 1):
-        for name, (proc, port) in able.items():
-            r = run_delayed(res.targets[name], port, proc, args)
-            r["round"] = rnd
-            res.add("delayed", name, r)
-            log(f"  round {rnd} delayed {name:17} {r['complete']}/{r['streams']} complete, "
-                f"lateness p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, peak open "
-                f"{r['peak_open']}, RSS {r['rss_peak_mb']:.0f} MiB, client CPU "
-                f"{r['client_cpu']:.2f}")
+def delayed_phase(res: Results, args: argparse.Namespace) -> None:
+    if "delayed" not in args.workloads:
+        return
+    names = [n for n, t in res.targets.items() if t.delayed_headers is not None]
+    procs: dict[str, tuple[Proc, int]] = {}
+    try:
+        procs = start_targets(res, names, delayed=True)
+        for rnd in range(1, args.rounds + 1):
+            for name, (proc, port) in procs.items():
+                r = run_delayed(res.targets[name], port, proc, args)
+                r["round"] = rnd
+                res.add("delayed", name, r)
+                log(
+                    f"  round {rnd} delayed {name:17} {r['complete']}/{r['streams']} complete, "
+                    f"lateness p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms, peak open "
+                    f"{r['peak_open']}, RSS {r['rss_peak_mb']:.0f} MiB, client CPU "
+                    f"{r['client_cpu']:.2f}"
+                )
+    finally:
+        for proc, _ in procs.values():
+            proc.stop()
 
 
 def startup_phase(res: Results, args: argparse.Namespace) -> None:
@@ -725,15 +929,18 @@ def startup_phase(res: Results, args: argparse.Namespace) -> None:
                 res.failures.append(f"{name} start-up: {r['error']}")
                 log(f"  start-up {i + 1} {name:17} ERROR {r['error']}")
             else:
-                log(f"  start-up {i + 1} {name:17} {r['startup_s']:.3f} s, idle RSS "
-                    f"{r['rss_idle_mb']:.0f} MiB")
+                log(
+                    f"  start-up {i + 1} {name:17} {r['startup_s']:.3f} s, idle RSS "
+                    f"{r['rss_idle_mb']:.0f} MiB"
+                )
 
 
 # ------------------------------------------------------------------------------------------
 # Report
 
+
 def fmt(x: float, digits: int = 2) -> str:
-    return "n/a" if x != x else f"{x:,.{digits}f}"  # noqa: PLR0124
+    return "n/a" if x != x else f"{x:,.{digits}f}"
 
 
 def summary_rows(res: Results) -> list[list[str]]:
@@ -751,51 +958,93 @@ def summary_rows(res: Results) -> list[list[str]]:
             emu, bare = f"emulator-{server}", f"bare-{server}"
             if emu in have[w] and bare in have[w]:
                 r, rs = res.paired_ratio(w, emu, bare, "rps")
-                rows.append([f"{w}: emulator / bare Starlette, both on {server}",
-                             f"{fmt(r)} ({fmt(res.med(w, emu, 'rps'), 0)} vs "
-                             f"{fmt(res.med(w, bare, 'rps'), 0)} {unit}; rounds "
-                             f"{', '.join(fmt(x) for x in rs)})",
-                             f"≥ {floor}", met(r >= floor if r == r else None)])
+                rows.append(
+                    [
+                        f"{w}: emulator / bare Starlette, both on {server}",
+                        f"{fmt(r)} ({fmt(res.med(w, emu, 'rps'), 0)} vs "
+                        f"{fmt(res.med(w, bare, 'rps'), 0)} {unit}; rounds "
+                        f"{', '.join(fmt(x) for x in rs)})",
+                        f"≥ {floor}",
+                        met(r >= floor if r == r else None),
+                    ]
+                )
         for peer, goal in (("prism", 4.0 if w == "invoke" else None), ("wiremock", None)):
             for server in ("granian", "uvicorn"):
                 emu = f"emulator-{server}"
                 if emu not in have[w]:
                     continue
+                if peer not in res.targets:
+                    continue  # not selected, or not installed (see the notes)
                 if peer not in have[w]:
-                    rows.append([f"{w}: emulator on {server} / {peer}", "n/a (not run)",
-                                 f"≥ {goal:g}×" if goal and server == dflt else "—", "n/a"])
+                    rows.append(
+                        [
+                            f"{w}: emulator on {server} / {peer}",
+                            "n/a (not run)",
+                            f"≥ {goal:g}x" if goal and server == dflt else "—",
+                            "n/a",
+                        ]
+                    )
                     continue
                 r, _ = res.paired_ratio(w, emu, peer, "rps")
                 applies = goal is not None and server == dflt
-                rows.append([f"{w}: emulator on {server} / {peer}",
-                             f"{fmt(r)}× ({fmt(res.med(w, emu, 'rps'), 0)} vs "
-                             f"{fmt(res.med(w, peer, 'rps'), 0)} {unit})",
-                             f"≥ {goal:g}× (default server)" if applies else "—",
-                             met(r >= goal) if applies and goal and r == r else "—"])
+                rows.append(
+                    [
+                        f"{w}: emulator on {server} / {peer}",
+                        f"{fmt(r)}x ({fmt(res.med(w, emu, 'rps'), 0)} vs "
+                        f"{fmt(res.med(w, peer, 'rps'), 0)} {unit})",
+                        f"≥ {goal:g}x (default server)" if applies else "—",
+                        met(r >= goal) if applies and goal and r == r else "—",
+                    ]
+                )
     if have["startup"]:
         for server in ("granian", "uvicorn"):
             emu = f"emulator-{server}"
             if emu not in have["startup"]:
                 continue
             s = res.med("startup", emu, "startup_s")
-            rows.append([f"start-up to first answer: emulator on {server}", f"{fmt(s, 3)} s",
-                         "< 0.5 s", met(s < 0.5 if s == s else None)])
+            rows.append(
+                [
+                    f"start-up to first answer: emulator on {server}",
+                    f"{fmt(s, 3)} s",
+                    "< 0.5 s",
+                    met(s < 0.5 if s == s else None),
+                ]
+            )
             for ref in (f"bare-{server}", "prism", "wiremock"):
                 if ref not in have["startup"]:
-                    if ref in ("prism", "wiremock"):
-                        rows.append([f"start-up: emulator on {server} / {ref}", "n/a (not run)",
-                                     "< 1 (faster)", "n/a"])
+                    if ref in res.targets:
+                        rows.append(
+                            [
+                                f"start-up: emulator on {server} / {ref}",
+                                "n/a (not run)",
+                                "< 1 (faster)",
+                                "n/a",
+                            ]
+                        )
                     continue
                 r, _ = res.paired_ratio("startup", emu, ref, "startup_s")
                 is_peer = ref in ("prism", "wiremock")
-                rows.append([f"start-up: emulator on {server} / {ref}",
-                             f"{fmt(r)} ({fmt(s, 3)} s vs "
-                             f"{fmt(res.med('startup', ref, 'startup_s'), 3)} s)",
-                             "< 1 (faster)" if is_peer else "—",
-                             met(r < 1) if is_peer and r == r else "—"])
-    if have["delayed"]:
+                rows.append(
+                    [
+                        f"start-up: emulator on {server} / {ref}",
+                        f"{fmt(r)} ({fmt(s, 3)} s vs "
+                        f"{fmt(res.med('startup', ref, 'startup_s'), 3)} s)",
+                        "< 1 (faster)" if is_peer else "—",
+                        met(r < 1) if is_peer and r == r else "—",
+                    ]
+                )
+    if "delayed" in res.args.workloads:
         for server in ("granian", "uvicorn"):
             emu, bare = f"emulator-{server}", f"bare-{server}"
+            if emu in res.targets and emu not in have["delayed"]:
+                rows.append(
+                    [
+                        f"{res.args.streams} delayed streams, emulator on {server}",
+                        "not measured (see the notes)",
+                        "all complete, p99 < 20 ms, RSS < 250 MB",
+                        "n/a",
+                    ]
+                )
             for name in (emu, bare):
                 if name not in have["delayed"]:
                     continue
@@ -807,24 +1056,43 @@ def summary_rows(res: Results) -> list[list[str]]:
                 rss = res.med("delayed", name, "rss_peak_mb")
                 is_emu = name == emu
                 who = f"emulator on {server}" if is_emu else f"bare Starlette on {server}"
-                rows.append([f"{n} delayed streams, {who}: all complete",
-                             f"{complete}/{n} (worst round), peak open "
-                             f"{min(r['peak_open'] for r in runs)}",
-                             "all" if is_emu else "—",
-                             met(complete == n) if is_emu else "—"])
-                rows.append([f"{n} delayed streams, {who}: lateness p50 / p99",
-                             f"{fmt(p50, 1)} / {fmt(p99, 1)} ms (client CPU "
-                             f"{fmt(res.med('delayed', name, 'client_cpu'))}, server CPU "
-                             f"{fmt(res.med('delayed', name, 'server_cpu'))})",
-                             "p99 < 20 ms" if is_emu else "—",
-                             met(p99 < 20) if is_emu and p99 == p99 else "—"])
-                rows.append([f"{n} delayed streams, {who}: peak RSS", f"{fmt(rss, 0)} MiB",
-                             "< 250 MB" if is_emu else "—",
-                             met(rss < 250) if is_emu and rss == rss else "—"])
+                rows.append(
+                    [
+                        f"{n} delayed streams, {who}: all complete",
+                        f"{complete}/{n} (worst round), peak open "
+                        f"{min(r['peak_open'] for r in runs)}",
+                        "all" if is_emu else "—",
+                        met(complete == n) if is_emu else "—",
+                    ]
+                )
+                rows.append(
+                    [
+                        f"{n} delayed streams, {who}: lateness p50 / p99",
+                        f"{fmt(p50, 1)} / {fmt(p99, 1)} ms (client CPU "
+                        f"{fmt(res.med('delayed', name, 'client_cpu'))}, server CPU "
+                        f"{fmt(res.med('delayed', name, 'server_cpu'))})",
+                        "p99 < 20 ms" if is_emu else "—",
+                        met(p99 < 20) if is_emu and p99 == p99 else "—",
+                    ]
+                )
+                rows.append(
+                    [
+                        f"{n} delayed streams, {who}: peak RSS",
+                        f"{fmt(rss, 0)} MiB",
+                        "< 250 MB" if is_emu else "—",
+                        met(rss < 250) if is_emu and rss == rss else "—",
+                    ]
+                )
             if emu in have["delayed"] and bare in have["delayed"]:
                 r, _ = res.paired_ratio("delayed", emu, bare, "rss_peak_mb")
-                rows.append([f"{res.args.streams} delayed streams: RSS emulator / bare, {server}",
-                             fmt(r), "—", "—"])
+                rows.append(
+                    [
+                        f"{res.args.streams} delayed streams: RSS emulator / bare, {server}",
+                        fmt(r),
+                        "—",
+                        "—",
+                    ]
+                )
     if have["startup"]:
         for name in res.targets:
             if name in have["startup"]:
@@ -834,7 +1102,7 @@ def summary_rows(res: Results) -> list[list[str]]:
                     bare = name.replace("emulator-", "bare-")
                     if bare in have["startup"]:
                         r, _ = res.paired_ratio("startup", name, bare, "rss_idle_mb")
-                        row[1] += f" ({fmt(r)}× bare)"
+                        row[1] += f" ({fmt(r)}x bare)"
                 rows.append(row)
     return rows
 
@@ -852,38 +1120,91 @@ def detail_tables(res: Results) -> str:
             continue
         rows = []
         for name, runs in res.runs[w].items():
-            rows.append([name, fmt(res.med(w, name, key), 0),
-                         ", ".join(fmt(r.get(key, float("nan")), 0) for r in runs),
-                         fmt(res.med(w, name, "p99_ms"), 1),
-                         fmt(res.med(w, name, "server_cpu")), fmt(res.med(w, name, "wrk_cpu")),
-                         str(sum(r.get("non2xx", 0) for r in runs))])
-        parts.append(f"### {w} ({unit}; wrk -t{res.args.threads} -c{res.args.connections} "
-                     f"-d{res.args.duration:g}s)\n\n" + md_table(
-                         ["target", "median", "rounds", "p99 latency ms", "server CPU (cores)",
-                          "wrk CPU (cores)", "non-2xx"], rows))
+            rows.append(
+                [
+                    name,
+                    fmt(res.med(w, name, key), 0),
+                    ", ".join(fmt(r.get(key, float("nan")), 0) for r in runs),
+                    fmt(res.med(w, name, "p99_ms"), 1),
+                    fmt(res.med(w, name, "server_cpu")),
+                    fmt(res.med(w, name, "wrk_cpu")),
+                    str(sum(r.get("non2xx", 0) for r in runs)),
+                ]
+            )
+        parts.append(
+            f"### {w} ({unit}; wrk -t{res.args.threads} -c{res.args.connections} "
+            f"-d{res.args.duration:g}s)\n\n"
+            + md_table(
+                [
+                    "target",
+                    "median",
+                    "rounds",
+                    "p99 latency ms",
+                    "server CPU (cores)",
+                    "wrk CPU (cores)",
+                    "non-2xx",
+                ],
+                rows,
+            )
+        )
     if "startup" in res.runs:
-        rows = [[name, fmt(res.med("startup", name, "startup_s"), 3),
-                 ", ".join(fmt(r.get("startup_s", float("nan")), 3) for r in runs),
-                 fmt(res.med("startup", name, "rss_idle_mb"), 0)]
-                for name, runs in res.runs["startup"].items()]
-        parts.append("### start-up and idle memory\n\n" + md_table(
-            ["target", "start-up s (median)", "samples", "idle RSS MiB (with children)"], rows))
+        rows = [
+            [
+                name,
+                fmt(res.med("startup", name, "startup_s"), 3),
+                ", ".join(fmt(r.get("startup_s", float("nan")), 3) for r in runs),
+                fmt(res.med("startup", name, "rss_idle_mb"), 0),
+            ]
+            for name, runs in res.runs["startup"].items()
+        ]
+        parts.append(
+            "### start-up and idle memory\n\n"
+            + md_table(
+                ["target", "start-up s (median)", "samples", "idle RSS MiB (with children)"], rows
+            )
+        )
     if "delayed" in res.runs:
         rows = []
         for name, runs in res.runs["delayed"].items():
             for r in runs:
-                rows.append([name, str(r["round"]), f"{r['complete']}/{r['streams']}",
-                             fmt(r["p50_ms"], 1), fmt(r["p99_ms"], 1), fmt(r["max_ms"], 1),
-                             fmt(r["min_ms"], 1), str(r["peak_open"]), fmt(r["rss_peak_mb"], 0),
-                             fmt(r["server_cpu"]), fmt(r["client_cpu"]),
-                             fmt(r["client_lag_p99_ms"], 1)])
+                rows.append(
+                    [
+                        name,
+                        str(r["round"]),
+                        f"{r['complete']}/{r['streams']}",
+                        fmt(r["p50_ms"], 1),
+                        fmt(r["p99_ms"], 1),
+                        fmt(r["max_ms"], 1),
+                        fmt(r["min_ms"], 1),
+                        str(r["peak_open"]),
+                        fmt(r["rss_peak_mb"], 0),
+                        fmt(r["server_cpu"]),
+                        fmt(r["client_cpu"]),
+                        fmt(r["client_lag_p99_ms"], 1),
+                    ]
+                )
         parts.append(
             f"### delayed streams ({res.args.streams} streams, {DELAYED_EVENTS} events "
             f"{DELAYED_INTERVAL * 1000:.0f} ms apart, opened over {res.args.ramp:g} s, "
-            f"{res.args.client_procs} client process(es))\n\n" + md_table(
-                ["target", "round", "complete", "p50 ms", "p99 ms", "max ms", "min ms",
-                 "peak open", "peak RSS MiB", "server CPU", "client CPU", "client loop lag p99 ms"],
-                rows))
+            f"{res.args.client_procs} client process(es))\n\n"
+            + md_table(
+                [
+                    "target",
+                    "round",
+                    "complete",
+                    "p50 ms",
+                    "p99 ms",
+                    "max ms",
+                    "min ms",
+                    "peak open",
+                    "peak RSS MiB",
+                    "server CPU",
+                    "client CPU",
+                    "client loop lag p99 ms",
+                ],
+                rows,
+            )
+        )
     tnotes = [[name, t.label, t.note] for name, t in res.targets.items()]
     parts.append("### targets\n\n" + md_table(["target", "what", "notes"], tnotes))
     return "\n\n".join(parts)
@@ -906,15 +1227,24 @@ def report(res: Results, machine: dict[str, str], elapsed: float) -> str:
     if res.notes or res.failures:
         lines += ["## Notes", ""] + [f"- {n}" for n in res.notes]
         lines += [f"- FAILURE: {f}" for f in res.failures] + [""]
-    lines += ["## Details", "", detail_tables(res), "", "## Machine", "",
-              md_table(["", ""], [[k, v] for k, v in machine.items()]), ""]
+    lines += [
+        "## Details",
+        "",
+        detail_tables(res),
+        "",
+        "## Machine",
+        "",
+        md_table(["", ""], [[k, v] for k, v in machine.items()]),
+        "",
+    ]
     return "\n".join(lines)
 
 
 def print_summary(res: Results) -> None:
     rows = summary_rows(res)
-    widths = [max(len(r[i]) for r in [["figure", "measured", "target", "met?"], *rows])
-              for i in range(4)]
+    widths = [
+        max(len(r[i]) for r in [["figure", "measured", "target", "met?"], *rows]) for i in range(4)
+    ]
     widths[1] = min(widths[1], 70)
 
     def line(r: list[str]) -> str:
@@ -933,27 +1263,54 @@ def print_summary(res: Results) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmarks/run", description=__doc__.splitlines()[0])
-    p.add_argument("--smoke", action="store_true",
-                   help="seconds-long run: 1 round, 1 s per wrk run, 50 delayed streams, no peers;"
-                        " writes no results.md")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="seconds-long run: 1 round, 1 s per wrk run, 50 delayed streams, no peers;"
+        " writes no results.md",
+    )
     p.add_argument("--rounds", type=int)
     p.add_argument("--duration", type=float, help="seconds per wrk run (default 8; smoke 1)")
     p.add_argument("--warmup", type=float, help="seconds of unmeasured load per target first")
+    p.add_argument(
+        "--warmup-runs",
+        type=int,
+        help="at most this many warm-up runs per target and workload, stopping when two "
+        "agree within 10%% (default 10; smoke 1)",
+    )
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--streams", type=int, help="delayed streams at once (default 1000; smoke 50)")
-    p.add_argument("--ramp", type=float, default=0.5,
-                   help="seconds over which the delayed streams are opened (default 0.5)")
-    p.add_argument("--client-procs", type=int, default=1,
-                   help="processes of the delayed-streams client (default 1)")
+    p.add_argument(
+        "--ramp",
+        type=float,
+        default=0.5,
+        help="seconds over which the delayed streams are opened (default 0.5)",
+    )
+    p.add_argument(
+        "--client-procs",
+        type=int,
+        default=1,
+        help="processes of the delayed-streams client (default 1)",
+    )
     p.add_argument("--startup-samples", type=int, help="start-ups per target (default 5; smoke 1)")
     p.add_argument("--only", help=f"comma-separated targets: {','.join(ALL_TARGETS)}")
-    p.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
-                   help=f"comma-separated: {','.join(ALL_WORKLOADS)}")
-    p.add_argument("--emulator-arg", action="append", default=[],
-                   help="extra argument for `vivi-emulator serve` (repeatable)")
-    p.add_argument("--out", help="where to write the report (default benchmarks/results.md on "
-                                 "full runs; none with --smoke)")
+    p.add_argument(
+        "--workloads",
+        default=",".join(ALL_WORKLOADS),
+        help=f"comma-separated: {','.join(ALL_WORKLOADS)}",
+    )
+    p.add_argument(
+        "--emulator-arg",
+        action="append",
+        default=[],
+        help="extra argument for `vivi-emulator serve` (repeatable)",
+    )
+    p.add_argument(
+        "--out",
+        help="where to write the report (default benchmarks/results.md on "
+        "full runs; none with --smoke)",
+    )
     p.add_argument("--strict", action="store_true", help="exit 3 if any target is not met")
     a = p.parse_args(argv)
     a.workloads = [w.strip() for w in a.workloads.split(",") if w.strip()]
@@ -963,6 +1320,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a.rounds = a.rounds or (1 if smoke else 2)
     a.duration = a.duration or (1.0 if smoke else 8.0)
     a.warmup = a.warmup if a.warmup is not None else (0.5 if smoke else 2.0)
+    a.warmup_runs = a.warmup_runs or (1 if smoke else 10)
     a.streams = a.streams or (50 if smoke else 1000)
     a.startup_samples = a.startup_samples or (1 if smoke else 5)
     if a.out is None and not smoke:
@@ -980,20 +1338,26 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     targets, notes = build_targets(args)
     res = Results(args, targets, notes)
-    log(f"targets: {', '.join(targets)}; workloads: {', '.join(args.workloads)}; "
-        f"{args.rounds} round(s)")
+    log(
+        f"targets: {', '.join(targets)}; workloads: {', '.join(args.workloads)}; "
+        f"{args.rounds} round(s)"
+    )
     log("start-up and idle memory:")
     startup_phase(res, args)
-    log("throughput (wrk) and delayed streams:")
+    log("throughput (wrk):")
     throughput_phase(res, args)
+    log("delayed streams:")
+    delayed_phase(res, args)
     elapsed = time.monotonic() - started
     print_summary(res)
     if args.out:
         text = report(res, machine_description(), elapsed)
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"\nwrote {args.out}")
-    print(f"\n{elapsed:.0f} s in all" + (" (smoke run: no peers, nothing written)"
-                                          if args.smoke and not args.out else ""))
+    print(
+        f"\n{elapsed:.0f} s in all"
+        + (" (smoke run: no peers, nothing written)" if args.smoke and not args.out else "")
+    )
     if res.failures:
         return 1
     if args.strict and any(r[3] == "NOT MET" for r in summary_rows(res)):
