@@ -10,10 +10,11 @@ from starlette.routing import Route
 from emulator import __version__
 from emulator.access_log import AccessLog
 from emulator.channels_api.routes import routes as channels_api_routes
-from emulator.spec import contract_json, contract_text
 from emulator.core import Emulator
 from emulator.errors import install_error_handlers
 from emulator.settings import Settings, load_resolved
+from emulator.spec import contract_json, contract_text
+from emulator.streaming import quiet_aborts
 
 CONTROL_PREFIX = "/_emulator"
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
     app.router.routes.extend(channels_api_routes(emulator))
     app.router.routes.extend(_meta_routes())
     install_error_handlers(app)
+    quiet_aborts()
     if settings.access_log:
         app.add_middleware(AccessLog)
     return app

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from emulator.channels import ChannelRegistry
 from emulator.channels_api.models import MessageRequest
 from emulator.errors import FieldError, NotFound, PayloadTooLarge, ValidationFailed
-from emulator.scenarios.builtin import builtin_script
+from emulator.resources import default_fixtures_dir
+from emulator.scenarios.engine import SCENARIO_HEADER, RequestContext, build_script, choose
+from emulator.scenarios.loader import ScenarioSet, load_scenarios
 from emulator.scenarios.script import Script
 from emulator.settings import Settings
 from emulator.state import Store, StoredFile, Turn
@@ -40,14 +43,43 @@ class Emulator:
         self.settings = settings
         self.channels = ChannelRegistry(settings.channels)
         self.store = Store(clock)
+        self.seed = settings.seed if settings.seed is not None else 0
+        self.scenarios: ScenarioSet = load_scenarios(self.fixture_folders)
+
+    @property
+    def fixture_folders(self) -> list[Path]:
+        """The shipped defaults first, then the user's folders, which override them by name."""
+        return [default_fixtures_dir(), *self.settings.fixtures]
+
+    def reload_scenarios(self) -> ScenarioSet:
+        """Load the fixtures again; on any error keep the current set (FixtureError is raised)."""
+        self.scenarios = load_scenarios(self.fixture_folders)
+        return self.scenarios
 
     def authenticate(self, channel_id: str, api_key: str | None) -> None:
         self.channels.check(channel_id, api_key)
 
-    def script_for(self, channel_id: str, request: MessageRequest) -> Script:
-        """The Script answering ``request``; it opens the next turn of its thread."""
+    def script_for(
+        self, channel_id: str, request: MessageRequest, headers: Mapping[str, str]
+    ) -> Script:
+        """The Script answering ``request``; it opens the next turn of its thread.
+
+        A status scenario raises its StatusReply instead, and opens no turn: the agent never
+        saw the message.
+        """
         thread = self.store.thread(channel_id, request.threadId)
-        script = builtin_script(request.message)
+        ctx = RequestContext(
+            channel_id=channel_id,
+            message=request.message,
+            thread_id=request.threadId,
+            user_id=request.userId,
+            attached_files=request.attached_files,
+            turn=thread.next_turn,
+            headers=headers,
+            history=tuple(thread.turns),
+        )
+        scenario = choose(self.scenarios, ctx, headers.get(SCENARIO_HEADER))
+        script = build_script(scenario, ctx, self.seed)
         thread.turns.append(Turn(request.message, script.reply))
         return script
 

@@ -76,6 +76,12 @@ class ValidationFailed(ApiError):
         return body
 
 
+class AgentFailed(ApiError):
+    """The agent's stream broke (a scripted fault); what /invoke and /batch answer then."""
+
+    status_code = 500
+
+
 class StatusReply(ApiError):
     """A scripted non-200 answer (429, 500, ...): any status, headers and JSON body."""
 

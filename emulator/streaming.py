@@ -8,6 +8,7 @@ sleeping on for nobody (docs/decisions.md, "streaming").
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import anyio
@@ -37,6 +38,32 @@ def _batches(script: Script) -> Iterator[tuple[float, bytes]]:
         pending.append(frame(event))
     if pending:
         yield delay, b"".join(pending)
+
+
+class StreamAborted(Exception):
+    """Raised to make the server drop the connection mid-body: the `disconnect` fault.
+
+    ASGI has no message for "close without finishing"; an exception after the response has
+    started is how a server is told. ``quiet_aborts`` keeps it out of the servers' error logs.
+    """
+
+
+class _QuietAborts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, StreamAborted):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
+def quiet_aborts() -> None:
+    """Keep scripted aborts out of the ASGI servers' error logs (they are not errors)."""
+    for name in ("uvicorn.error", "granian", "_granian", "granian.asgi"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _QuietAborts) for f in logger.filters):
+            logger.addFilter(_QuietAborts())
 
 
 class EventStream:
@@ -70,6 +97,8 @@ class EventStream:
                 if delay > 0:
                     await self._sleep(delay)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if self.script.abort:
+                raise StreamAborted(self.script.scenario)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             # The client hung up: nothing to answer, nothing to log.

@@ -28,7 +28,8 @@ def test_any_text_is_one_data_line_that_decodes_back(message: str, event: str) -
     assert encoded.startswith(b"data: ")
     assert encoded.endswith(b"\n\n")
     line = encoded[len(b"data: ") : -2]
-    assert b"\n" not in line and b"\r" not in line
+    assert b"\n" not in line
+    assert b"\r" not in line
     assert json.loads(line) == {"message": message, "event": event}
     assert list(json.loads(line)) == ["message", "event"]
 

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import anyio
-import pytest
+from starlette.types import Message
 
 from emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
 from emulator.streaming import EventStream
@@ -24,7 +24,7 @@ def _script(delay: float, chunks: int = 3) -> Script:
     )
 
 
-async def _never_disconnect() -> dict[str, Any]:
+async def _never_disconnect() -> Message:
     await anyio.sleep_forever()
     raise AssertionError
 
@@ -35,7 +35,7 @@ async def test_each_event_waits_its_scripted_delay() -> None:
     async def fake_sleep(seconds: float) -> None:
         timeline.append(("sleep", seconds))
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.body" and message["body"]:
             timeline.append(("send", message["body"].count(b"data: ")))
 
@@ -56,7 +56,7 @@ async def test_on_a_real_clock_no_event_is_early() -> None:
     arrivals: list[float] = []
     started = time.perf_counter()
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.body" and message["body"]:
             arrivals.append(time.perf_counter() - started)
 
@@ -69,7 +69,7 @@ async def test_on_a_real_clock_no_event_is_early() -> None:
 async def test_events_due_together_leave_in_one_write() -> None:
     bodies: list[bytes] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.body":
             bodies.append(message["body"])
 
@@ -82,11 +82,11 @@ async def test_events_due_together_leave_in_one_write() -> None:
 async def test_client_hanging_up_during_a_stall_stops_the_stream_at_once() -> None:
     sent: list[bytes] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.body":
             sent.append(message["body"])
 
-    async def disconnect_soon() -> dict[str, Any]:
+    async def disconnect_soon() -> Message:
         await anyio.sleep(0.05)
         return {"type": "http.disconnect"}
 
@@ -97,7 +97,7 @@ async def test_client_hanging_up_during_a_stall_stops_the_stream_at_once() -> No
 
 
 async def test_send_failing_on_a_closed_socket_ends_quietly() -> None:
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.body":
             raise OSError("connection reset")
 

@@ -8,8 +8,8 @@ import os
 
 import requests
 
-channelId = "demo-channel"  # noqa: N816 - the docs' names
-apiKey = "demo-key"  # noqa: N816
+channelId = "demo-channel"  # the docs' names
+apiKey = "demo-key"
 
 base = os.environ.get("VIVI_BASE_URL", "http://127.0.0.1:8000")
 url = f"{base}/channelsApi/{channelId}/stream"

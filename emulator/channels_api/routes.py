@@ -7,8 +7,10 @@ machinery is most of the speed of the hot path (benchmarks/results.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import quote
 
+import anyio
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -25,7 +27,8 @@ from emulator.channels_api.body import (
 )
 from emulator.channels_api.models import BatchRequest, MessageRequest
 from emulator.core import Emulator, Upload
-from emulator.errors import FieldError, ValidationFailed, json_bytes
+from emulator.errors import AgentFailed, FieldError, ValidationFailed, json_bytes
+from emulator.scenarios.script import Script
 from emulator.streaming import EventStream
 
 _JSON = "application/json"
@@ -41,8 +44,17 @@ class _Nothing:
         return
 
 
-def _json(payload: object) -> Response:
-    return Response(json_bytes(payload), media_type=_JSON)
+def _json(payload: object, headers: Sequence[tuple[str, str]] = ()) -> Response:
+    return Response(json_bytes(payload), media_type=_JSON, headers=dict(headers))
+
+
+async def _joined(script: Script, thread_id: str) -> dict[str, str]:
+    """The invoke answer of a script: its chunks joined, after the time it takes to stream."""
+    if script.broken is not None:
+        raise AgentFailed(f"the agent's reply failed: {script.broken}")
+    if script.duration > 0:
+        await anyio.sleep(script.duration)  # the whole reply takes as long as its stream would
+    return {"message": script.reply, "threadId": thread_id}
 
 
 def routes(emulator: Emulator) -> list[Route]:
@@ -59,7 +71,8 @@ def routes(emulator: Emulator) -> list[Route]:
             body = await json_body(request, MessageRequest, limits.max_body_bytes)
         except ClientGone:
             return _Nothing()
-        return EventStream(emulator.script_for(channel_id, body))
+        script = emulator.script_for(channel_id, body, request.headers)
+        return EventStream(script, [(k.encode(), v.encode()) for k, v in script.headers])
 
     async def invoke(request: Request) -> ASGIApp:
         channel_id = channel_of(request)
@@ -67,8 +80,8 @@ def routes(emulator: Emulator) -> list[Route]:
             body = await json_body(request, MessageRequest, limits.max_body_bytes)
         except ClientGone:
             return _Nothing()
-        script = emulator.script_for(channel_id, body)
-        return _json({"message": script.reply, "threadId": body.threadId})
+        script = emulator.script_for(channel_id, body, request.headers)
+        return _json(await _joined(script, body.threadId), script.headers)
 
     async def batch(request: Request) -> ASGIApp:
         channel_id = channel_of(request)
@@ -83,7 +96,7 @@ def routes(emulator: Emulator) -> list[Route]:
             )
         # In order: items of one thread see each other's turns (docs/decisions.md, row 13).
         responses = [
-            {"message": emulator.script_for(channel_id, item).reply, "threadId": item.threadId}
+            await _joined(emulator.script_for(channel_id, item, request.headers), item.threadId)
             for item in body.messages
         ]
         return _json({"responses": responses})

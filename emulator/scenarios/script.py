@@ -34,8 +34,15 @@ class Script:
     scenario: str = "builtin"
     # Stream faults: drop the connection after the events (no clean end of the HTTP body).
     abort: bool = False
+    # Why the stream is broken (a fault), if it is: /invoke and /batch answer 500 with it.
+    broken: str | None = None
     # Extra response headers (e.g. recorded ones).
     headers: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the request to the last event, as scripted."""
+        return sum(e.delay for e in self.events)
 
     @property
     def reply(self) -> str:

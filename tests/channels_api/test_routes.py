@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -250,7 +251,7 @@ async def test_oversize_body_is_413(client: httpx.AsyncClient) -> None:
     "settings", [Settings(access_log=False, limits=Limits(max_body_bytes=200))]
 )
 async def test_oversize_body_without_content_length_is_413(client: httpx.AsyncClient) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"message": "'
         yield b"x" * 300
         yield b'", "threadId": "' + THREAD.encode() + b'"}'

@@ -1,0 +1,232 @@
+"""From a request to a Script: choose the scenario, then write its events with their times.
+
+Choice, in order: the ``x-vivi-scenario`` header (by name), the first scenario whose ``match``
+holds, the default scenario. Randomness (jitter) comes from a generator seeded by the run's seed
+and the request's channel, thread and turn, so a run repeats exactly, whatever order requests
+arrive in.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from hashlib import sha256
+from urllib.parse import unquote, urlsplit
+
+from emulator.errors import FieldError, StatusReply, ValidationFailed
+from emulator.scenarios.loader import ScenarioSet
+from emulator.scenarios.model import (
+    Chunking,
+    Match,
+    Response,
+    Scenario,
+    TextMatch,
+    TurnRange,
+)
+from emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
+from emulator.scenarios.template import render
+from emulator.state import Turn
+
+SCENARIO_HEADER = "x-vivi-scenario"
+
+_REASON_PHRASES = {
+    429: "rate limit exceeded, retry later",
+    500: "internal server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
+}
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What a scenario can match on and template from."""
+
+    channel_id: str
+    message: str
+    thread_id: str
+    user_id: str | None
+    attached_files: Sequence[str]
+    turn: int
+    headers: Mapping[str, str]
+    history: Sequence[Turn] = ()
+
+    @property
+    def file_names(self) -> list[str]:
+        return [
+            unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or url for url in self.attached_files
+        ]
+
+    def template_values(self) -> dict[str, str]:
+        previous = self.history[-1] if self.history else None
+        return {
+            "message": self.message,
+            "threadId": self.thread_id,
+            "userId": self.user_id or "",
+            "channelId": self.channel_id,
+            "turn": str(self.turn),
+            "files": ", ".join(self.file_names),
+            "file_count": str(len(self.attached_files)),
+            "previous_message": previous.message if previous else "",
+            "previous_reply": previous.reply if previous else "",
+        }
+
+
+@lru_cache(maxsize=512)
+def _compiled(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+
+
+def _text_matches(matcher: str | TextMatch, value: str) -> bool:
+    if isinstance(matcher, str):
+        return value == matcher
+    if matcher.regex is not None:
+        return _compiled(matcher.regex, matcher.ignore_case).search(value) is not None
+    given = value.casefold() if matcher.ignore_case else value
+    if matcher.equals is not None:
+        wanted = matcher.equals.casefold() if matcher.ignore_case else matcher.equals
+        return given == wanted
+    assert matcher.contains is not None
+    wanted = matcher.contains.casefold() if matcher.ignore_case else matcher.contains
+    return wanted in given
+
+
+def matches(match: Match, ctx: RequestContext) -> bool:
+    if match.message is not None and not _text_matches(match.message, ctx.message):
+        return False
+    if match.channel is not None and match.channel != ctx.channel_id:
+        return False
+    if isinstance(match.turn, int) and match.turn != ctx.turn:
+        return False
+    if isinstance(match.turn, TurnRange) and not (
+        match.turn.min <= ctx.turn and (match.turn.max is None or ctx.turn <= match.turn.max)
+    ):
+        return False
+    if match.files is not None and match.files != bool(ctx.attached_files):
+        return False
+    for name, matcher in match.headers.items():
+        value = ctx.headers.get(name.lower())
+        if value is None or not _text_matches(matcher, value):
+            return False
+    return True
+
+
+class UnknownScenario(ValidationFailed):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        reason = f"unknown scenario '{name}'; known: {', '.join(known)}"
+        super().__init__(f"invalid request: {reason}", [FieldError(SCENARIO_HEADER, reason)])
+
+
+def choose(scenarios: ScenarioSet, ctx: RequestContext, forced: str | None) -> Scenario:
+    if forced:
+        scenario = scenarios.get(forced)
+        if scenario is None:
+            raise UnknownScenario(forced, scenarios.names)
+        return scenario
+    for scenario in scenarios.scenarios:
+        if scenario.match is not None and matches(scenario.match, ctx):
+            return scenario
+    default = scenarios.default
+    if default is None:
+        raise UnknownScenario("(none matched, and there is no default)", scenarios.names)
+    return default
+
+
+def _chunks(text: str, chunking: Chunking) -> list[str]:
+    if chunking.chars is not None:
+        size = chunking.chars
+        return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+    words = split_words(text)
+    per = chunking.words or 1
+    return ["".join(words[i : i + per]) for i in range(0, len(words), per)]
+
+
+def _base_events(response: Response, values: Mapping[str, str]) -> list[ScriptEvent]:
+    events = [ScriptEvent(START)]
+    if response.text is not None:
+        parts = [render(response.text, values)]
+        events += [ScriptEvent(CHUNK, c) for p in parts for c in _chunks(p, response.chunking)]
+    for spec in response.events or ():
+        if spec.text is not None:
+            text = render(spec.text, values)
+            events += [ScriptEvent(CHUNK, c) for c in _chunks(text, response.chunking)]
+        else:
+            assert spec.event is not None
+            events.append(ScriptEvent(spec.event, render(spec.message, values)))
+    events.append(ScriptEvent(END))
+    return events
+
+
+def _timed(events: list[ScriptEvent], response: Response, rng: random.Random) -> list[ScriptEvent]:
+    timing = response.timing
+    if timing.tokens_per_second is not None:
+        step = 1000.0 / timing.tokens_per_second
+    else:
+        step = timing.chunk_ms or 0.0
+    first_chunk = step if timing.first_chunk_ms is None else timing.first_chunk_ms
+    timed = []
+    for index, event in enumerate(events):
+        base = timing.first_event_ms if index == 0 else first_chunk if index == 1 else step
+        jitter = rng.uniform(0, timing.jitter_ms) if timing.jitter_ms else 0.0
+        timed.append(replace(event, delay=(base + jitter) / 1000.0))
+    return timed
+
+
+def _faulted(
+    events: list[ScriptEvent], response: Response
+) -> tuple[list[ScriptEvent], str | None, bool]:
+    """Apply the stream faults; return the events, why the stream is broken (if it is), abort."""
+    fault = response.fault
+    broken: str | None = None
+    if fault.stall is not None and fault.stall.after_events < len(events):
+        at = fault.stall.after_events
+        events[at] = replace(events[at], delay=events[at].delay + fault.stall.ms / 1000.0)
+    if fault.malformed is not None:
+        at = min(fault.malformed.after_events, len(events))
+        raw = fault.malformed.frame.encode("utf-8")
+        events.insert(at, ScriptEvent(CHUNK, raw=raw))
+        broken = "a malformed event"
+    if fault.error_event is not None:
+        spec = fault.error_event
+        events = [*events[: spec.after_events], ScriptEvent(spec.event, spec.message)]
+        broken = f"an error event ({spec.event}: {spec.message})"
+    if fault.omit_end:
+        events = [e for e in events if e.event != END or e.raw is not None]
+        broken = broken or "the stream ended without on_chat_model_end"
+    abort = False
+    if fault.close_after_events is not None:
+        events = events[: fault.close_after_events]
+        broken = f"the connection closed after {fault.close_after_events} events"
+        abort = True
+    return events, broken, abort
+
+
+def _rng(seed: int, ctx: RequestContext, scenario: str) -> random.Random:
+    digest = sha256(
+        f"{seed}\0{scenario}\0{ctx.channel_id}\0{ctx.thread_id.lower()}\0{ctx.turn}".encode()
+    ).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - jitter, not secrets
+
+
+def build_script(scenario: Scenario, ctx: RequestContext, seed: int) -> Script:
+    """The Script of ``scenario`` for this request; a status scenario raises its StatusReply."""
+    response: Response = scenario
+    if scenario.turns:
+        response = scenario.turns[min(ctx.turn, len(scenario.turns)) - 1]
+    if response.status is not None:
+        status = response.status
+        body = status.body or {"detail": _REASON_PHRASES.get(status.code, "scripted error")}
+        raise StatusReply(status.code, body, {**response.headers, **status.headers})
+    values = ctx.template_values()
+    events = _timed(_base_events(response, values), response, _rng(seed, ctx, scenario.name))
+    events, broken, abort = _faulted(events, response)
+    return Script(
+        events=tuple(events),
+        scenario=scenario.name,
+        abort=abort,
+        broken=broken,
+        headers=tuple(response.headers.items()),
+    )

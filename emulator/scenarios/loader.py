@@ -1,0 +1,159 @@
+"""Reading fixture folders into a ScenarioSet, with every problem reported by file and line.
+
+A broken file never half-loads: loading either returns a complete, valid set or raises
+``FixtureError`` listing every problem found, so a server can keep its last good set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from emulator.scenarios.model import FixtureFile, Scenario
+from emulator.scenarios.template import template_problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: Path
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        return f"{where}: {self.reason}"
+
+
+class FixtureError(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """Scenarios in matching order (first match wins), by name, and the default one."""
+
+    scenarios: tuple[Scenario, ...]
+    sources: dict[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {s.name: s for s in self.scenarios})
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.scenarios]
+
+    def get(self, name: str) -> Scenario | None:
+        by_name: dict[str, Scenario] = self.by_name  # type: ignore[attr-defined]
+        return by_name.get(name)
+
+    @property
+    def default(self) -> Scenario | None:
+        defaults = [s for s in self.scenarios if s.default]
+        return defaults[-1] if defaults else None
+
+
+def _node_at(node: yaml.Node | None, loc: Sequence[int | str]) -> yaml.Node | None:
+    """The YAML node at a pydantic error location, to tell its line."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), node)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else node
+        else:
+            break
+    return node
+
+
+def _line(node: yaml.Node | None) -> int | None:
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _loc_text(loc: Sequence[int | str]) -> str:
+    # Drop pydantic's union member tags ("str", "TextMatch", "function-after[...]").
+    parts = [str(p) for p in loc if isinstance(p, int) or (p[:1].islower() and "[" not in p)]
+    return ".".join(parts)
+
+
+def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
+    """The scenarios of one file, or the problems that stop it from loading."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Problem(path, None, f"cannot read: {exc}")]
+    try:
+        root = yaml.compose(text)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        return [], [Problem(path, line, f"not valid YAML: {reason}")]
+    if data is None:
+        return [], [Problem(path, None, "the file is empty; expected 'scenarios:'")]
+    try:
+        parsed = FixtureFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            loc = error["loc"]
+            where = _loc_text(loc)
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(
+                Problem(
+                    path, _line(_node_at(root, loc)), f"{where}: {message}" if where else message
+                )
+            )
+        return [], problems
+    problems = []
+    seen: dict[str, int] = {}
+    for index, scenario in enumerate(parsed.scenarios):
+        node = _node_at(root, ["scenarios", index])
+        if scenario.name in seen:
+            problems.append(
+                Problem(path, _line(node), f"scenario '{scenario.name}' is defined twice")
+            )
+        seen[scenario.name] = index
+        for reason in template_problems(scenario):
+            problems.append(Problem(path, _line(node), f"scenario '{scenario.name}': {reason}"))
+    return (parsed.scenarios if not problems else []), problems
+
+
+def fixture_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
+
+
+def load_scenarios(folders: Iterable[Path]) -> ScenarioSet:
+    """Scenarios from folders, later folders overriding earlier ones by name.
+
+    Order: the later folders' scenarios first (a user's matchers win over the defaults), then the
+    earlier ones' that were not overridden; the default scenario is used only when none matches.
+    """
+    layers: list[list[tuple[Scenario, Path]]] = []
+    problems: list[Problem] = []
+    for folder in folders:
+        if not folder.is_dir():
+            problems.append(Problem(folder, None, "not a folder"))
+            continue
+        layer = []
+        for path in fixture_files(folder):
+            scenarios, found = parse_file(path)
+            problems += found
+            layer += [(s, path) for s in scenarios]
+        layers.append(layer)
+    if problems:
+        raise FixtureError(problems)
+    ordered: list[tuple[Scenario, Path]] = []
+    taken: set[str] = set()
+    for layer in reversed(layers):
+        for scenario, path in layer:
+            if scenario.name not in taken:
+                taken.add(scenario.name)
+                ordered.append((scenario, path))
+    return ScenarioSet(tuple(s for s, _ in ordered), {s.name: path for s, path in ordered})

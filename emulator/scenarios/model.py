@@ -1,0 +1,197 @@
+"""The fixture format: what a scenario file may say, as pydantic models.
+
+The JSON Schema shipped beside the fixtures (``fixtures/scenarios.schema.json``) is generated from
+these models (``vivi-emulator fixtures schema``), so the format is written down once; a test keeps
+the shipped file in step.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TextMatch(_Strict):
+    """How a text is matched: exactly, by substring, or by regular expression."""
+
+    equals: str | None = None
+    contains: str | None = None
+    regex: str | None = None
+    ignore_case: bool = False
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TextMatch:
+        given = [k for k in ("equals", "contains", "regex") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of equals, contains, regex")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex does not compile: {exc}") from None
+        return self
+
+
+TextMatcher = Annotated[
+    str | TextMatch,
+    Field(description="A plain string matches exactly; or an object: equals, contains or regex."),
+]
+
+
+class TurnRange(_Strict):
+    min: int = Field(default=1, ge=1)
+    max: int | None = Field(default=None, ge=1)
+
+
+class Match(_Strict):
+    """Every given condition must hold; an empty match matches every request."""
+
+    message: TextMatcher | None = None
+    channel: str | None = None
+    turn: Annotated[int, Field(ge=1)] | TurnRange | None = None
+    files: bool | None = Field(default=None, description="Whether files are attached.")
+    headers: dict[str, TextMatcher] = Field(default_factory=dict)
+
+
+class Chunking(_Strict):
+    """How a reply text is cut into stream chunks: by words (default) or by characters."""
+
+    words: int | None = Field(default=None, ge=1)
+    chars: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Chunking:
+        if self.words is not None and self.chars is not None:
+            raise ValueError("give words or chars, not both")
+        return self
+
+
+class Timing(_Strict):
+    """When events leave. Times in milliseconds; jitter adds a seeded random 0..jitter_ms."""
+
+    first_event_ms: float = Field(default=0, ge=0, description="Before the first event.")
+    first_chunk_ms: float | None = Field(
+        default=None, ge=0, description="Before the first event after the start (default chunk_ms)."
+    )
+    chunk_ms: float | None = Field(default=None, ge=0, description="Between later events.")
+    tokens_per_second: float | None = Field(
+        default=None, gt=0, description="Instead of chunk_ms: 1000 / tokens_per_second ms."
+    )
+    jitter_ms: float = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> Timing:
+        if self.chunk_ms is not None and self.tokens_per_second is not None:
+            raise ValueError("give chunk_ms or tokens_per_second, not both")
+        return self
+
+
+class EventSpec(_Strict):
+    """One explicit event (any LangChain event name), or a text to stream as chunks."""
+
+    event: Annotated[str, Field(pattern=r"^on_[a-z_]+$")] | None = None
+    message: str = ""
+    text: str | None = Field(default=None, description="Streamed as on_chat_model_stream chunks.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> EventSpec:
+        if (self.event is None) == (self.text is None):
+            raise ValueError("give either event (with message) or text")
+        return self
+
+
+class Stall(_Strict):
+    after_events: int = Field(ge=0)
+    ms: float = Field(gt=0)
+
+
+class Malformed(_Strict):
+    after_events: int = Field(ge=0)
+    frame: str = Field(default="data: {this is not json\n\n")
+
+
+class ErrorEvent(_Strict):
+    after_events: int = Field(ge=0)
+    event: Annotated[str, Field(pattern=r"^on_[a-z_]+$")] = "on_chain_error"
+    message: str = "the agent failed"
+
+
+class Fault(_Strict):
+    """Stream faults. On /invoke and /batch, a fault that breaks the stream is a 500."""
+
+    close_after_events: int | None = Field(default=None, ge=0)
+    stall: Stall | None = None
+    malformed: Malformed | None = None
+    error_event: ErrorEvent | None = None
+    omit_end: bool = False
+
+
+class Status(_Strict):
+    """A non-200 answer, the same on every endpoint."""
+
+    code: int = Field(ge=400, le=599)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] | None = None
+
+
+class Response(_Strict):
+    """What a scenario answers: a text, explicit events, or a status; timing and faults."""
+
+    text: str | None = None
+    events: list[EventSpec] | None = None
+    status: Status | None = None
+    chunking: Chunking = Chunking()
+    timing: Timing = Timing()
+    fault: Fault = Fault()
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Response:
+        _require_one_kind(self)
+        return self
+
+
+def _require_one_kind(response: Response) -> None:
+    given = [k for k in ("text", "events", "status") if getattr(response, k) is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of text, events, status")
+
+
+class Scenario(Response):
+    """A named answer. Without `match` it is chosen only by name (the x-vivi-scenario header)."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    description: str = ""
+    match: Match | None = None
+    default: bool = Field(default=False, description="Answer when no other scenario matches.")
+    turns: list[Response] | None = Field(
+        default=None,
+        description="Per turn of the thread: item n answers turn n; the last repeats.",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Scenario:
+        # With `turns`, the scenario answers from them, and needs no text, events or status.
+        if self.turns is not None:
+            if not self.turns:
+                raise ValueError("turns must not be empty")
+            if any(getattr(self, k) is not None for k in ("text", "events", "status")):
+                raise ValueError("give turns, or one of text, events, status; not both")
+            return self
+        _require_one_kind(self)
+        return self
+
+
+class FixtureFile(_Strict):
+    """One YAML fixture file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="vivi-emulator scenarios")
+
+    version: Literal[1] = 1
+    scenarios: list[Scenario]

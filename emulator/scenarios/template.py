@@ -1,0 +1,50 @@
+"""``{{ name }}`` placeholders in scenario texts, filled from the request and its thread.
+
+Deliberately tiny (no expressions, no loops): a fixture describes a reply, not a program. An
+unknown name is an error when the fixture loads, not a surprise at request time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+from emulator.scenarios.model import Response, Scenario
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+VARIABLES = {
+    "message": "the message sent",
+    "threadId": "the thread's id",
+    "userId": "the user id, or empty",
+    "channelId": "the channel's id",
+    "turn": "the turn number in the thread (1 for the first message)",
+    "files": "the attached files' names, comma separated",
+    "file_count": "how many files are attached",
+    "previous_message": "the thread's previous message, or empty",
+    "previous_reply": "the thread's previous reply, or empty",
+}
+
+
+def render(text: str, values: Mapping[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def _texts(response: Response) -> Iterator[str]:
+    if response.text is not None:
+        yield response.text
+    for spec in response.events or ():
+        yield spec.message
+        if spec.text is not None:
+            yield spec.text
+
+
+def template_problems(scenario: Scenario) -> list[str]:
+    problems = []
+    for response in [scenario, *(scenario.turns or ())]:
+        for text in _texts(response):
+            for name in _PLACEHOLDER.findall(text):
+                if name not in VARIABLES:
+                    known = ", ".join(VARIABLES)
+                    problems.append(f"unknown placeholder {{{{{name}}}}} (known: {known})")
+    return problems
