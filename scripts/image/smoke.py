@@ -10,6 +10,10 @@ Standard library only (it runs on the CI host's python3, outside any virtualenv)
     smoke.py stop --port P -- CMD...            open a stream, run CMD (podman stop) while it is in
                                                 flight, time CMD and check how the stream ended
 
+--channel and --key choose the channel and key (default: the embedded demo ones), --scenario sends
+the `x-vivi-scenario` header, --expect-text is the exact text a stream must carry, --bad-key the
+key that wrong-key sends (default: a random one).
+
 Each command prints one line of facts as `key=value` pairs for the shell script to show, and exits
 non-zero with a message on stderr when a check fails.
 """
@@ -121,21 +125,22 @@ def _health_ok(port: int) -> bool:
         return False
 
 
-def _open_stream(port: int, key: str, channel: str, timeout: float) -> tuple[
-    http.client.HTTPConnection, http.client.HTTPResponse
-]:
+MESSAGE = "hello"
+
+
+def _open_stream(
+    port: int, key: str, channel: str, timeout: float, scenario: str | None = None
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     conn = _connection(port, timeout)
-    body = json.dumps({"message": "hello", "threadId": str(uuid.uuid4())})
-    conn.request(
-        "POST",
-        f"/channelsApi/{channel}/stream",
-        body=body,
-        headers={
-            "vivi-api-key": key,
-            "content-type": "application/json",
-            "accept": "text/event-stream",
-        },
-    )
+    body = json.dumps({"message": MESSAGE, "threadId": str(uuid.uuid4())})
+    headers = {
+        "vivi-api-key": key,
+        "content-type": "application/json",
+        "accept": "text/event-stream",
+    }
+    if scenario:
+        headers["x-vivi-scenario"] = scenario
+    conn.request("POST", f"/channelsApi/{channel}/stream", body=body, headers=headers)
     return conn, conn.getresponse()
 
 
@@ -202,10 +207,10 @@ def cmd_start(args: argparse.Namespace) -> None:
 
 
 def cmd_stream(args: argparse.Namespace) -> None:
-    conn, resp = _open_stream(args.port, args.key, args.channel, timeout=30)
+    conn, resp = _open_stream(args.port, args.key, args.channel, 30, args.scenario)
     try:
         if resp.status != 200:
-            raise CheckFailed(f"/stream with the default key answered {resp.status}: "
+            raise CheckFailed(f"/stream with key {args.key!r} answered {resp.status}: "
                               f"{resp.read()[:300]!r}")
         ctype = resp.getheader("content-type", "")
         if not ctype.startswith("text/event-stream"):
@@ -214,11 +219,14 @@ def cmd_stream(args: argparse.Namespace) -> None:
     finally:
         conn.close()
     text = _check_events(events)
+    if args.expect_text is not None and text != args.expect_text:
+        raise CheckFailed(f"streamed text is {text!r}, expected {args.expect_text!r}")
     print(f"status=200 events={len(events)} text_chars={len(text)}")
 
 
 def cmd_wrong_key(args: argparse.Namespace) -> None:
-    conn, resp = _open_stream(args.port, "wrong-" + uuid.uuid4().hex[:8], args.channel, timeout=30)
+    bad_key = args.bad_key or "wrong-" + uuid.uuid4().hex[:8]
+    conn, resp = _open_stream(args.port, bad_key, args.channel, 30)
     try:
         body = resp.read()
     finally:
@@ -238,7 +246,7 @@ def cmd_stop(args: argparse.Namespace) -> None:
     The stream must end (finish or be closed by the server), never hang. Whether it finished
     with on_chat_model_end or was cut short is reported; a default stream may well have finished
     before the stop arrives, which is reported too."""
-    conn, resp = _open_stream(args.port, args.key, args.channel, timeout=args.timeout)
+    conn, resp = _open_stream(args.port, args.key, args.channel, args.timeout, args.scenario)
     if resp.status != 200:
         raise CheckFailed(f"/stream answered {resp.status} before the stop")
     events: list[dict[str, object]] = []
@@ -299,6 +307,9 @@ def main() -> int:
         p.add_argument("--channel", default=DEFAULT_CHANNEL)
         p.add_argument("--key", default=DEFAULT_KEY)
         p.add_argument("--timeout", type=float, default=30.0)
+        p.add_argument("--scenario")
+        p.add_argument("--expect-text")
+        p.add_argument("--bad-key")
         if name in ("start", "stop"):
             p.add_argument("command", nargs="+")
         p.set_defaults(func=func)
