@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -12,6 +16,7 @@ from emulator.access_log import AccessLog
 from emulator.channels_api.routes import routes as channels_api_routes
 from emulator.core import Emulator
 from emulator.errors import install_error_handlers
+from emulator.scenarios.reload import watch_fixtures
 from emulator.settings import Settings, load_resolved
 from emulator.spec import contract_json, contract_text
 from emulator.streaming import quiet_aborts
@@ -36,6 +41,21 @@ def _meta_routes() -> list[Route]:
     ]
 
 
+def _lifespan(emulator: Emulator) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not emulator.settings.reload_fixtures:
+            yield
+            return
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(watch_fixtures, emulator, stop)
+            yield
+            stop.set()
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None, emulator: Emulator | None = None) -> FastAPI:
     settings = settings or Settings()
     emulator = emulator or Emulator(settings)
@@ -47,6 +67,7 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
         docs_url=None,
         redoc_url=None,
         redirect_slashes=False,
+        lifespan=_lifespan(emulator),
     )
     app.state.emulator = emulator
     app.router.routes.extend(channels_api_routes(emulator))

@@ -12,6 +12,9 @@ from typing import Annotated
 import typer
 
 from emulator import __version__
+from emulator.core import Emulator
+from emulator.scenarios.loader import FixtureError, Problem, ScenarioSet, fixture_files, parse_file
+from emulator.scenarios.model import scenario_schema_json
 from emulator.settings import (
     DEFAULT_API_KEY,
     RESOLVED_ENV,
@@ -30,9 +33,11 @@ app = typer.Typer(
 )
 
 
-def _banner(settings: Settings) -> str:
+def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
     base = f"http://{settings.host}:{settings.port}"
     lines = [f"vivi-emulator {__version__} serving on {base} ({settings.server})"]
+    folders = ", ".join(str(f) for f in settings.fixtures) or "the defaults"
+    lines.append(f"  scenarios {len(scenarios.scenarios)} from {folders}")
     for channel in settings.channels:
         if settings.uses_default_channel:
             # The one key ever printed: the embedded, public demo key.
@@ -109,6 +114,14 @@ def serve(
     public_url: Annotated[
         str | None, typer.Option(help="Base of uploaded files' URLs (default: as called).")
     ] = None,
+    fixtures: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A folder of scenario files (repeatable); overrides the defaults by name.",
+            file_okay=False,
+        ),
+    ] = None,
+    reload: Annotated[bool, typer.Option(help="Reload fixtures when a file changes.")] = True,
     seed: Annotated[int | None, typer.Option(help="Seed for scripted jitter.")] = None,
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
@@ -124,16 +137,58 @@ def serve(
                 "server": server,
                 "public_url": public_url,
                 "seed": seed,
+                "fixtures": fixtures or None,
                 "access_log": None if access_log else False,
+                "reload_fixtures": None if reload else False,
             },
         )
+        # Load the fixtures once here, so a broken file stops the start with its reasons
+        # instead of failing inside a server's worker.
+        scenarios = Emulator(settings).scenarios
     except ConfigError as exc:
         typer.echo(f"vivi-emulator: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(_banner(settings))
+    except FixtureError as exc:
+        typer.echo(f"vivi-emulator: the fixtures do not load:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(_banner(settings, scenarios))
     sys.stdout.flush()
     run = _run_granian if settings.server == "granian" else _run_uvicorn
     run(settings, log_level)
+
+
+fixtures_app = typer.Typer(help="Check and describe scenario fixture files.", no_args_is_help=True)
+app.add_typer(fixtures_app, name="fixtures")
+
+
+@fixtures_app.command("check")
+def fixtures_check(
+    folders: Annotated[list[Path], typer.Argument(help="Folders (or files) of scenario files.")],
+) -> None:
+    """Validate fixture files; print every problem with file, line and reason (exit 1 if any)."""
+    problems: list[Problem] = []
+    count = files = 0
+    for folder in folders:
+        paths = [folder] if folder.is_file() else fixture_files(folder) if folder.is_dir() else []
+        if not paths:
+            problems.append(Problem(folder, None, "no such folder, or no .yaml files in it"))
+        for path in paths:
+            scenarios, found = parse_file(path)
+            files += 1
+            count += len(scenarios)
+            problems += found
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {files} file(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{count} scenarios in {files} file(s): all valid")
+
+
+@fixtures_app.command("schema")
+def fixtures_schema() -> None:
+    """Print the JSON Schema of scenario files."""
+    typer.echo(scenario_schema_json(), nl=False)
 
 
 @app.command()

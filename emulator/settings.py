@@ -58,6 +58,8 @@ class Settings(_Model):
     fixtures: tuple[Path, ...] = ()
     seed: int | None = None
     access_log: bool = True
+    # Watch the fixture folders and reload on change (kept off by tests that need no watcher).
+    reload_fixtures: bool = True
 
     @property
     def uses_default_channel(self) -> bool:

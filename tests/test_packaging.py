@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_cli import free_port
+from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

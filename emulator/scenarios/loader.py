@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from emulator.scenarios.model import FixtureFile, Scenario
 from emulator.scenarios.template import template_problems
@@ -75,10 +76,30 @@ def _line(node: yaml.Node | None) -> int | None:
     return node.start_mark.line + 1 if node is not None else None
 
 
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+
+
+def _is_tag(part: int | str) -> bool:
+    """pydantic's union member tags in an error location ("str", "TextMatch", "function-...")."""
+    if isinstance(part, int):
+        return False
+    return part in _TYPE_TAGS or part[:1].isupper() or "[" in part or "-" in part
+
+
 def _loc_text(loc: Sequence[int | str]) -> str:
-    # Drop pydantic's union member tags ("str", "TextMatch", "function-after[...]").
-    parts = [str(p) for p in loc if isinstance(p, int) or (p[:1].islower() and "[" not in p)]
-    return ".".join(parts)
+    return ".".join(str(p) for p in loc if not _is_tag(p))
+
+
+def _useful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Of a union's errors at one place, drop "should be a string" when an object was given."""
+    places: dict[str, list[ErrorDetails]] = {}
+    for error in errors:
+        places.setdefault(_loc_text(error["loc"]), []).append(error)
+    kept = []
+    for group in places.values():
+        specific = [e for e in group if "str" not in e["loc"]]
+        kept += specific or group
+    return kept
 
 
 def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
@@ -101,7 +122,7 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
         parsed = FixtureFile.model_validate(data)
     except ValidationError as exc:
         problems = []
-        for error in exc.errors(include_url=False, include_input=False):
+        for error in _useful(exc.errors(include_url=False, include_input=False)):
             loc = error["loc"]
             where = _loc_text(loc)
             message = error["msg"].removeprefix("Value error, ")

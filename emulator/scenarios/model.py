@@ -7,6 +7,7 @@ the shipped file in step.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -195,3 +196,10 @@ class FixtureFile(_Strict):
 
     version: Literal[1] = 1
     scenarios: list[Scenario]
+
+
+def scenario_schema_json() -> str:
+    """The JSON Schema of a fixture file, as shipped in fixtures/scenarios.schema.json."""
+    schema = FixtureFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

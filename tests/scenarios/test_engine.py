@@ -1,0 +1,254 @@
+"""Choosing a scenario and writing its Script: matchers, chunking, timing, faults, templates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from emulator.errors import StatusReply, ValidationFailed
+from emulator.scenarios.engine import RequestContext, build_script, choose
+from emulator.scenarios.loader import ScenarioSet
+from emulator.scenarios.model import Scenario
+from emulator.scenarios.script import CHUNK, END, START
+from emulator.state import Turn
+from tests.support import THREAD
+
+
+def ctx(
+    message: str = "hi there",
+    *,
+    channel: str = "demo-channel",
+    turn: int = 1,
+    files: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+    history: Sequence[Turn] = (),
+    user: str | None = None,
+) -> RequestContext:
+    return RequestContext(
+        channel_id=channel,
+        message=message,
+        thread_id=THREAD,
+        user_id=user,
+        attached_files=files,
+        turn=turn,
+        headers=headers or {},
+        history=history,
+    )
+
+
+def scenario(**fields: Any) -> Scenario:
+    return Scenario.model_validate({"name": "s", **fields})
+
+
+def scenario_set(*scenarios: dict[str, Any]) -> ScenarioSet:
+    return ScenarioSet(tuple(Scenario.model_validate(s) for s in scenarios))
+
+
+SET = scenario_set(
+    {"name": "exact", "match": {"message": "ping"}, "text": "pong"},
+    {
+        "name": "contains",
+        "match": {"message": {"contains": "ORDER", "ignore_case": True}},
+        "text": "o",
+    },
+    {"name": "regex", "match": {"message": {"regex": r"^\d+$"}}, "text": "number"},
+    {"name": "channel", "match": {"channel": "vip"}, "text": "vip"},
+    {"name": "second-turn", "match": {"turn": 2}, "text": "t2"},
+    {"name": "later-turns", "match": {"turn": {"min": 5, "max": 6}}, "text": "t5"},
+    {"name": "with-files", "match": {"files": True}, "text": "files"},
+    {"name": "header", "match": {"headers": {"X-Case": {"regex": "^a+$"}}}, "text": "h"},
+    {"name": "by-name-only", "text": "named"},
+    {"name": "fallback", "default": True, "text": "default"},
+)
+
+
+@pytest.mark.parametrize(
+    ("request_ctx", "expected"),
+    [
+        (ctx("ping"), "exact"),
+        (ctx("ping "), "fallback"),  # exact means exact
+        (ctx("my Order is late"), "contains"),
+        (ctx("12345"), "regex"),
+        (ctx("12a"), "fallback"),
+        (ctx(channel="vip"), "channel"),
+        (ctx(turn=2), "second-turn"),
+        (ctx(turn=5), "later-turns"),
+        (ctx(turn=6), "later-turns"),
+        (ctx(turn=7), "fallback"),
+        (ctx(files=["https://x/a.pdf"]), "with-files"),
+        (ctx(headers={"x-case": "aaa"}), "header"),
+        (ctx(headers={"x-case": "b"}), "fallback"),
+        (ctx("ping", turn=2), "exact"),  # first match wins
+    ],
+)
+def test_matchers(request_ctx: RequestContext, expected: str) -> None:
+    assert choose(SET, request_ctx, None).name == expected
+
+
+def test_named_scenario_is_forced_by_name() -> None:
+    assert choose(SET, ctx("ping"), "by-name-only").name == "by-name-only"
+
+
+def test_unknown_forced_name_is_422_listing_known_names() -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        choose(SET, ctx(), "nope")
+    assert raised.value.status_code == 422
+    assert "nope" in raised.value.detail
+    assert "by-name-only" in raised.value.detail
+
+
+def test_no_match_and_no_default_is_a_clear_error() -> None:
+    with pytest.raises(ValidationFailed, match="no default"):
+        choose(scenario_set({"name": "a", "match": {"message": "x"}, "text": "y"}), ctx(), None)
+
+
+def test_text_is_streamed_in_word_chunks_between_start_and_end() -> None:
+    script = build_script(scenario(text="one two  three"), ctx(), seed=0)
+    assert [e.event for e in script.events] == [START, CHUNK, CHUNK, CHUNK, END]
+    assert [e.message for e in script.events[1:-1]] == ["one ", "two  ", "three"]
+    assert script.reply == "one two  three"
+
+
+@pytest.mark.parametrize(
+    ("chunking", "chunks"),
+    [
+        ({"words": 2}, ["a b ", "c d ", "e"]),
+        ({"chars": 4}, ["a b ", "c d ", "e"]),
+        ({"chars": 3}, ["a b", " c ", "d e"]),
+    ],
+)
+def test_chunking(chunking: dict[str, int], chunks: list[str]) -> None:
+    script = build_script(scenario(text="a b c d e", chunking=chunking), ctx(), seed=0)
+    assert [e.message for e in script.events[1:-1]] == chunks
+
+
+def test_explicit_events_with_tool_calls() -> None:
+    script = build_script(
+        scenario(
+            events=[
+                {"event": "on_tool_start", "message": "search"},
+                {"event": "on_tool_end", "message": "found"},
+                {"text": "the answer"},
+            ]
+        ),
+        ctx(),
+        seed=0,
+    )
+    assert [(e.event, e.message) for e in script.events] == [
+        (START, ""),
+        ("on_tool_start", "search"),
+        ("on_tool_end", "found"),
+        (CHUNK, "the "),
+        (CHUNK, "answer"),
+        (END, ""),
+    ]
+    assert script.reply == "the answer"
+
+
+def test_templating_of_request_fields_and_history() -> None:
+    text = (
+        "{{message}}|{{ threadId }}|{{userId}}|{{channelId}}|{{turn}}|{{files}}|{{file_count}}"
+        "|{{previous_message}}|{{previous_reply}}"
+    )
+    script = build_script(
+        scenario(text=text, chunking={"chars": 1000}),
+        ctx(
+            "hey",
+            turn=2,
+            user="11111111-2222-4333-8444-555555555555",
+            files=["http://h/channelsApi/c/files/id1/a.pdf", "http://h/x/b%20c.txt"],
+            history=[Turn("first", "first reply")],
+        ),
+        seed=0,
+    )
+    assert script.reply == (
+        f"hey|{THREAD}|11111111-2222-4333-8444-555555555555|demo-channel|2|a.pdf, b c.txt|2"
+        "|first|first reply"
+    )
+
+
+def test_conversation_turns_and_last_repeats() -> None:
+    convo = scenario(turns=[{"text": "one"}, {"text": "two"}, {"status": {"code": 503}}])
+    assert build_script(convo, ctx(turn=1), seed=0).reply == "one"
+    assert build_script(convo, ctx(turn=2), seed=0).reply == "two"
+    for turn in (3, 4):
+        with pytest.raises(StatusReply) as raised:
+            build_script(convo, ctx(turn=turn), seed=0)
+        assert raised.value.status_code == 503
+
+
+def test_status_response_with_headers_and_default_body() -> None:
+    with pytest.raises(StatusReply) as raised:
+        build_script(scenario(status={"code": 429, "headers": {"Retry-After": "2"}}), ctx(), 0)
+    assert raised.value.status_code == 429
+    assert raised.value.headers == {"Retry-After": "2"}
+    assert "rate limit" in raised.value.body()["detail"]
+
+
+def test_timing_first_event_first_chunk_and_rate() -> None:
+    script = build_script(
+        scenario(
+            text="a b c", timing={"first_event_ms": 100, "first_chunk_ms": 1000, "chunk_ms": 50}
+        ),
+        ctx(),
+        seed=0,
+    )
+    assert [e.delay for e in script.events] == [0.1, 1.0, 0.05, 0.05, 0.05]
+    assert script.duration == pytest.approx(1.25)
+    per_token = build_script(scenario(text="a b", timing={"tokens_per_second": 20}), ctx(), 0)
+    assert [e.delay for e in per_token.events] == [0.0, 0.05, 0.05, 0.05]
+
+
+def test_jitter_is_seeded_per_request() -> None:
+    jittery = scenario(text="a b c d", timing={"chunk_ms": 10, "jitter_ms": 20})
+    first = [e.delay for e in build_script(jittery, ctx(), seed=7).events]
+    again = [e.delay for e in build_script(jittery, ctx(), seed=7).events]
+    other_seed = [e.delay for e in build_script(jittery, ctx(), seed=8).events]
+    other_turn = [e.delay for e in build_script(jittery, ctx(turn=2), seed=7).events]
+    assert first == again
+    assert first != other_seed
+    assert first != other_turn
+    assert all(0.01 <= d <= 0.03 for d in first[1:])
+
+
+def test_fault_close_after_events() -> None:
+    script = build_script(scenario(text="a b c d", fault={"close_after_events": 3}), ctx(), 0)
+    assert [e.event for e in script.events] == [START, CHUNK, CHUNK]
+    assert script.abort
+    assert script.broken is not None
+
+
+def test_fault_stall() -> None:
+    script = build_script(
+        scenario(text="a b", fault={"stall": {"after_events": 1, "ms": 5000}}), ctx(), 0
+    )
+    assert [e.delay for e in script.events] == [0.0, 5.0, 0.0, 0.0]
+    assert script.broken is None  # a stall is slow, not broken: /invoke waits for it
+
+
+def test_fault_malformed_frame() -> None:
+    script = build_script(scenario(text="a b", fault={"malformed": {"after_events": 2}}), ctx(), 0)
+    assert script.events[2].raw == b"data: {this is not json\n\n"
+    assert script.events[-1].event == END
+    assert script.broken == "a malformed event"
+
+
+def test_fault_error_event_ends_the_stream() -> None:
+    script = build_script(
+        scenario(text="a b c", fault={"error_event": {"after_events": 2, "message": "boom"}}),
+        ctx(),
+        0,
+    )
+    assert [(e.event, e.message) for e in script.events] == [
+        (START, ""),
+        (CHUNK, "a "),
+        ("on_chain_error", "boom"),
+    ]
+
+
+def test_fault_omit_end() -> None:
+    script = build_script(scenario(text="a", fault={"omit_end": True}), ctx(), 0)
+    assert [e.event for e in script.events] == [START, CHUNK]
+    assert script.broken is not None

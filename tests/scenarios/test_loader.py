@@ -1,0 +1,111 @@
+"""Loading fixture folders: errors with file and line, overrides by name, the shipped set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from emulator.cli import app as cli_app
+from emulator.resources import default_fixtures_dir
+from emulator.scenarios.loader import FixtureError, load_scenarios, parse_file
+from emulator.scenarios.model import scenario_schema_json
+
+REQUIRED_DEFAULTS = {
+    "greeting", "slow", "long", "tool-call", "rate-limited", "server-error",
+    "disconnect", "stall", "malformed", "no-end", "echo",
+}  # fmt: skip
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_defaults_load_and_include_the_required_names() -> None:
+    scenarios = load_scenarios([default_fixtures_dir()])
+    assert set(scenarios.names) >= REQUIRED_DEFAULTS
+    assert scenarios.default is not None
+    assert scenarios.default.name == "echo"
+
+
+def test_shipped_json_schema_is_generated_from_the_models() -> None:
+    shipped = (default_fixtures_dir() / "scenarios.schema.json").read_text()
+    assert shipped == scenario_schema_json(), (
+        "run: vivi-emulator fixtures schema > fixtures/scenarios.schema.json"
+    )
+    assert json.loads(shipped)["title"] == "vivi-emulator scenarios"
+
+
+def test_user_folders_override_defaults_by_name_and_match_first(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "mine.yaml",
+        "scenarios:\n"
+        "  - {name: echo, default: true, text: 'mine'}\n"
+        "  - {name: orders, match: {message: {contains: order}}, text: 'order status'}\n",
+    )
+    scenarios = load_scenarios([default_fixtures_dir(), tmp_path])
+    assert scenarios.names[:2] == ["echo", "orders"]
+    assert scenarios.names.count("echo") == 1
+    assert scenarios.get("echo") is not None
+    assert scenarios.get("echo").text == "mine"  # type: ignore[union-attr]
+    assert "greeting" in scenarios.names
+    assert scenarios.sources["orders"] == tmp_path / "mine.yaml"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("scenarios:\n  - name: a\n    text: [unclosed\n", 4, "not valid YAML"),
+        ("scenarios:\n  - name: a\n    text: x\n    status: {code: 429}\n", 2, "exactly one of"),
+        ("scenarios:\n  - name: a\n    text: x\n    timing: {chunk_ms: -5}\n", 4, "chunk_ms"),
+        ("scenarios:\n  - name: a\n    tex: x\n", 3, "tex"),
+        ("scenarios:\n  - name: a\n    match: {message: {regex: '('}}\n    text: x\n", 3, "regex"),
+        ("scenarios:\n  - {name: a, text: x}\n  - {name: a, text: y}\n", 3, "defined twice"),
+        ("scenarios:\n  - {name: a, text: '{{ nope }}'}\n", 2, "unknown placeholder"),
+        ("", None, "empty"),
+    ],
+)
+def test_problems_name_file_line_and_reason(
+    tmp_path: Path, text: str, line: int | None, reason: str
+) -> None:
+    path = write(tmp_path, "f.yaml", text)
+    scenarios, problems = parse_file(path)
+    assert scenarios == []
+    assert problems, "a broken file must report a problem"
+    assert problems[0].file == path
+    assert problems[0].line == line
+    assert reason in problems[0].reason
+
+
+def test_a_broken_file_fails_the_whole_load(tmp_path: Path) -> None:
+    write(tmp_path, "good.yaml", "scenarios:\n  - {name: fine, text: ok}\n")
+    write(tmp_path, "bad.yaml", "scenarios: nope\n")
+    with pytest.raises(FixtureError) as raised:
+        load_scenarios([tmp_path])
+    assert "bad.yaml:1" in str(raised.value)
+
+
+def test_fixtures_check_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(cli_app, ["fixtures", "check", str(default_fixtures_dir())])
+    assert ok.exit_code == 0, ok.output
+    assert "all valid" in ok.output
+    write(
+        tmp_path, "bad.yaml", "scenarios:\n  - name: x\n    text: y\n    fault: {omit_end: maybe}\n"
+    )
+    bad = runner.invoke(cli_app, ["fixtures", "check", str(tmp_path)])
+    assert bad.exit_code == 1
+    assert f"{tmp_path / 'bad.yaml'}:4: scenarios.0.fault.omit_end" in bad.output
+
+
+def test_serve_with_broken_fixtures_exits_2_with_reasons(tmp_path: Path) -> None:
+    write(tmp_path, "bad.yaml", "scenarios:\n  - name: x\n")
+    result = CliRunner().invoke(cli_app, ["serve", "--fixtures", str(tmp_path), "--port", "1"])
+    assert result.exit_code == 2
+    assert "bad.yaml:2" in result.output
