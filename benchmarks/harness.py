@@ -243,6 +243,7 @@ class Target:
     # environment (the emulator: its fixtures), so that invoke and stream run on defaults.
     delayed_args: list[str] = field(default_factory=list)
     delayed_env: dict[str, str] = field(default_factory=dict)
+    delayed_events: int = DELAYED_EVENTS  # as the probe found them
     note: str = ""
 
     def start(self, port: int, delayed: bool = False, suffix: str = "") -> Proc:
@@ -602,6 +603,7 @@ def delayed_probe(t: Target, port: int) -> str | None:
     n = data_lines(r.body)
     if r.status != 200 or n < 2:
         return f"status {r.status}, {n} events"
+    t.delayed_events = n
     if r.seconds < (n - 1) * DELAYED_INTERVAL * 0.8:
         return (
             f"the scenario's delays were not played ({n} events in {r.seconds * 1000:.0f} ms;"
@@ -686,16 +688,20 @@ def run_delayed(t: Target, port: int, proc: Proc, args: argparse.Namespace) -> d
         connect_errors += data["connect_errors"]
         client_wall = max(client_wall, data["wall"])
     lateness: list[float] = []
+    by_k: dict[int, list[float]] = {}  # lateness per event index: drift shows as growth with k
     complete = 0
     counts = set()
     opens_closes: list[tuple[float, int]] = []
     for ok, _status, _open_t, close_t, events in streams:
         counts.add(len(events))
-        if ok and len(events) == DELAYED_EVENTS:
+        if ok and len(events) == t.delayed_events:
             complete += 1
         if events:
             t0 = events[0]
-            lateness += [(ts - t0) - k * DELAYED_INTERVAL for k, ts in enumerate(events) if k]
+            for k, ts in enumerate(events[1:], start=1):
+                late = (ts - t0) - k * DELAYED_INTERVAL
+                lateness.append(late)
+                by_k.setdefault(k, []).append(late)
             opens_closes += [(t0, 1), (close_t or events[-1], -1)]
     opens_closes.sort()
     peak = level = 0
@@ -711,6 +717,8 @@ def run_delayed(t: Target, port: int, proc: Proc, args: argparse.Namespace) -> d
         "p99_ms": percentile(lateness, 0.99) * 1000,
         "max_ms": max(lateness) * 1000 if lateness else float("nan"),
         "min_ms": min(lateness) * 1000 if lateness else float("nan"),
+        "p50_first_ms": percentile(by_k.get(1, []), 0.5) * 1000,
+        "p50_last_ms": percentile(by_k.get(max(by_k, default=1), []), 0.5) * 1000,
         "peak_open": peak,
         "rss_peak_mb": rss_peak,
         "server_cpu": server_cpu,
@@ -1068,9 +1076,11 @@ def summary_rows(res: Results) -> list[list[str]]:
                 rows.append(
                     [
                         f"{n} delayed streams, {who}: lateness p50 / p99",
-                        f"{fmt(p50, 1)} / {fmt(p99, 1)} ms (client CPU "
-                        f"{fmt(res.med('delayed', name, 'client_cpu'))}, server CPU "
-                        f"{fmt(res.med('delayed', name, 'server_cpu'))})",
+                        f"{fmt(p50, 1)} / {fmt(p99, 1)} ms (p50 at event 1 "
+                        f"{fmt(res.med('delayed', name, 'p50_first_ms'), 1)}, at the last "
+                        f"{fmt(res.med('delayed', name, 'p50_last_ms'), 1)}; client CPU "
+                        f"{fmt(res.med('delayed', name, 'client_cpu'))}, loop lag p99 "
+                        f"{fmt(res.med('delayed', name, 'client_lag_p99_ms'), 1)} ms)",
                         "p99 < 20 ms" if is_emu else "—",
                         met(p99 < 20) if is_emu and p99 == p99 else "—",
                     ]
@@ -1176,6 +1186,7 @@ def detail_tables(res: Results) -> str:
                         fmt(r["p99_ms"], 1),
                         fmt(r["max_ms"], 1),
                         fmt(r["min_ms"], 1),
+                        f"{fmt(r['p50_first_ms'], 1)} / {fmt(r['p50_last_ms'], 1)}",
                         str(r["peak_open"]),
                         fmt(r["rss_peak_mb"], 0),
                         fmt(r["server_cpu"]),
@@ -1196,6 +1207,7 @@ def detail_tables(res: Results) -> str:
                     "p99 ms",
                     "max ms",
                     "min ms",
+                    "p50 event 1 / last ms",
                     "peak open",
                     "peak RSS MiB",
                     "server CPU",
