@@ -692,12 +692,14 @@ def run_delayed(t: Target, port: int, proc: Proc, args: argparse.Namespace) -> d
     complete = 0
     counts = set()
     opens_closes: list[tuple[float, int]] = []
-    for ok, _status, _open_t, close_t, events in streams:
+    first_waits: list[float] = []  # connect to first event: how long the server took to start it
+    for ok, _status, open_t, close_t, events in streams:
         counts.add(len(events))
         if ok and len(events) == t.delayed_events:
             complete += 1
         if events:
             t0 = events[0]
+            first_waits.append(t0 - open_t)
             for k, ts in enumerate(events[1:], start=1):
                 late = (ts - t0) - k * DELAYED_INTERVAL
                 lateness.append(late)
@@ -720,6 +722,7 @@ def run_delayed(t: Target, port: int, proc: Proc, args: argparse.Namespace) -> d
         "p50_first_ms": percentile(by_k.get(1, []), 0.5) * 1000,
         "p50_last_ms": percentile(by_k.get(max(by_k, default=1), []), 0.5) * 1000,
         "peak_open": peak,
+        "first_event_p99_ms": percentile(first_waits, 0.99) * 1000,
         "rss_peak_mb": rss_peak,
         "server_cpu": server_cpu,
         "client_cpu": client_cpu_s / max(client_wall, 1e-9),
@@ -784,6 +787,9 @@ def machine_description() -> dict[str, str]:
             return "not installed"
 
     commit = cmd(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    dirty = cmd(["git", "-C", str(REPO), "status", "--porcelain", "--", "emulator", "fixtures"])
+    if dirty and dirty != "not found":
+        commit += ", with uncommitted changes in emulator/ or fixtures/"
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpus (nproc)": str(os.cpu_count()),
@@ -1188,6 +1194,7 @@ def detail_tables(res: Results) -> str:
                         fmt(r["min_ms"], 1),
                         f"{fmt(r['p50_first_ms'], 1)} / {fmt(r['p50_last_ms'], 1)}",
                         str(r["peak_open"]),
+                        fmt(r["first_event_p99_ms"], 0),
                         fmt(r["rss_peak_mb"], 0),
                         fmt(r["server_cpu"]),
                         fmt(r["client_cpu"]),
@@ -1209,6 +1216,7 @@ def detail_tables(res: Results) -> str:
                     "min ms",
                     "p50 event 1 / last ms",
                     "peak open",
+                    "first event p99 ms",
                     "peak RSS MiB",
                     "server CPU",
                     "client CPU",
