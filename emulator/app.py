@@ -9,13 +9,15 @@ import anyio
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from emulator import __version__
 from emulator.access_log import AccessLog
 from emulator.channels_api.routes import routes as channels_api_routes
+from emulator.control.api import create_control_app
 from emulator.core import Emulator
 from emulator.errors import install_error_handlers
+from emulator.playground import routes as playground_routes
 from emulator.scenarios.reload import watch_fixtures
 from emulator.settings import Settings, load_resolved
 from emulator.spec import contract_json, contract_text
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
     app.state.emulator = emulator
     app.router.routes.extend(channels_api_routes(emulator))
     app.router.routes.extend(_meta_routes())
+    app.router.routes.extend(playground_routes(emulator))
+    app.router.routes.append(Mount(CONTROL_PREFIX, app=create_control_app(emulator)))
     install_error_handlers(app)
     quiet_aborts()
     if settings.access_log:

@@ -20,6 +20,8 @@ API_KEY_HEADER = "vivi-api-key"
 class ChannelRegistry:
     def __init__(self, channels: Iterable[Channel]) -> None:
         self._keys: dict[str, bytes] = {}
+        # Every key ever in use, rotated ones included: what the journal must never show.
+        self._ever: set[str] = set()
         for channel in channels:
             self.set_key(channel.id, channel.key.get_secret_value())
 
@@ -32,6 +34,10 @@ class ChannelRegistry:
     def set_key(self, channel_id: str, key: str) -> None:
         """Add a channel, or give it a new key: the old one stops working at once."""
         self._keys[channel_id] = key.encode("utf-8")
+        self._ever.add(key)
+
+    def secrets(self) -> list[str]:
+        return sorted(self._ever)
 
     def check(self, channel_id: str, presented: str | None) -> None:
         """Raise the VIVI error for this channel id and presented key, or return if it may pass."""

@@ -19,7 +19,7 @@ from emulator.scenarios.engine import SCENARIO_HEADER, RequestContext, build_scr
 from emulator.scenarios.loader import ScenarioSet, load_scenarios
 from emulator.scenarios.script import Script
 from emulator.settings import Settings
-from emulator.state import Store, StoredFile, Turn
+from emulator.state import JournalEntry, Store, StoredFile, Turn
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -42,7 +42,7 @@ class Emulator:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.channels = ChannelRegistry(settings.channels)
-        self.store = Store(clock)
+        self.store = Store(clock, journal_size=settings.journal_size)
         self.seed = settings.seed if settings.seed is not None else 0
         self.scenarios: ScenarioSet = load_scenarios(self.fixture_folders)
 
@@ -60,7 +60,11 @@ class Emulator:
         self.channels.check(channel_id, api_key)
 
     def script_for(
-        self, channel_id: str, request: MessageRequest, headers: Mapping[str, str]
+        self,
+        channel_id: str,
+        request: MessageRequest,
+        headers: Mapping[str, str],
+        entry: JournalEntry | None = None,
     ) -> Script:
         """The Script answering ``request``; it opens the next turn of its thread.
 
@@ -78,7 +82,17 @@ class Emulator:
             headers=headers,
             history=tuple(thread.turns),
         )
-        scenario = choose(self.scenarios, ctx, headers.get(SCENARIO_HEADER))
+        scenario, chosen_by = choose(
+            self.scenarios,
+            ctx,
+            headers.get(SCENARIO_HEADER),
+            self.store.queue,
+            self.store.forced,
+        )
+        if entry is not None:
+            entry.thread = request.threadId
+            entry.scenario = scenario.name
+            entry.chosen_by = chosen_by
         script = build_script(scenario, ctx, self.seed)
         thread.turns.append(Turn(request.message, script.reply))
         return script

@@ -60,6 +60,10 @@ class Settings(_Model):
     access_log: bool = True
     # Watch the fixture folders and reload on change (kept off by tests that need no watcher).
     reload_fixtures: bool = True
+    # How many requests the journal keeps (the oldest go first).
+    journal_size: int = Field(default=1000, gt=0)
+    # Needed for the control endpoints when listening on a non-loopback address.
+    admin_token: SecretStr | None = None
 
     @property
     def uses_default_channel(self) -> bool:
@@ -108,6 +112,8 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         "SERVER": "server",
         "PUBLIC_URL": "public_url",
         "SEED": "seed",
+        "JOURNAL_SIZE": "journal_size",
+        "ADMIN_TOKEN": "admin_token",
     }
     for suffix, name in simple.items():
         if (value := environ.get(_ENV_PREFIX + suffix)) is not None:

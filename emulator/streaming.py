@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 import anyio
 from starlette.types import Message, Receive, Scope, Send
 
-from emulator.scenarios.script import Script
+from emulator.scenarios.script import Script, ScriptEvent
 from emulator.sse import frame
 
 STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -25,19 +25,28 @@ STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-def _batches(script: Script) -> Iterator[tuple[float, bytes]]:
-    """(delay, bytes) pairs: each run of events due at the same time, joined into one write."""
-    pending: list[bytes] = []
-    delay = 0.0
+_Batch = tuple[float, bytes, tuple[ScriptEvent, ...]]
+
+
+def _batches(script: Script) -> Iterator[_Batch]:
+    """Each run of events due at the same time, joined into one write: (delay, bytes, events)."""
+    pending: list[ScriptEvent] = []
     for event in script.events:
         if event.delay > 0 and pending:
-            yield delay, b"".join(pending)
+            yield pending[0].delay, b"".join(frame(e) for e in pending), tuple(pending)
             pending = []
-        if not pending:
-            delay = event.delay
-        pending.append(frame(event))
+        pending.append(event)
     if pending:
-        yield delay, b"".join(pending)
+        yield pending[0].delay, b"".join(frame(e) for e in pending), tuple(pending)
+
+
+def journal_events(events: tuple[ScriptEvent, ...]) -> list[dict[str, str]]:
+    return [
+        {"raw": e.raw.decode("utf-8", "replace")}
+        if e.raw is not None
+        else {"message": e.message, "event": e.event}
+        for e in events
+    ]
 
 
 _UNFINISHED = "ASGI callable returned without completing response."
@@ -67,9 +76,11 @@ class EventStream:
         script: Script,
         extra_headers: Sequence[tuple[bytes, bytes]] = (),
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        on_sent: Callable[[list[dict[str, str]]], object] | None = None,
     ) -> None:
         self.script = script
         self._sleep = sleep
+        self._on_sent = on_sent
         self.headers = [*STREAM_HEADERS, *extra_headers]
         self.batches = list(_batches(script))
 
@@ -81,15 +92,17 @@ class EventStream:
 
     @property
     def timed(self) -> bool:
-        return any(delay > 0 for delay, _ in self.batches)
+        return any(delay > 0 for delay, _, _ in self.batches)
 
     async def _play(self, send: Send) -> None:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-            for delay, chunk in self.batches:
+            for delay, chunk, events in self.batches:
                 if delay > 0:
                     await self._sleep(delay)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if self._on_sent is not None:
+                    self._on_sent(journal_events(events))
             if self.script.abort:
                 # The `disconnect` fault: return without finishing the body. ASGI servers then
                 # close the connection, and the client sees the stream cut mid-way.

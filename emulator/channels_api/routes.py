@@ -7,10 +7,12 @@ machinery is most of the speed of the hot path (benchmarks/results.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import TypeVar
 from urllib.parse import quote
 
 import anyio
+from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -19,17 +21,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.channels import API_KEY_HEADER
-from emulator.channels_api.body import (
-    ClientGone,
-    json_body,
-    read_body,
-    require_media_type,
-)
+from emulator.channels_api.body import ClientGone, parse_json, read_body, require_media_type
 from emulator.channels_api.models import BatchRequest, MessageRequest
 from emulator.core import Emulator, Upload
-from emulator.errors import AgentFailed, FieldError, ValidationFailed, json_bytes
+from emulator.errors import AgentFailed, ApiError, FieldError, ValidationFailed, json_bytes
 from emulator.scenarios.script import Script
+from emulator.state import JournalEntry, redacted_headers
 from emulator.streaming import EventStream
+
+M = TypeVar("M", bound=BaseModel)
 
 _JSON = "application/json"
 _OCTETS = "application/octet-stream"
@@ -57,6 +57,42 @@ async def _joined(script: Script, thread_id: str) -> dict[str, str]:
     return {"message": script.reply, "threadId": thread_id}
 
 
+_Handler = Callable[[Request, JournalEntry], Awaitable[ASGIApp]]
+
+
+def _journaled(emulator: Emulator, handler: _Handler) -> Callable[[Request], Awaitable[ASGIApp]]:
+    """Every request to the VIVI surface gets a journal entry, whatever its answer."""
+    journal = emulator.store.journal
+
+    async def endpoint(request: Request) -> ASGIApp:
+        entry = journal.open(
+            request.method,
+            request.url.path,
+            request.path_params.get("channelId", ""),
+            redacted_headers(request.headers.items()),
+        )
+        try:
+            answer = await handler(request, entry)
+        except ApiError as exc:
+            entry.status = exc.status_code
+            entry.error = exc.detail
+            raise
+        except ClientGone:
+            entry.error = "the client hung up before its request was read"
+            return _Nothing()
+        entry.status = answer.status_code if isinstance(answer, Response) else 200
+        return answer
+
+    return endpoint
+
+
+async def _read(request: Request, model: type[M], limit: int, entry: JournalEntry) -> M:
+    require_media_type(request, "application/json")
+    raw = await read_body(request, limit)
+    entry.body = raw  # kept as bytes; decoded only when the journal is read
+    return parse_json(model, raw)
+
+
 def routes(emulator: Emulator) -> list[Route]:
     limits = emulator.settings.limits
 
@@ -65,57 +101,50 @@ def routes(emulator: Emulator) -> list[Route]:
         emulator.authenticate(channel_id, request.headers.get(API_KEY_HEADER))
         return channel_id
 
-    async def stream(request: Request) -> ASGIApp:
+    async def stream(request: Request, entry: JournalEntry) -> ASGIApp:
         channel_id = channel_of(request)
-        try:
-            body = await json_body(request, MessageRequest, limits.max_body_bytes)
-        except ClientGone:
-            return _Nothing()
-        script = emulator.script_for(channel_id, body, request.headers)
-        return EventStream(script, [(k.encode(), v.encode()) for k, v in script.headers])
+        body = await _read(request, MessageRequest, limits.max_body_bytes, entry)
+        script = emulator.script_for(channel_id, body, request.headers, entry)
+        entry.events = []
+        return EventStream(
+            script,
+            [(k.encode(), v.encode()) for k, v in script.headers],
+            on_sent=entry.events.extend,
+        )
 
-    async def invoke(request: Request) -> ASGIApp:
+    async def invoke(request: Request, entry: JournalEntry) -> ASGIApp:
         channel_id = channel_of(request)
-        try:
-            body = await json_body(request, MessageRequest, limits.max_body_bytes)
-        except ClientGone:
-            return _Nothing()
-        script = emulator.script_for(channel_id, body, request.headers)
+        body = await _read(request, MessageRequest, limits.max_body_bytes, entry)
+        script = emulator.script_for(channel_id, body, request.headers, entry)
         return _json(await _joined(script, body.threadId), script.headers)
 
-    async def batch(request: Request) -> ASGIApp:
+    async def batch(request: Request, entry: JournalEntry) -> ASGIApp:
         channel_id = channel_of(request)
-        try:
-            body = await json_body(request, BatchRequest, limits.max_body_bytes)
-        except ClientGone:
-            return _Nothing()
+        body = await _read(request, BatchRequest, limits.max_body_bytes, entry)
         if len(body.messages) > limits.max_batch_items:
             reason = f"must hold at most {limits.max_batch_items} messages"
             raise ValidationFailed(
                 f"invalid request: messages {reason}", [FieldError("messages", reason)]
             )
         # In order: items of one thread see each other's turns (docs/decisions.md, row 13).
-        responses = [
-            await _joined(emulator.script_for(channel_id, item, request.headers), item.threadId)
-            for item in body.messages
-        ]
+        responses = []
+        for item in body.messages:
+            script = emulator.script_for(channel_id, item, request.headers, entry)
+            responses.append(await _joined(script, item.threadId))
         return _json({"responses": responses})
 
-    async def upload(request: Request) -> ASGIApp:
+    async def upload(request: Request, entry: JournalEntry) -> ASGIApp:
         channel_id = channel_of(request)
         require_media_type(request, "multipart/form-data")
         limit = limits.max_files * limits.max_file_bytes + _MULTIPART_OVERHEAD
-        try:
-            raw = await read_body(request, limit)
-        except ClientGone:
-            return _Nothing()
+        raw = await read_body(request, limit)
 
-        async def replay() -> object:
+        async def replay() -> AsyncGenerator[bytes]:
             yield raw
 
         parser = MultiPartParser(
             request.headers,
-            replay(),  # type: ignore[arg-type]
+            replay(),
             # The file count is checked by the core, which names the limit in its error.
             max_files=limits.max_files + 1,
             max_fields=100,
@@ -152,6 +181,12 @@ def routes(emulator: Emulator) -> list[Route]:
             ]
         finally:
             await form.close()
+        entry.body = {
+            "files": [
+                {"name": u.name, "content_type": u.content_type, "size": len(u.data)}
+                for u in uploads
+            ]
+        }
         base = emulator.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
         base = base.rstrip("/")
         channel_path = quote(channel_id, safe="")
@@ -172,9 +207,9 @@ def routes(emulator: Emulator) -> list[Route]:
 
     prefix = "/channelsApi/{channelId}"
     return [
-        Route(f"{prefix}/stream", stream, methods=["POST"]),
-        Route(f"{prefix}/invoke", invoke, methods=["POST"]),
-        Route(f"{prefix}/batch", batch, methods=["POST"]),
-        Route(f"{prefix}/files", upload, methods=["POST"]),
+        Route(f"{prefix}/stream", _journaled(emulator, stream), methods=["POST"]),
+        Route(f"{prefix}/invoke", _journaled(emulator, invoke), methods=["POST"]),
+        Route(f"{prefix}/batch", _journaled(emulator, batch), methods=["POST"]),
+        Route(f"{prefix}/files", _journaled(emulator, upload), methods=["POST"]),
         Route(f"{prefix}/files/{{fileId}}/{{fileName}}", uploaded_file, methods=["GET"]),
     ]

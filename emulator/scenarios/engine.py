@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -26,6 +27,7 @@ from emulator.scenarios.model import (
     TextMatch,
     TurnRange,
 )
+from emulator.scenarios.frames import frame_events
 from emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
 from emulator.scenarios.template import render
 from emulator.state import Turn
@@ -120,19 +122,37 @@ class UnknownScenario(ValidationFailed):
         super().__init__(f"invalid request: {reason}", [FieldError(SCENARIO_HEADER, reason)])
 
 
-def choose(scenarios: ScenarioSet, ctx: RequestContext, forced: str | None) -> Scenario:
-    if forced:
-        scenario = scenarios.get(forced)
-        if scenario is None:
-            raise UnknownScenario(forced, scenarios.names)
-        return scenario
+def choose(
+    scenarios: ScenarioSet,
+    ctx: RequestContext,
+    forced: str | None,
+    queue: deque[Scenario] | None = None,
+    sticky: str | None = None,
+) -> tuple[Scenario, str]:
+    """The scenario for a request, and how it was chosen.
+
+    In order: the first queued answer whose match holds (consumed), the ``x-vivi-scenario``
+    header, a scenario forced for every request from the control API, the first fixture whose
+    match holds, the default.
+    """
+    for index, queued in enumerate(queue or ()):
+        if queued.match is None or matches(queued.match, ctx):
+            assert queue is not None
+            del queue[index]
+            return queued, "queue"
+    for name, how in ((forced, "header"), (sticky, "forced")):
+        if name:
+            scenario = scenarios.get(name)
+            if scenario is None:
+                raise UnknownScenario(name, scenarios.names)
+            return scenario, how
     for scenario in scenarios.scenarios:
         if scenario.match is not None and matches(scenario.match, ctx):
-            return scenario
+            return scenario, "match"
     default = scenarios.default
     if default is None:
         raise UnknownScenario("(none matched, and there is no default)", scenarios.names)
-    return default
+    return default, "default"
 
 
 def _chunks(text: str, chunking: Chunking) -> list[str]:
@@ -211,8 +231,13 @@ def _rng(seed: int, ctx: RequestContext, scenario: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - jitter, not secrets
 
 
-def build_script(scenario: Scenario, ctx: RequestContext, seed: int) -> Script:
-    """The Script of ``scenario`` for this request; a status scenario raises its StatusReply."""
+def build_script(
+    scenario: Scenario, ctx: RequestContext, seed: int, time_scale: float = 1.0
+) -> Script:
+    """The Script of ``scenario`` for this request; a status scenario raises its StatusReply.
+
+    Every scripted delay is multiplied by ``time_scale`` (0.5 plays twice as fast).
+    """
     response: Response = scenario
     if scenario.turns:
         response = scenario.turns[min(ctx.turn, len(scenario.turns)) - 1]
@@ -220,9 +245,16 @@ def build_script(scenario: Scenario, ctx: RequestContext, seed: int) -> Script:
         status = response.status
         body = status.body or {"detail": _REASON_PHRASES.get(status.code, "scripted error")}
         raise StatusReply(status.code, body, {**response.headers, **status.headers})
-    values = ctx.template_values()
-    events = _timed(_base_events(response, values), response, _rng(seed, ctx, scenario.name))
+    recorded_break: str | None = None
+    if response.frames is not None:
+        events, recorded_break = frame_events(response.frames)
+    else:
+        values = ctx.template_values()
+        events = _timed(_base_events(response, values), response, _rng(seed, ctx, scenario.name))
     events, broken, abort = _faulted(events, response)
+    broken = broken or recorded_break
+    if time_scale != 1.0:
+        events = [replace(e, delay=e.delay * time_scale) for e in events]
     return Script(
         events=tuple(events),
         scenario=scenario.name,

@@ -84,11 +84,11 @@ SET = scenario_set(
     ],
 )
 def test_matchers(request_ctx: RequestContext, expected: str) -> None:
-    assert choose(SET, request_ctx, None).name == expected
+    assert choose(SET, request_ctx, None)[0].name == expected
 
 
 def test_named_scenario_is_forced_by_name() -> None:
-    assert choose(SET, ctx("ping"), "by-name-only").name == "by-name-only"
+    assert choose(SET, ctx("ping"), "by-name-only") == (SET.get("by-name-only"), "header")
 
 
 def test_unknown_forced_name_is_422_listing_known_names() -> None:
