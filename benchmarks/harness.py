@@ -278,10 +278,10 @@ def default_server() -> str:
 def prism_spec() -> tuple[Path, str]:
     """The contract as Prism mocks it, plus a note of what was changed for Prism.
 
-    Prism answers from examples. The contract's text/event-stream response has a schema but no
-    example, and Prism answers 500 ("Cannot serialise complex objects as text") without one, so
-    the copy Prism gets carries the emulator's default SSE body as that example. Until the contract
-    exists a tiny stand-in spec is used.
+    Prism answers from examples (without one for text/event-stream it answers 500, "Cannot
+    serialise complex objects as text"). So that Prism sends the same bytes as the others, the copy
+    it gets carries the emulator's default 14-frame SSE body as the stream's example. Until the
+    contract exists a tiny stand-in spec is used.
     """
     import yaml
 
@@ -298,9 +298,9 @@ def prism_spec() -> tuple[Path, str]:
             media = spec["paths"]["/channelsApi/{channelId}/stream"]["post"]["responses"]["200"][
                 "content"
             ]["text/event-stream"]
-            if "example" not in media and "examples" not in media:
-                media["example"] = sse
-                note += ", with the default SSE body added as the stream's example"
+            media.pop("examples", None)
+            media["example"] = sse
+            note += ", its stream example set to the emulator's default 14-frame body"
         except (KeyError, TypeError):
             note += " (stream response not found where expected)"
     else:
@@ -1225,8 +1225,14 @@ def detail_tables(res: Results) -> str:
                 rows,
             )
         )
-    tnotes = [[name, t.label, t.note] for name, t in res.targets.items()]
-    parts.append("### targets\n\n" + md_table(["target", "what", "notes"], tnotes))
+
+    def command(t: Target) -> str:
+        argv = " ".join(t.argv(0)).replace(str(REPO) + "/", "").replace(" 0 ", " P ")
+        extra = " ".join(t.delayed_args).replace(str(REPO) + "/", "")
+        return f"`{argv}`" + (f" (delayed: + `{extra}`)" if extra else "")
+
+    tnotes = [[name, t.label, command(t), t.note] for name, t in res.targets.items()]
+    parts.append("### targets\n\n" + md_table(["target", "what", "command", "notes"], tnotes))
     return "\n\n".join(parts)
 
 
