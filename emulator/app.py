@@ -6,15 +6,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
-from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator import __version__
 from emulator.access_log import AccessLog
 from emulator.channels_api.routes import routes as channels_api_routes
-from emulator.control.api import create_control_app
 from emulator.core import Emulator
 from emulator.errors import install_error_handlers
 from emulator.playground import routes as playground_routes
@@ -43,9 +44,33 @@ def _meta_routes() -> list[Route]:
     ]
 
 
-def _lifespan(emulator: Emulator) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+class _OnFirstUse:
+    """An ASGI app built on its first request.
+
+    The control API is a FastAPI app (it generates its own OpenAPI document); importing FastAPI
+    costs more start-up time than the rest of the emulator, and most runs never call the control
+    API, so it is built only when first called.
+    """
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = self._build()
+        await self._app(scope, receive, send)
+
+
+def _control_app(emulator: Emulator) -> ASGIApp:
+    from emulator.control.api import create_control_app
+
+    return create_control_app(emulator)
+
+
+def _lifespan(emulator: Emulator) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if not emulator.settings.reload_fixtures:
             yield
             return
@@ -58,31 +83,35 @@ def _lifespan(emulator: Emulator) -> Callable[[FastAPI], AbstractAsyncContextMan
     return lifespan
 
 
-def create_app(settings: Settings | None = None, emulator: Emulator | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, emulator: Emulator | None = None) -> Starlette:
+    """The emulator as an ASGI app.
+
+    A plain Starlette app, not FastAPI: the VIVI surface is contract-first (the contract file is
+    served, not a generated schema), and FastAPI's per-request machinery (dependencies,
+    telemetry) cost a measured share of the throughput and of the start-up time for nothing the
+    emulator uses (benchmarks/results.md). The control API, which does use FastAPI's generated
+    OpenAPI document, is a FastAPI app mounted under ``/_emulator``.
+    """
     settings = settings or Settings()
     emulator = emulator or Emulator(settings)
-    # FastAPI's generated schema and docs are off: the contract file is served instead.
-    app = FastAPI(
-        title="vivi-emulator",
-        version=__version__,
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
-        redirect_slashes=False,
+    app = Starlette(
+        routes=[
+            *channels_api_routes(emulator),
+            *_meta_routes(),
+            *playground_routes(emulator),
+            Mount(CONTROL_PREFIX, app=_OnFirstUse(lambda: _control_app(emulator))),
+        ],
+        middleware=[Middleware(AccessLog)] if settings.access_log else [],
         lifespan=_lifespan(emulator),
     )
+    # A trailing slash is another path, as on the real API; no redirects.
+    app.router.redirect_slashes = False
     app.state.emulator = emulator
-    app.router.routes.extend(channels_api_routes(emulator))
-    app.router.routes.extend(_meta_routes())
-    app.router.routes.extend(playground_routes(emulator))
-    app.router.routes.append(Mount(CONTROL_PREFIX, app=create_control_app(emulator)))
     install_error_handlers(app)
     quiet_aborts()
-    if settings.access_log:
-        app.add_middleware(AccessLog)
     return app
 
 
-def create_app_from_env() -> FastAPI:
+def create_app_from_env() -> Starlette:
     """The factory ASGI servers import (granian's workers): settings from the environment."""
     return create_app(load_resolved())

@@ -54,7 +54,7 @@ class JournalEntry:
     """One request to the VIVI surface, as the emulator saw and answered it. Never holds a key."""
 
     id: int
-    time: str
+    time: float  # seconds since the epoch; ISO 8601 when read
     method: str
     path: str
     channel: str
@@ -72,6 +72,7 @@ class JournalEntry:
         """The entry as JSON-ready data, with any of ``secrets`` replaced by a marker wherever a
         client put one (a key pasted into a message is still a key)."""
         data = {name: getattr(self, name) for name in self.__slots__}
+        data["time"] = datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds")
         if isinstance(self.body, bytes):  # kept raw on the hot path; decoded when read
             text = self.body.decode("utf-8", "replace")
             try:
@@ -108,7 +109,7 @@ class Journal:
     def open(self, method: str, path: str, channel: str, headers: dict[str, str]) -> JournalEntry:
         entry = JournalEntry(
             id=next(self._ids),
-            time=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            time=time.time(),
             method=method,
             path=path,
             channel=channel,

@@ -4,7 +4,7 @@ import logging
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from emulator.access_log import channel_of_path
 from emulator.app import create_app
@@ -15,7 +15,7 @@ SECRET = "k3y-that-must-never-be-logged"
 
 
 @pytest.fixture
-def app() -> FastAPI:
+def app() -> Starlette:
     return create_app(Settings.model_validate({"channels": [{"id": "c", "key": SECRET}]}))
 
 

@@ -67,7 +67,7 @@ def _journaled(emulator: Emulator, handler: _Handler) -> Callable[[Request], Awa
     async def endpoint(request: Request) -> ASGIApp:
         entry = journal.open(
             request.method,
-            request.url.path,
+            request.scope["path"],
             request.path_params.get("channelId", ""),
             redacted_headers(request.headers.items()),
         )

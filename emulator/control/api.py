@@ -93,6 +93,8 @@ def create_control_app(emulator: Emulator) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         dependencies=[Depends(admin)],
+        # No OpenTelemetry spans, metrics or logs from a local test tool.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from emulator.app import create_app
 from emulator.settings import Settings
@@ -127,7 +127,7 @@ async def test_forced_scenario_until_reset(client: httpx.AsyncClient) -> None:
 
 
 async def test_reset_forgets_threads_files_journal_and_queue(
-    client: httpx.AsyncClient, app: FastAPI
+    client: httpx.AsyncClient, app: Starlette
 ) -> None:
     upload = await client.post(url("files"), headers=AUTH, files={"files": ("a.txt", b"x")})
     await client.post(f"{C}/queue", json={"text": "q"})
