@@ -19,6 +19,32 @@ def channel_of_path(path: str) -> str:
     return path[len(_CHANNELS_PREFIX) :].split("/", 1)[0] or "-"
 
 
+class LogFormatter(logging.Formatter):
+    """The emulator's log format, with the timestamp text made once per second.
+
+    ``logging.Formatter.formatTime`` calls ``time.strftime`` for every record, which was the
+    larger part of an access line's cost under load.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._second = -1
+        self._prefix = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        return f"{self._prefix},{int(record.msecs):03d}"
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()  # stderr
+    handler.setFormatter(LogFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+
+
 class AccessLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator import __version__
 from emulator.access_log import AccessLog
-from emulator.channels_api.routes import routes as channels_api_routes
+from emulator.channels_api.routes import HotPaths, channels_api
 from emulator.core import Emulator
 from emulator.errors import install_error_handlers
 from emulator.playground import routes as playground_routes
@@ -94,14 +94,17 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
     """
     settings = settings or Settings()
     emulator = emulator or Emulator(settings)
+    api_routes, hot = channels_api(emulator)
+    middleware = [Middleware(AccessLog)] if settings.access_log else []
+    middleware.append(Middleware(HotPaths, endpoints=hot))
     app = Starlette(
         routes=[
-            *channels_api_routes(emulator),
+            *api_routes,
             *_meta_routes(),
             *playground_routes(emulator),
             Mount(CONTROL_PREFIX, app=_OnFirstUse(lambda: _control_app(emulator))),
         ],
-        middleware=[Middleware(AccessLog)] if settings.access_log else [],
+        middleware=middleware,
         lifespan=_lifespan(emulator),
     )
     # A trailing slash is another path, as on the real API; no redirects.

@@ -58,7 +58,8 @@ class JournalEntry:
     method: str
     path: str
     channel: str
-    headers: dict[str, str]
+    # As received (ASGI raw headers); decoded, with credentials redacted, when read.
+    headers: list[tuple[bytes, bytes]]
     status: int = 0
     body: Any = None
     thread: str | None = None
@@ -73,6 +74,11 @@ class JournalEntry:
         client put one (a key pasted into a message is still a key)."""
         data = {name: getattr(self, name) for name in self.__slots__}
         data["time"] = datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds")
+        if self.events is not None:  # the event dicts are shared with a cached script: copy
+            data["events"] = [dict(e) for e in self.events]
+        data["headers"] = redacted_headers(
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers
+        )
         if isinstance(self.body, bytes):  # kept raw on the hot path; decoded when read
             text = self.body.decode("utf-8", "replace")
             try:
@@ -106,7 +112,9 @@ class Journal:
         self.entries: deque[JournalEntry] = deque(maxlen=size)
         self._ids = itertools.count(1)
 
-    def open(self, method: str, path: str, channel: str, headers: dict[str, str]) -> JournalEntry:
+    def open(
+        self, method: str, path: str, channel: str, headers: list[tuple[bytes, bytes]]
+    ) -> JournalEntry:
         entry = JournalEntry(
             id=next(self._ids),
             time=time.time(),

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from emulator.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
@@ -40,8 +40,21 @@ class ClientGone(Exception):
     """The client hung up while sending its body; there is nobody left to answer."""
 
 
+def headers_of(request: Request) -> dict[str, str]:
+    """The request's headers as a plain dict (ASGI names are lower case), built once.
+
+    Starlette's Headers scan the whole list on every lookup; a hot request looks up four.
+    """
+    scope = request.scope
+    headers: dict[str, str] | None = scope.get("vivi.headers")
+    if headers is None:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        scope["vivi.headers"] = headers
+    return headers
+
+
 def media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return headers_of(request).get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def require_media_type(request: Request, expected: str) -> None:
@@ -53,20 +66,23 @@ def require_media_type(request: Request, expected: str) -> None:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refusing (413) as soon as it is over ``limit`` bytes."""
-    declared = request.headers.get("content-length")
+    declared = headers_of(request).get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
     chunks = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ClientGone from None
-    return b"".join(chunks)
+    receive = request.receive  # straight from ASGI: the body is read once, here
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _field(error: ErrorDetails) -> str:
