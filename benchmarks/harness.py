@@ -756,6 +756,16 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+def loadavg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+LOAD_AT_START = loadavg()  # other work on the machine shows here: the ratios are what to trust
+
+
 def machine_description() -> dict[str, str]:
     def cmd(argv: list[str]) -> str:
         try:
@@ -792,6 +802,7 @@ def machine_description() -> dict[str, str]:
         commit += ", with uncommitted changes in emulator/ or fixtures/"
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load average (1 min) at start / end": f"{LOAD_AT_START} / {loadavg()}",
         "cpus (nproc)": str(os.cpu_count()),
         "cpu model": cpu,
         "memory": mem,
