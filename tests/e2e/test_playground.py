@@ -14,7 +14,7 @@ import httpx
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect
 
 from tests.e2e.conftest import TIMEOUT_MS, Watch, open_context, screenshot
-from tests.server import Running, start
+from tests.server import Running
 
 GREETING = "Hello! I am the VIVI emulator. How can I help you today?"
 TIME = re.compile(r"^\+[\d.,]+ ms$")
@@ -22,6 +22,13 @@ TIME = re.compile(r"^\+[\d.,]+ ms$")
 
 def message_box(page: Page) -> Locator:
     return page.get_by_label("Message", exact=True)
+
+
+def open_playground(page: Page) -> None:
+    """Load the page and wait until it is ready: scenario list loaded, health shown."""
+    page.goto("/")
+    expect(page.locator("#scenario option[value='greeting']")).to_have_count(1)
+    expect(page.locator("#health")).to_contain_text("running")
 
 
 def send(page: Page, text: str) -> None:
@@ -54,12 +61,11 @@ def event_times(page: Page) -> list[float]:
 
 
 def test_send_a_message_and_watch_it_stream(page: Page, emulator: Running) -> None:
-    page.goto("/")
+    open_playground(page)
     expect(page.get_by_label("Channel")).to_have_value("demo-channel")
     expect(page.get_by_label("API key")).to_have_value("demo-key")
     thread = page.get_by_label("Thread").input_value()
     assert uuid.UUID(thread).version == 4
-    expect(page.locator("#health")).to_contain_text("running")
 
     send(page, "hello")
 
@@ -80,7 +86,20 @@ def test_send_a_message_and_watch_it_stream(page: Page, emulator: Running) -> No
     assert f"{emulator.base_url}/channelsApi/demo-channel/stream" in curl
     assert "vivi-api-key: demo-key" in curl
     assert thread in curl
-    screenshot(page, "01-stream")
+    expect(message_box(page)).to_have_value("")
+
+    # A second turn of the same thread: a tool call shows between start and end.
+    page.get_by_label("Scenario").select_option("tool-call")
+    send(page, "How do I reset my password?")
+    reply = last_reply(page)
+    expect(reply.locator(".badge")).to_have_text(
+        ["on_tool_start: search_knowledge_base", "on_tool_end: 3 documents found"]
+    )
+    expect(reply.locator(".reply-text")).to_contain_text("is covered in the FAQ.")
+    expect(status(page)).to_contain_text("done in")
+    assert [e["event"] for e in logged_events(page)][1:3] == ["on_tool_start", "on_tool_end"]
+    expect(page.locator(".turn.user")).to_have_count(2)
+    screenshot(page, "01-stream")  # the README's picture (docs/playground.md)
 
     page.get_by_role("tab", name="Python").click()
     python = page.locator("#code-python")
@@ -95,7 +114,7 @@ def test_snippets_replay_the_exact_request(browser: Browser, watch: Watch) -> No
     page = context.new_page()
     page.on("console", watch.on_console)
     try:
-        page.goto("/")
+        open_playground(page)
         page.get_by_label("User ID").fill(str(uuid.uuid4()))
         send(page, "hello")
         expect(status(page)).to_contain_text("done in")
@@ -124,7 +143,7 @@ def test_snippets_replay_the_exact_request(browser: Browser, watch: Watch) -> No
 
 
 def test_the_reply_arrives_chunk_by_chunk(page: Page) -> None:
-    page.goto("/")
+    open_playground(page)
     page.get_by_label("Scenario").select_option("slow")
     # Record every state of the reply text as the page renders it.
     page.evaluate(
@@ -153,9 +172,8 @@ def test_the_reply_arrives_chunk_by_chunk(page: Page) -> None:
 
 def test_forced_rate_limit_shows_the_429(page: Page, watch: Watch) -> None:
     watch.expect_console_error(r"status of 429")
-    page.goto("/")
+    open_playground(page)
     scenario = page.get_by_label("Scenario")
-    expect(scenario.locator("option[value='rate-limited']")).to_have_count(1)
     scenario.select_option("rate-limited")
     expect(page.locator("#scenario-hint")).to_contain_text("429")
     send(page, "hello")
@@ -172,7 +190,7 @@ def test_forced_rate_limit_shows_the_429(page: Page, watch: Watch) -> None:
 def test_other_errors_are_shown_with_status_and_body(page: Page, watch: Watch) -> None:
     watch.expect_console_error(r"status of 401")
     watch.expect_console_error(r"status of 422")
-    page.goto("/")
+    open_playground(page)
     page.get_by_label("API key").fill("wrong-key")
     send(page, "hello")
     expect(last_reply(page).get_by_role("alert")).to_contain_text("HTTP 401")
@@ -189,7 +207,7 @@ def test_other_errors_are_shown_with_status_and_body(page: Page, watch: Watch) -
 
 def test_a_dropped_stream_is_shown_plainly(page: Page, watch: Watch) -> None:
     watch.expect_console_error(r"ERR_INCOMPLETE_CHUNKED_ENCODING|network error")
-    page.goto("/")
+    open_playground(page)
     page.get_by_label("Scenario").select_option("disconnect")
     send(page, "hello")
     alert = last_reply(page).get_by_role("alert")
@@ -201,6 +219,34 @@ def test_a_dropped_stream_is_shown_plainly(page: Page, watch: Watch) -> None:
     expect(page.locator("#event-log li.bad").last).to_contain_text("stream dropped")
     expect(status(page)).to_contain_text("Stream dropped")
     screenshot(page, "06-dropped-stream")
+
+
+def test_broken_streams_are_flagged(page: Page) -> None:
+    open_playground(page)
+    scenario = page.get_by_label("Scenario")
+
+    scenario.select_option("malformed")
+    message_box(page).fill("hello")
+    message_box(page).press("Enter")  # Enter sends
+    expect(page.locator("#event-log li.bad .flag")).to_have_text(["not JSON"])
+    expect(last_reply(page).locator(".badge")).to_have_text(["malformed frame"])
+    expect(status(page)).to_contain_text("done in")
+
+    scenario.select_option("error-event")
+    send(page, "hello")
+    alerts = last_reply(page).get_by_role("alert")
+    expect(alerts).to_have_count(2)  # the error event, then the end that never came
+    expect(alerts.first).to_contain_text("The agent reported an error (on_chain_error)")
+    expect(alerts.first).to_contain_text("tool call failed: timeout")
+    expect(alerts.last).to_contain_text("The stream ended without on_chat_model_end")
+
+    scenario.select_option("no-end")
+    send(page, "hello")
+    expect(last_reply(page).get_by_role("alert")).to_contain_text(
+        "The stream ended without on_chat_model_end"
+    )
+    expect(status(page)).to_contain_text("Incomplete stream")
+    screenshot(page, "06b-broken-streams")
 
 
 def test_upload_a_file_and_attach_its_url(page: Page, emulator: Running) -> None:
@@ -231,7 +277,7 @@ def test_upload_a_file_and_attach_its_url(page: Page, emulator: Running) -> None
 
 
 def test_batch_sends_one_item_per_line(page: Page) -> None:
-    page.goto("/")
+    open_playground(page)
     page.get_by_label("batch").check()
     with page.expect_request(lambda r: r.url.endswith("/batch"), timeout=TIMEOUT_MS) as sent:
         send(page, "first\nsecond")
@@ -243,27 +289,20 @@ def test_batch_sends_one_item_per_line(page: Page) -> None:
     screenshot(page, "08-batch")
 
 
-def test_another_channel_and_key(browser: Browser) -> None:
-    running = start(env={"VIVI_EMULATOR_CHANNELS": "team-bot=team-secret"})
-    try:
-        watch = Watch(running.base_url)
-        context = open_context(browser, watch)
-        page = context.new_page()
-        page.on("console", watch.on_console)
-        try:
-            page.goto("/")
-            expect(page.get_by_label("Channel")).to_have_value("team-bot")
-            expect(page.get_by_label("API key")).to_have_value("")  # never written into the page
-            assert "team-secret" not in page.content()
-            page.get_by_label("API key").fill("team-secret")
-            send(page, "hi")
-            expect(last_reply(page).locator(".reply-text")).to_have_text(GREETING)
-        finally:
-            context.close()
-        assert watch.foreign == []
-        assert watch.unexpected_console_errors() == []
-    finally:
-        running.stop()
+def test_another_channel_and_key(page: Page, emulator: Running) -> None:
+    """The fields are editable: a channel added at run time works once its key is typed in."""
+    added = httpx.post(
+        f"{emulator.base_url}/_emulator/channels",
+        json={"id": "team-bot", "key": "team-secret"},
+        timeout=5,
+    )
+    assert added.status_code == 201, added.text
+    open_playground(page)
+    page.get_by_label("Channel").fill("team-bot")
+    page.get_by_label("API key").fill("team-secret")
+    send(page, "hi")
+    expect(last_reply(page).locator(".reply-text")).to_have_text(GREETING)
+    expect(page.locator("#code-curl")).to_contain_text("/channelsApi/team-bot/stream")
 
 
 def test_api_docs_render_the_contract_offline(page: Page, emulator: Running) -> None:
@@ -272,11 +311,26 @@ def test_api_docs_render_the_contract_offline(page: Page, emulator: Running) -> 
     expect(stream).to_be_visible()
     expect(page.get_by_text("Stream Messages")).to_be_visible()
     expect(page.locator(".info .title")).to_contain_text("VIVI API channel")
-    stream.click()
-    expect(page.locator(".opblock-body").first).to_be_visible()
     servers = page.locator(".servers select option").first
     expect(servers).to_contain_text(f"{emulator.base_url} - This emulator")
     screenshot(page, "09-api-docs")
+
+    # "Try it out" reaches this emulator (the first server), with the demo key.
+    page.locator("button.authorize").first.click()
+    dialog = page.locator(".modal-ux")
+    dialog.get_by_label("Value:").fill("demo-key")
+    dialog.get_by_role("button", name="Apply credentials").click()
+    dialog.get_by_role("button", name="Close", exact=True).click()
+    expect(dialog).to_have_count(0)
+    operation = page.locator("#operations-messages-streamMessage")
+    operation.locator(".opblock-summary-control").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.get_by_placeholder("channelId").fill("demo-channel")
+    operation.get_by_role("button", name="Execute").click()
+    result = operation.locator(".live-responses-table")
+    expect(result.locator("tbody .response-col_status")).to_have_text("200")
+    expect(result).to_contain_text('data: {"message": "", "event": "on_chat_model_end"}')
+    screenshot(page, "10-api-docs-try-it-out")
 
 
 def test_the_guard_catches_a_request_to_another_origin(browser: Browser, watch: Watch) -> None:

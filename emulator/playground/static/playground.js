@@ -57,6 +57,7 @@
   /** @type {AbortController | null} */
   let inFlight = null;
   let eventTotal = 0;
+  let lastSent = "";
 
   // ---------------------------------------------------------------- helpers
 
@@ -168,8 +169,8 @@
     ui.endpointHint.textContent = ENDPOINT_HINTS[current];
     ui.composerHint.textContent =
       current === "batch"
-        ? "One message per line; Ctrl+Enter to send"
-        : "Enter to send, Shift+Enter for a new line";
+        ? "One message per line · Ctrl+Enter sends"
+        : "Enter sends · Shift+Enter: new line";
     saveSettings();
   }
 
@@ -487,10 +488,12 @@
       turn,
       append(chunk) {
         const wasNearBottom = nearBottom(ui.transcript);
+        bubble.classList.add("filled");
         text.append(chunk);
         keepScrolled(ui.transcript, wasNearBottom);
       },
       badge(label) {
+        bubble.classList.add("filled");
         badges.append(el("span", { class: "badge", text: label }));
       },
       notice(card) {
@@ -526,6 +529,8 @@
   async function send() {
     if (inFlight) return;
     const request = buildRequest();
+    lastSent = ui.message.value;
+    ui.message.value = "";
     renderSnippets(request);
     resetEvents();
     const details = [request.kind];
@@ -592,7 +597,7 @@
   async function readJson(request, response, start, agent) {
     const text = await response.text();
     logRow(start, text);
-    countEvent();
+    ui.eventCount.textContent = "one JSON answer";
     let body;
     try {
       body = JSON.parse(text);
@@ -687,6 +692,9 @@
         noticeCard("error", "The stream was dropped", [
           `The connection closed after ${state.count} event${state.count === 1 ? "" : "s"} and ${Math.round(elapsed(start))} ms, before on_chat_model_end.`,
           `The reader said: ${error}`,
+          ...(state.count === 0
+            ? ["The browser may discard the bytes that arrived together with the break."]
+            : []),
         ]),
       );
       setStatus(`Stream dropped after ${state.count} events`, "bad");
@@ -745,6 +753,11 @@
       send();
     });
     ui.message.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowUp" && !ui.message.value && lastSent) {
+        event.preventDefault();
+        ui.message.value = lastSent; // the last message, to send again or edit
+        return;
+      }
       if (event.key !== "Enter" || event.isComposing) return;
       const batch = endpoint() === "batch";
       if (batch ? event.ctrlKey || event.metaKey : !event.shiftKey) {
