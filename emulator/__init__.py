@@ -1,8 +1,6 @@
 """vivi-emulator: a local emulator and contract-testing tool for the VIVI API channel."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("vivi-emulator")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0.0.0"
+# Kept here rather than read from the installed metadata: importlib.metadata scans every
+# distribution on sys.path, a measurable share of the start-up time. tests/test_packaging.py
+# checks it against pyproject.toml.
+__version__ = "0.1.0"

@@ -32,7 +32,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_ships_the_contract_and_fixtures(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "emulator/_bundled/openapi/vivi-channels-api.yaml" in names
-    assert any(n.startswith("emulator/_bundled/fixtures/") for n in names)
+    assert "emulator/_bundled/fixtures/defaults.yaml" in names
+    assert "emulator/_bundled/fixtures/scenarios.schema.json" in names
+    assert "emulator/playground/static/playground.js" in names
     assert not any(n.startswith("tests/") for n in names)
 
 
@@ -96,3 +98,12 @@ def test_installed_wheel_serves_from_another_directory(wheel: Path, tmp_path: Pa
     finally:
         process.terminate()
         process.communicate(timeout=15)
+
+
+def test_version_matches_pyproject() -> None:
+    import tomllib
+
+    from emulator import __version__
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert __version__ == project["version"]

@@ -102,6 +102,23 @@ def _useful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     return kept
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Lines:
+    """The YAML node tree of a text, composed on first use."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._root: yaml.Node | None = None
+
+    @property
+    def root(self) -> yaml.Node | None:
+        if self._root is None:
+            self._root = yaml.compose(self._text, Loader=_Loader)
+        return self._root
+
+
 def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
     """The scenarios of one file, or the problems that stop it from loading."""
     try:
@@ -109,8 +126,7 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(path, None, f"cannot read: {exc}")]
     try:
-        root = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, C if built
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -118,9 +134,12 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
         return [], [Problem(path, line, f"not valid YAML: {reason}")]
     if data is None:
         return [], [Problem(path, None, "the file is empty; expected 'scenarios:'")]
+    # The node tree, for line numbers, is composed only when there is a problem to place.
+    lines = _Lines(text)
     try:
         parsed = FixtureFile.model_validate(data)
     except ValidationError as exc:
+        root = lines.root
         problems = []
         for error in _useful(exc.errors(include_url=False, include_input=False)):
             loc = error["loc"]
@@ -135,14 +154,13 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
     problems = []
     seen: dict[str, int] = {}
     for index, scenario in enumerate(parsed.scenarios):
-        node = _node_at(root, ["scenarios", index])
         if scenario.name in seen:
-            problems.append(
-                Problem(path, _line(node), f"scenario '{scenario.name}' is defined twice")
-            )
+            line = _line(_node_at(lines.root, ["scenarios", index]))
+            problems.append(Problem(path, line, f"scenario '{scenario.name}' is defined twice"))
         seen[scenario.name] = index
         for reason in template_problems(scenario):
-            problems.append(Problem(path, _line(node), f"scenario '{scenario.name}': {reason}"))
+            line = _line(_node_at(lines.root, ["scenarios", index]))
+            problems.append(Problem(path, line, f"scenario '{scenario.name}': {reason}"))
     return (parsed.scenarios if not problems else []), problems
 
 
