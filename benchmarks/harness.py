@@ -1354,7 +1354,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if set(a.workloads) - set(ALL_WORKLOADS):
         p.error(f"unknown workload(s); known: {ALL_WORKLOADS}")
     smoke = a.smoke
-    a.rounds = a.rounds or (1 if smoke else 2)
+    a.rounds = a.rounds or (1 if smoke else 3)
     a.duration = a.duration or (1.0 if smoke else 8.0)
     a.warmup = a.warmup if a.warmup is not None else (0.5 if smoke else 2.0)
     a.warmup_runs = a.warmup_runs or (1 if smoke else 10)
