@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from emulator import __version__
+from emulator.cli_contract import contract, record
 from emulator.core import Emulator
 from emulator.scenarios.loader import FixtureError, Problem, ScenarioSet, fixture_files, parse_file
 from emulator.scenarios.model import scenario_schema_json
@@ -123,6 +124,10 @@ def serve(
     ] = None,
     reload: Annotated[bool, typer.Option(help="Reload fixtures when a file changes.")] = True,
     seed: Annotated[int | None, typer.Option(help="Seed for scripted jitter.")] = None,
+    time_scale: Annotated[
+        float | None,
+        typer.Option(help="Multiply every scripted delay (0.5: replay twice as fast).", min=0.0),
+    ] = None,
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
@@ -137,6 +142,7 @@ def serve(
                 "server": server,
                 "public_url": public_url,
                 "seed": seed,
+                "time_scale": time_scale,
                 "fixtures": fixtures or None,
                 "access_log": None if access_log else False,
                 "reload_fixtures": None if reload else False,
@@ -156,6 +162,9 @@ def serve(
     run = _run_granian if settings.server == "granian" else _run_uvicorn
     run(settings, log_level)
 
+
+app.command()(contract)
+app.command()(record)
 
 fixtures_app = typer.Typer(help="Check and describe scenario fixture files.", no_args_is_help=True)
 app.add_typer(fixtures_app, name="fixtures")

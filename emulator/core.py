@@ -93,7 +93,7 @@ class Emulator:
             entry.thread = request.threadId
             entry.scenario = scenario.name
             entry.chosen_by = chosen_by
-        script = build_script(scenario, ctx, self.seed)
+        script = build_script(scenario, ctx, self.seed, self.settings.time_scale)
         thread.turns.append(Turn(request.message, script.reply))
         return script
 

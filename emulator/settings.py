@@ -60,6 +60,8 @@ class Settings(_Model):
     access_log: bool = True
     # Watch the fixture folders and reload on change (kept off by tests that need no watcher).
     reload_fixtures: bool = True
+    # Every scripted delay is multiplied by this (0.5 replays recordings twice as fast).
+    time_scale: float = Field(default=1.0, gt=0)
     # How many requests the journal keeps (the oldest go first).
     journal_size: int = Field(default=1000, gt=0)
     # Needed for the control endpoints when listening on a non-loopback address.
@@ -112,6 +114,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         "SERVER": "server",
         "PUBLIC_URL": "public_url",
         "SEED": "seed",
+        "TIME_SCALE": "time_scale",
         "JOURNAL_SIZE": "journal_size",
         "ADMIN_TOKEN": "admin_token",
     }

@@ -18,6 +18,7 @@ from hashlib import sha256
 from urllib.parse import unquote, urlsplit
 
 from emulator.errors import FieldError, StatusReply, ValidationFailed
+from emulator.scenarios.frames import frame_events
 from emulator.scenarios.loader import ScenarioSet
 from emulator.scenarios.model import (
     Chunking,
@@ -27,7 +28,6 @@ from emulator.scenarios.model import (
     TextMatch,
     TurnRange,
 )
-from emulator.scenarios.frames import frame_events
 from emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
 from emulator.scenarios.template import render
 from emulator.state import Turn

@@ -141,11 +141,50 @@ class Status(_Strict):
     body: dict[str, Any] | None = None
 
 
+class Frame(_Strict):
+    """One SSE frame of a recorded stream, replayed byte for byte at its recorded time."""
+
+    after_ms: float = Field(
+        default=0, ge=0, description="After the previous frame (the first: after the request)."
+    )
+    data: str | None = Field(
+        default=None, description="Written as `data: <data>` and a blank line."
+    )
+    raw: str | None = Field(
+        default=None, description="Written verbatim (a frame of another shape)."
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Frame:
+        if (self.data is None) == (self.raw is None):
+            raise ValueError("give either data or raw")
+        return self
+
+
+class Recorded(_Strict):
+    """What `vivi-emulator record` saw; replay ignores it, `contract --compare` checks it."""
+
+    operation: str = Field(
+        description="The contract's operation: `POST /channelsApi/{channelId}/stream`."
+    )
+    status: int = Field(ge=100, le=599)
+    headers: dict[str, str] = Field(default_factory=dict, description="Without credentials.")
+    body: str | None = Field(default=None, description="A non-stream answer's body, as received.")
+    elapsed_ms: float = Field(default=0, ge=0, description="From the request to the answer's end.")
+    complete: bool = Field(default=True, description="False when the upstream cut the answer.")
+    at: str | None = None
+    upstream: str | None = None
+
+
 class Response(_Strict):
-    """What a scenario answers: a text, explicit events, or a status; timing and faults."""
+    """What a scenario answers: a text, explicit events, recorded frames, or a status."""
 
     text: str | None = None
     events: list[EventSpec] | None = None
+    frames: list[Frame] | None = Field(
+        default=None,
+        description="Recorded SSE frames, replayed as they are (timing and chunking do not apply).",
+    )
     status: Status | None = None
     chunking: Chunking = Chunking()
     timing: Timing = Timing()
@@ -158,10 +197,13 @@ class Response(_Strict):
         return self
 
 
+_KINDS = ("text", "events", "frames", "status")
+
+
 def _require_one_kind(response: Response) -> None:
-    given = [k for k in ("text", "events", "status") if getattr(response, k) is not None]
+    given = [k for k in _KINDS if getattr(response, k) is not None]
     if len(given) != 1:
-        raise ValueError("give exactly one of text, events, status")
+        raise ValueError("give exactly one of text, events, frames, status")
 
 
 class Scenario(Response):
@@ -175,6 +217,7 @@ class Scenario(Response):
         default=None,
         description="Per turn of the thread: item n answers turn n; the last repeats.",
     )
+    recorded: Recorded | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Scenario:
@@ -182,8 +225,8 @@ class Scenario(Response):
         if self.turns is not None:
             if not self.turns:
                 raise ValueError("turns must not be empty")
-            if any(getattr(self, k) is not None for k in ("text", "events", "status")):
-                raise ValueError("give turns, or one of text, events, status; not both")
+            if any(getattr(self, k) is not None for k in _KINDS):
+                raise ValueError("give turns, or one of text, events, frames, status; not both")
             return self
         _require_one_kind(self)
         return self

@@ -24,7 +24,7 @@ class ScriptEvent:
     event: str
     message: str = ""
     delay: float = 0.0
-    # A frame sent verbatim instead of the event's JSON (the `malformed` fault).
+    # A frame sent verbatim instead of the event's JSON (the `malformed` fault, recorded frames).
     raw: bytes | None = None
 
 
@@ -46,8 +46,12 @@ class Script:
 
     @property
     def reply(self) -> str:
-        """The whole reply: the text of the chunks, joined; what ``/invoke`` answers."""
-        return "".join(e.message for e in self.events if e.event == CHUNK and e.raw is None)
+        """The whole reply: the text of the chunks, joined; what ``/invoke`` answers.
+
+        A verbatim frame counts with the message its JSON carries (recorded frames); a malformed
+        one carries none.
+        """
+        return "".join(e.message for e in self.events if e.event == CHUNK)
 
 
 def split_words(text: str) -> list[str]:

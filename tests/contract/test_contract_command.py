@@ -1,0 +1,186 @@
+"""`vivi-emulator contract` against live targets on loopback ports: exit status and reports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from typer.testing import CliRunner
+
+from emulator import cli_contract, conformance
+from emulator.cli import app as cli_app
+from tests.contract.standin import (
+    STANDIN_CHANNEL,
+    STANDIN_KEY,
+    Counting,
+    drifting_app,
+    endless_app,
+    serve,
+)
+from tests.server import CLI, start
+
+LIVE_CHANNEL = "live-channel"
+LIVE_KEY = "live-key-0d41c7e2a9"
+# Quick runs: few examples, no rate limit (loopback), no progress lines.
+QUICK = ["--max-examples", "2", "--rate-limit", "none", "--no-progress", "--seed", "1"]
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    report: str
+    junit: ET.Element
+    seconds: float
+
+    def everything(self) -> str:
+        return self.out + self.report + ET.tostring(self.junit, "unicode")
+
+
+def contract(folder: Path, *args: str, key: str, timeout: float = 120) -> Run:
+    started = time.monotonic()
+    env = {**os.environ, "VIVI_API_KEY": key, "NO_COLOR": "1"}
+    done = subprocess.run(
+        [CLI, "contract", *args, "--report-dir", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    report = (folder / cli_contract.MARKDOWN_NAME).read_text()
+    junit = ET.parse(folder / cli_contract.JUNIT_NAME).getroot()
+    return Run(done.returncode, done.stdout + done.stderr, report, junit, seconds)
+
+
+@pytest.fixture(scope="module")
+def drifting() -> Iterator[str]:
+    with serve(drifting_app) as base:
+        yield base
+
+
+def test_a_live_emulator_conforms(tmp_path: Path) -> None:
+    emulator = start(
+        "--no-access-log", env={"VIVI_EMULATOR_CHANNELS": f"{LIVE_CHANNEL}={LIVE_KEY}"}
+    )
+    try:
+        run = contract(
+            tmp_path, "--url", emulator.base_url, "--channel", LIVE_CHANNEL, *QUICK, key=LIVE_KEY
+        )
+    finally:
+        emulator.stop()
+    assert run.code == 0, run.out
+    assert "PASS" in run.out
+    assert "**PASS: the target conforms to the contract.**" in run.report
+    suite = run.junit.find("testsuite")
+    assert suite is not None
+    assert suite.get("failures") == "0"
+    assert suite.get("errors") == "0"
+    assert int(suite.get("tests", "0")) > 20
+    assert LIVE_KEY not in run.everything()
+
+
+def test_a_drifting_target_fails_with_each_drift_named(tmp_path: Path, drifting: str) -> None:
+    run = contract(
+        tmp_path,
+        "--url",
+        drifting,
+        "--channel",
+        STANDIN_CHANNEL,
+        "--operation",
+        "streamMessage",
+        "--operation",
+        "invokeMessage",
+        *QUICK,
+        key=STANDIN_KEY,
+    )
+    assert run.code == 1, run.out
+    assert "FAIL" in run.out
+    # The wrong event JSON: the documented StreamEvent has no `message`.
+    assert "[documented] POST /channelsApi/{channelId}/stream -> 200" in run.out
+    assert "`#/components/schemas/StreamEvent/properties/message` (documented)" in run.report
+    # The missing field in invoke: the inferred InvokeResponse has no `threadId`.
+    assert "`#/components/schemas/InvokeResponse/properties/threadId` (inferred)" in run.report
+    # The wrong status for a bad key: 400, where our inferred contract says 401.
+    assert "`#/components/responses/Unauthorized` (inferred)" in run.report
+    assert "Expected 401 or 403, got `400 Bad Request`" in run.report
+    assert "## Touching documented parts: the API broke its docs" in run.report
+    assert "## Touching inferred parts: our guess was wrong, the contract must change" in run.report
+    failures = run.junit.findall("testsuite/testcase/failure")
+    assert {f.get("type") for f in failures} >= {"documented", "inferred"}
+    messages = [f.get("message", "") for f in failures]
+    assert any(m.startswith("[documented] SSE event payload violates") for m in messages)
+    assert STANDIN_KEY not in run.everything()
+
+
+def test_an_endless_stream_is_cut_by_the_limits(tmp_path: Path) -> None:
+    with serve(endless_app) as base:
+        run = contract(
+            tmp_path,
+            "--url",
+            base,
+            "--channel",
+            STANDIN_CHANNEL,
+            "--operation",
+            "streamMessage",
+            "--phase",
+            "examples",
+            "--max-events",
+            "25",
+            "--stream-timeout",
+            "2",
+            *QUICK,
+            key=STANDIN_KEY,
+            timeout=60,
+        )
+    assert run.seconds < 30
+    assert "a stream was cut short by the limits (max events 25" in run.report
+    assert run.code == 0, run.out
+
+
+def test_the_rate_limit_spaces_the_requests() -> None:
+    counting = Counting(drifting_app)
+    with serve(counting) as base:
+        result = conformance.check_conformance(
+            base_url=base,
+            channel_id=STANDIN_CHANNEL,
+            api_key=STANDIN_KEY,
+            operations=["invokeMessage"],
+            phases=["coverage"],
+            max_examples=2,
+            rate_limit="4/s",
+            max_time=2,
+        )
+    times = counting.times
+    assert len(times) >= 5
+    assert result.findings
+    # Never more than the limit (plus one for the bucket's edge) within any second.
+    for index, first in enumerate(times):
+        assert sum(1 for t in times[index:] if t - first < 1.0) <= 5
+
+
+def test_a_real_target_needs_a_channel_and_a_key(tmp_path: Path) -> None:
+    args = ["contract", "--url", "http://127.0.0.1:9", "--channel", "c"]
+    result = CliRunner().invoke(
+        cli_app,
+        [*args, "--report-dir", str(tmp_path)],
+        env={"VIVI_API_KEY": None, "VIVI_CHANNEL_ID": None},
+    )
+    assert result.exit_code == 2
+    assert "VIVI_API_KEY" in result.output
+    unknown = CliRunner().invoke(
+        cli_app, ["contract", "--operation", "nope", "--report-dir", str(tmp_path)]
+    )
+    assert unknown.exit_code == 2
+    assert "unknown operation id 'nope'" in unknown.output
+
+
+def test_the_cli_and_the_engine_know_the_same_phases() -> None:
+    assert cli_contract.PHASES == conformance.PHASES
