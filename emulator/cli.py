@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -12,6 +11,7 @@ from typing import Annotated
 import typer
 
 from emulator import __version__
+from emulator.access_log import configure_logging
 from emulator.cli_contract import contract, record
 from emulator.core import Emulator
 from emulator.scenarios.loader import FixtureError, Problem, ScenarioSet, fixture_files, parse_file
@@ -58,15 +58,7 @@ def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
     return "\n".join(lines)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def _run_uvicorn(settings: Settings, log_level: str) -> None:
+def _run_uvicorn(settings: Settings, log_level: str, emulator: Emulator) -> None:
     import uvicorn
 
     from emulator.app import create_app
@@ -77,7 +69,7 @@ def _run_uvicorn(settings: Settings, log_level: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, emulator),
         host=settings.host,
         port=settings.port,
         access_log=False,  # the emulator logs its own line, without headers
@@ -86,7 +78,8 @@ def _run_uvicorn(settings: Settings, log_level: str) -> None:
     )
 
 
-def _run_granian(settings: Settings, log_level: str) -> None:
+def _run_granian(settings: Settings, log_level: str, _: Emulator) -> None:
+    # granian imports the app in a worker process, which builds its own Emulator.
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -132,7 +125,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the emulator (defaults: 127.0.0.1:8000, channel demo-channel, key demo-key)."""
-    _configure_logging(log_level)
+    configure_logging(log_level)
     try:
         settings = load_settings(
             config,
@@ -150,17 +143,17 @@ def serve(
         )
         # Load the fixtures once here, so a broken file stops the start with its reasons
         # instead of failing inside a server's worker.
-        scenarios = Emulator(settings).scenarios
+        emulator = Emulator(settings)
     except ConfigError as exc:
         typer.echo(f"vivi-emulator: {exc}", err=True)
         raise typer.Exit(2) from None
     except FixtureError as exc:
         typer.echo(f"vivi-emulator: the fixtures do not load:\n{exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(_banner(settings, scenarios))
+    typer.echo(_banner(settings, emulator.scenarios))
     sys.stdout.flush()
     run = _run_granian if settings.server == "granian" else _run_uvicorn
-    run(settings, log_level)
+    run(settings, log_level, emulator)
 
 
 app.command()(contract)

@@ -80,7 +80,7 @@ class Emulator:
             attached_files=request.attached_files,
             turn=thread.next_turn,
             headers=headers,
-            history=tuple(thread.turns),
+            history=thread.turns,  # read before this turn is added; no copy
         )
         scenario, chosen_by = choose(
             self.scenarios,

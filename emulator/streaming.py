@@ -9,6 +9,7 @@ sleeping on for nobody (docs/decisions.md, "streaming").
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import anyio
@@ -25,19 +26,33 @@ STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-_Batch = tuple[float, bytes, tuple[ScriptEvent, ...]]
+# (delay, bytes, the events as the journal shows them)
+_Batch = tuple[float, bytes, list[dict[str, str]]]
 
 
 def _batches(script: Script) -> Iterator[_Batch]:
-    """Each run of events due at the same time, joined into one write: (delay, bytes, events)."""
+    """Each run of events due at the same time, joined into one write."""
     pending: list[ScriptEvent] = []
     for event in script.events:
         if event.delay > 0 and pending:
-            yield pending[0].delay, b"".join(frame(e) for e in pending), tuple(pending)
+            yield _batch(pending)
             pending = []
         pending.append(event)
     if pending:
-        yield pending[0].delay, b"".join(frame(e) for e in pending), tuple(pending)
+        yield _batch(pending)
+
+
+def _batch(events: list[ScriptEvent]) -> _Batch:
+    return events[0].delay, b"".join(frame(e) for e in events), journal_events(tuple(events))
+
+
+def encoded(script: Script) -> list[_Batch]:
+    """The script's writes, encoded once per script (a constant script is shared by requests)."""
+    batches: list[_Batch] | None = script.encoded
+    if batches is None:
+        batches = list(_batches(script))
+        object.__setattr__(script, "encoded", batches)
+    return batches
 
 
 def journal_events(events: tuple[ScriptEvent, ...]) -> list[dict[str, str]]:
@@ -76,13 +91,15 @@ class EventStream:
         script: Script,
         extra_headers: Sequence[tuple[bytes, bytes]] = (),
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
         on_sent: Callable[[list[dict[str, str]]], object] | None = None,
     ) -> None:
         self.script = script
         self._sleep = sleep
+        self._clock = clock
         self._on_sent = on_sent
         self.headers = [*STREAM_HEADERS, *extra_headers]
-        self.batches = list(_batches(script))
+        self.batches = encoded(script)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.timed:
@@ -97,12 +114,18 @@ class EventStream:
     async def _play(self, send: Send) -> None:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            # Each event is due at a time fixed from the start (the sum of the delays before
+            # it), so a late wake-up delays one event, and lateness never adds up over a stream.
+            due = self._clock()
             for delay, chunk, events in self.batches:
                 if delay > 0:
-                    await self._sleep(delay)
+                    due += delay
+                    wait = due - self._clock()
+                    if wait > 0:
+                        await self._sleep(wait)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if self._on_sent is not None:
-                    self._on_sent(journal_events(events))
+                    self._on_sent(events)
             if self.script.abort:
                 # The `disconnect` fault: return without finishing the body. ASGI servers then
                 # close the connection, and the client sees the stream cut mid-way.

@@ -32,14 +32,18 @@ async def _never_disconnect() -> Message:
 async def test_each_event_waits_its_scripted_delay() -> None:
     timeline: list[tuple[str, float | bytes]] = []
 
+    now = [100.0]
+
     async def fake_sleep(seconds: float) -> None:
-        timeline.append(("sleep", seconds))
+        timeline.append(("sleep", round(seconds, 9)))
+        now[0] += seconds
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.body" and message["body"]:
             timeline.append(("send", message["body"].count(b"data: ")))
 
-    await EventStream(_script(0.05), sleep=fake_sleep)(SCOPE, _never_disconnect, send)
+    stream = EventStream(_script(0.05), sleep=fake_sleep, clock=lambda: now[0])
+    await stream(SCOPE, _never_disconnect, send)
     # start at once; c0, c1 and c2 each 50 ms after the one before; end, due with c2, with it.
     assert timeline == [
         ("send", 1),
@@ -50,6 +54,22 @@ async def test_each_event_waits_its_scripted_delay() -> None:
         ("sleep", 0.05),
         ("send", 2),
     ]
+
+
+async def test_a_late_wake_up_does_not_delay_the_events_after_it() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    async def oversleeping(seconds: float) -> None:
+        waits.append(round(seconds, 9))
+        now[0] += seconds + (0.03 if len(waits) == 1 else 0.0)  # the first wake-up is 30 ms late
+
+    async def send(message: Message) -> None:
+        pass
+
+    stream = EventStream(_script(0.05), sleep=oversleeping, clock=lambda: now[0])
+    await stream(SCOPE, _never_disconnect, send)
+    assert waits == [0.05, 0.02, 0.05]  # the second wait makes up for the late first one
 
 
 async def test_on_a_real_clock_no_event_is_early() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from hashlib import sha256
@@ -29,7 +29,7 @@ from emulator.scenarios.model import (
     TurnRange,
 )
 from emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
-from emulator.scenarios.template import render
+from emulator.scenarios.template import is_templated, render
 from emulator.state import Turn
 
 SCENARIO_HEADER = "x-vivi-scenario"
@@ -180,18 +180,23 @@ def _base_events(response: Response, values: Mapping[str, str]) -> list[ScriptEv
     return events
 
 
-def _timed(events: list[ScriptEvent], response: Response, rng: random.Random) -> list[ScriptEvent]:
+def _timed(
+    events: list[ScriptEvent], response: Response, rng: Callable[[], random.Random]
+) -> list[ScriptEvent]:
     timing = response.timing
     if timing.tokens_per_second is not None:
         step = 1000.0 / timing.tokens_per_second
     else:
         step = timing.chunk_ms or 0.0
     first_chunk = step if timing.first_chunk_ms is None else timing.first_chunk_ms
+    if not (timing.first_event_ms or first_chunk or step or timing.jitter_ms):
+        return events  # no timing: every event is due at once (the common, fast case)
+    jitter = rng() if timing.jitter_ms else None
     timed = []
     for index, event in enumerate(events):
         base = timing.first_event_ms if index == 0 else first_chunk if index == 1 else step
-        jitter = rng.uniform(0, timing.jitter_ms) if timing.jitter_ms else 0.0
-        timed.append(replace(event, delay=(base + jitter) / 1000.0))
+        extra = jitter.uniform(0, timing.jitter_ms) if jitter is not None else 0.0
+        timed.append(ScriptEvent(event.event, event.message, (base + extra) / 1000.0, event.raw))
     return timed
 
 
@@ -231,13 +236,25 @@ def _rng(seed: int, ctx: RequestContext, scenario: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - jitter, not secrets
 
 
+# Scripts that are the same for every request (no placeholder, no jitter), built once. Keyed by
+# the response object, kept alive by the entry so the key cannot be reused; cleared when large
+# (fixture reloads make new objects).
+_CONSTANT: dict[tuple[int, float], tuple[Response, Script | None]] = {}
+
+
+def _constant(response: Response, time_scale: float) -> tuple[Script | None, bool]:
+    """(the cached script, whether this response can be cached at all)."""
+    cached = _CONSTANT.get((id(response), time_scale))
+    if cached is not None and cached[0] is response:
+        return cached[1], cached[1] is not None
+    cacheable = not response.timing.jitter_ms and not is_templated(response)
+    return None, cacheable
+
+
 def build_script(
     scenario: Scenario, ctx: RequestContext, seed: int, time_scale: float = 1.0
 ) -> Script:
-    """The Script of ``scenario`` for this request; a status scenario raises its StatusReply.
-
-    Every scripted delay is multiplied by ``time_scale`` (0.5 plays twice as fast).
-    """
+    """The Script of ``scenario`` for this request; a status scenario raises its StatusReply."""
     response: Response = scenario
     if scenario.turns:
         response = scenario.turns[min(ctx.turn, len(scenario.turns)) - 1]
@@ -245,19 +262,40 @@ def build_script(
         status = response.status
         body = status.body or {"detail": _REASON_PHRASES.get(status.code, "scripted error")}
         raise StatusReply(status.code, body, {**response.headers, **status.headers})
+    script, cacheable = _constant(response, time_scale)
+    if script is not None:
+        return script
+    script = _build(scenario.name, response, ctx, seed, time_scale)
+    if len(_CONSTANT) > 4096:
+        _CONSTANT.clear()
+    _CONSTANT[(id(response), time_scale)] = (response, script if cacheable else None)
+    return script
+
+
+def _build(
+    name: str, response: Response, ctx: RequestContext, seed: int, time_scale: float
+) -> Script:
+    """The Script of ``response`` for this request.
+
+    Every scripted delay is multiplied by ``time_scale`` (0.5 plays twice as fast).
+    """
     recorded_break: str | None = None
     if response.frames is not None:
         events, recorded_break = frame_events(response.frames)
     else:
         values = ctx.template_values()
-        events = _timed(_base_events(response, values), response, _rng(seed, ctx, scenario.name))
+        events = _timed(
+            _base_events(response, values),
+            response,
+            lambda: _rng(seed, ctx, name),
+        )
     events, broken, abort = _faulted(events, response)
     broken = broken or recorded_break
     if time_scale != 1.0:
         events = [replace(e, delay=e.delay * time_scale) for e in events]
     return Script(
         events=tuple(events),
-        scenario=scenario.name,
+        scenario=name,
         abort=abort,
         broken=broken,
         headers=tuple(response.headers.items()),

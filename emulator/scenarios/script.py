@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 START = "on_chat_model_start"
 CHUNK = "on_chat_model_stream"
@@ -39,19 +40,22 @@ class Script:
     # Extra response headers (e.g. recorded ones).
     headers: tuple[tuple[str, str], ...] = field(default=())
 
-    @property
-    def duration(self) -> float:
-        """Seconds from the request to the last event, as scripted."""
-        return sum(e.delay for e in self.events)
+    # Derived once, when the script is made: both are read on every request.
+    duration: float = field(init=False, repr=False, compare=False)
+    """Seconds from the request to the last event, as scripted."""
+    reply: str = field(init=False, repr=False, compare=False)
+    """The whole reply: the text of the chunks, joined; what ``/invoke`` answers.
 
-    @property
-    def reply(self) -> str:
-        """The whole reply: the text of the chunks, joined; what ``/invoke`` answers.
+    A verbatim frame counts with the message its JSON carries (recorded frames); a malformed one
+    carries none."""
 
-        A verbatim frame counts with the message its JSON carries (recorded frames); a malformed
-        one carries none.
-        """
-        return "".join(e.message for e in self.events if e.event == CHUNK)
+    # The SSE bytes of the events, encoded on first play and kept (streaming.EventStream).
+    encoded: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "duration", sum(e.delay for e in self.events))
+        reply = "".join(e.message for e in self.events if e.event == CHUNK)
+        object.__setattr__(self, "reply", reply)
 
 
 def split_words(text: str) -> list[str]:

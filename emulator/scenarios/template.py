@@ -39,6 +39,11 @@ def _texts(response: Response) -> Iterator[str]:
             yield spec.text
 
 
+def is_templated(response: Response) -> bool:
+    """Whether any text of the response depends on the request."""
+    return any(_PLACEHOLDER.search(text) for text in _texts(response))
+
+
 def template_problems(scenario: Scenario) -> list[str]:
     problems = []
     for response in [scenario, *(scenario.turns or ())]:
