@@ -94,7 +94,7 @@ class Emulator:
             entry.scenario = scenario.name
             entry.chosen_by = chosen_by
         script = build_script(scenario, ctx, self.seed, self.settings.time_scale)
-        thread.turns.append(Turn(request.message, script.reply))
+        thread.add(Turn(request.message, script.reply))
         return script
 
     def store_uploads(self, channel_id: str, uploads: Sequence[Upload]) -> list[tuple[str, str]]:

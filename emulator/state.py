@@ -32,12 +32,25 @@ class Turn:
 
 @dataclass(slots=True)
 class Thread:
-    turns: list[Turn] = field(default_factory=list)
+    """A conversation: how many turns it had, and the last ``HISTORY`` of them.
+
+    Only recent turns are kept, so a thread hammered by a load test does not grow without bound;
+    templates read only the previous turn.
+    """
+
+    HISTORY = 100
+
+    turns: deque[Turn] = field(default_factory=lambda: deque(maxlen=Thread.HISTORY))
+    count: int = 0
 
     @property
     def next_turn(self) -> int:
         """The 1-based number of the turn a new message opens."""
-        return len(self.turns) + 1
+        return self.count + 1
+
+    def add(self, turn: Turn) -> None:
+        self.turns.append(turn)
+        self.count += 1
 
 
 @dataclass(frozen=True, slots=True)
