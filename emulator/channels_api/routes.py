@@ -45,7 +45,6 @@ from emulator.streaming import EventStream
 M = TypeVar("M", bound=BaseModel)
 
 _PREFIX = "/channelsApi/"
-_JSON = "application/json"
 _OCTETS = "application/octet-stream"
 # Room for multipart boundaries and part headers on top of the files' own bytes.
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -58,8 +57,25 @@ class _Nothing:
         return
 
 
-def _json(payload: object, headers: Sequence[tuple[str, str]] = ()) -> Response:
-    return Response(json_bytes(payload), media_type=_JSON, headers=dict(headers))
+class _JsonAnswer:
+    """A 200 JSON answer written straight to ASGI (Starlette's Response rebuilds its headers
+    on every request; these are the same every time but for the length)."""
+
+    def __init__(self, body: bytes, headers: Sequence[tuple[str, str]]) -> None:
+        self.body = body
+        self.headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _json(payload: object, headers: Sequence[tuple[str, str]] = ()) -> _JsonAnswer:
+    return _JsonAnswer(json_bytes(payload), headers)
 
 
 async def _joined(script: Script, thread_id: str) -> dict[str, str]:
@@ -92,7 +108,7 @@ def _journaled(emulator: Emulator, handler: _Handler) -> Callable[[Request], Awa
         except ClientGone:
             entry.error = "the client hung up before its request was read"
             return _Nothing()
-        entry.status = answer.status_code if isinstance(answer, Response) else 200
+        entry.status = answer.status_code if isinstance(answer, Response) else 200  # ours: 200
         return answer
 
     return endpoint

@@ -43,7 +43,7 @@ _REASON_PHRASES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every request: no frozen-dataclass __init__ cost
 class RequestContext:
     """What a scenario can match on and template from."""
 
