@@ -46,6 +46,7 @@ def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
         else:
             lines.append(f"  channel {channel.id}  key (configured, not shown)")
     lines += [
+        f"  playground {base}/   API docs {base}/docs",
         f"  contract  {base}/openapi.json",
         f"  health    {base}/_emulator/health",
     ]

@@ -52,7 +52,7 @@ class Settings(_Model):
     limits: Limits = Limits()
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    server: ServerName = "uvicorn"
+    server: ServerName = "granian"
     # Absolute base for uploaded files' URLs; by default the URL the client called.
     public_url: str | None = None
     fixtures: tuple[Path, ...] = ()
