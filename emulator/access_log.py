@@ -4,6 +4,8 @@ the API key, and never the body."""
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,6 +41,55 @@ class LogFormatter(logging.Formatter):
         return f"{self._prefix},{int(record.msecs):03d}"
 
 
+class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes lines in batches: every ``interval`` seconds, and at once
+    for warnings and errors.
+
+    One write per access line costs far more than the line: under granian each write releases
+    the GIL to the server's threads (measured: a third of the invoke throughput). A line reaches
+    the terminal at most ``interval`` late; pending lines are written at exit by logging's own
+    shutdown.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        super().__init__()  # stderr
+        self.interval = interval
+        self._pending: list[str] = []
+        self._flusher_pid = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        # Handler.handle holds self.lock here.
+        self._pending.append(line)
+        if record.levelno >= logging.WARNING:
+            self._write_pending()
+        elif self._flusher_pid != os.getpid():  # first line in this process (or a forked one)
+            self._flusher_pid = os.getpid()
+            threading.Thread(target=self._flush_forever, daemon=True, name="log-flush").start()
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            self.stream.write("\n".join(self._pending) + "\n")
+            self._pending.clear()
+            self.stream.flush()
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._write_pending()
+        finally:
+            self.release()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            self.flush()
+
+
 def configure_logging(level: str) -> None:
     """The CLI's logging: one stderr handler, and none of the record fields it never prints.
 
@@ -50,7 +101,7 @@ def configure_logging(level: str) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler()  # stderr
+    handler = BatchingHandler()
     handler.setFormatter(LogFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler])
 

@@ -44,3 +44,34 @@ async def test_one_line_per_request_without_the_key(
 )
 def test_channel_of_path(path: str, channel: str) -> None:
     assert channel_of_path(path) == channel
+
+
+def test_batching_handler_writes_lines_soon_and_warnings_at_once() -> None:
+    import io
+    import time
+
+    from emulator.access_log import BatchingHandler
+
+    handler = BatchingHandler(interval=0.5)
+    handler.setStream(io.StringIO())
+    stream = handler.stream
+    assert isinstance(stream, io.StringIO)
+    log = logging.getLogger("tests.batching")
+    log.propagate = False
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        log.info("first")
+        log.info("second")
+        assert stream.getvalue() == ""  # batched, not written line by line
+        deadline = time.monotonic() + 5
+        while stream.getvalue() != "first\nsecond\n" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stream.getvalue() == "first\nsecond\n"
+        log.warning("now")
+        assert stream.getvalue().endswith("now\n")
+        log.info("pending at exit")
+        handler.flush()  # what logging.shutdown does at exit
+        assert stream.getvalue().endswith("pending at exit\n")
+    finally:
+        log.removeHandler(handler)
