@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -71,14 +72,20 @@ def _control_app(emulator: Emulator) -> ASGIApp:
 def _lifespan(emulator: Emulator) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if not emulator.settings.reload_fixtures:
-            yield
-            return
-        stop = anyio.Event()
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(watch_fixtures, emulator, stop)
-            yield
-            stop.set()
+        try:
+            if not emulator.settings.reload_fixtures:
+                yield
+                return
+            stop = anyio.Event()
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(watch_fixtures, emulator, stop)
+                yield
+                stop.set()
+        finally:
+            # Log lines are written in batches (access_log.BatchingHandler); a server's worker
+            # may end without Python's exit handlers, so the last ones are written here.
+            for handler in logging.getLogger().handlers:
+                handler.flush()
 
     return lifespan
 
