@@ -280,8 +280,7 @@ def prism_spec() -> tuple[Path, str]:
 
     Prism answers from examples (without one for text/event-stream it answers 500, "Cannot
     serialise complex objects as text"). So that Prism sends the same bytes as the others, the copy
-    it gets carries the emulator's default 14-frame SSE body as the stream's example. Until the
-    contract exists a tiny stand-in spec is used.
+    it gets carries the emulator's default 14-frame SSE body as the stream's example.
     """
     import yaml
 
@@ -291,88 +290,17 @@ def prism_spec() -> tuple[Path, str]:
     sse = b"".join(bare_app.FRAMES).decode()
     WORK.mkdir(parents=True, exist_ok=True)
     out = WORK / "prism-spec.yaml"
-    if CONTRACT.exists():
-        spec = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
-        note = "the project's contract"
-        try:
-            media = spec["paths"]["/channelsApi/{channelId}/stream"]["post"]["responses"]["200"][
-                "content"
-            ]["text/event-stream"]
-            media.pop("examples", None)
-            media["example"] = sse
-            note += ", its stream example set to the emulator's default 14-frame body"
-        except (KeyError, TypeError):
-            note += " (stream response not found where expected)"
-    else:
-        note = "a stand-in spec (openapi/vivi-channels-api.yaml does not exist yet)"
-        msg = {
-            "type": "object",
-            "required": ["message", "threadId"],
-            "properties": {"message": {"type": "string"}, "threadId": {"type": "string"}},
-        }
-        op = {
-            "security": [{"key": []}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": msg}}},
-        }
-        spec = {
-            "openapi": "3.1.0",
-            "info": {"title": "stand-in", "version": "0"},
-            "components": {
-                "securitySchemes": {
-                    "key": {"type": "apiKey", "in": "header", "name": "vivi-api-key"}
-                }
-            },
-            "paths": {
-                "/channelsApi/{channelId}/invoke": {
-                    "post": {
-                        **op,
-                        "parameters": [
-                            {
-                                "name": "channelId",
-                                "in": "path",
-                                "required": True,
-                                "schema": {"type": "string"},
-                            }
-                        ],
-                        "responses": {
-                            "200": {
-                                "description": "ok",
-                                "content": {
-                                    "application/json": {
-                                        "schema": msg,
-                                        "example": json.loads(bare_app.INVOKE),
-                                    }
-                                },
-                            }
-                        },
-                    }
-                },
-                "/channelsApi/{channelId}/stream": {
-                    "post": {
-                        **op,
-                        "parameters": [
-                            {
-                                "name": "channelId",
-                                "in": "path",
-                                "required": True,
-                                "schema": {"type": "string"},
-                            }
-                        ],
-                        "responses": {
-                            "200": {
-                                "description": "ok",
-                                "content": {
-                                    "text/event-stream": {
-                                        "schema": {"type": "string"},
-                                        "example": sse,
-                                    }
-                                },
-                            }
-                        },
-                    }
-                },
-            },
-        }
+    spec = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    note = "the project's contract"
+    try:
+        media = spec["paths"]["/channelsApi/{channelId}/stream"]["post"]["responses"]["200"][
+            "content"
+        ]["text/event-stream"]
+        media.pop("examples", None)
+        media["example"] = sse
+        note += ", its stream example set to the emulator's default 14-frame body"
+    except (KeyError, TypeError):
+        note += " (stream response not found where expected)"
     out.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return out, note
 

@@ -34,15 +34,21 @@ class Running:
         return self.process.returncode, out
 
 
-def start(*args: str, env: dict[str, str] | None = None) -> Running:
+def start(
+    *args: str,
+    env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    cwd: str = "/",
+) -> Running:
+    """Start the emulator (the CLI, or ``command``) on a free port; return once it is healthy."""
     port = free_port()
     process = subprocess.Popen(
-        [CLI, "serve", "--port", str(port), *args],
+        [*(command or [CLI]), "serve", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
-        cwd="/",
+        cwd=cwd,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20

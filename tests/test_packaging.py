@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import free_port
+from tests.server import start
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,6 @@ def test_installed_wheel_serves_from_another_directory(wheel: Path, tmp_path: Pa
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
         [sys.executable, "-c", "import emulator.resources as r; print(r.contract_path())"],
@@ -69,35 +68,23 @@ def test_installed_wheel_serves_from_another_directory(wheel: Path, tmp_path: Pa
         check=True,
     )
     assert where.stdout.strip().startswith(str(target))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--port", str(port)],
-        env=env,
-        cwd=elsewhere,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    emulator = start(
+        env={"PYTHONPATH": str(target)},
+        command=[sys.executable, "-m", "emulator"],
+        cwd=str(elsewhere),
     )
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                contract = httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                import time
-
-                time.sleep(0.05)
+        contract = httpx.get(f"{emulator.base_url}/openapi.json", timeout=5)
         assert contract.status_code == 200
         assert contract.json()["info"]["title"].startswith("VIVI")
         reply = httpx.post(
-            f"{base}/channelsApi/demo-channel/invoke",
+            f"{emulator.base_url}/channelsApi/demo-channel/invoke",
             headers={"vivi-api-key": "demo-key"},
             json={"message": "hello", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"},
         )
         assert reply.status_code == 200
     finally:
-        process.terminate()
-        process.communicate(timeout=15)
+        emulator.stop()
 
 
 def test_version_matches_pyproject() -> None:
