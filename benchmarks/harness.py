@@ -268,7 +268,7 @@ def emulator_supports_fixtures() -> bool:
 
 def default_server() -> str:
     try:
-        from emulator.settings import Settings
+        from vivi_emulator.settings import Settings
 
         return str(Settings.model_fields["server"].default)
     except Exception:  # the harness must not depend on the emulator's internals

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from emulator.app import create_app
-from emulator.settings import Settings
+from vivi_emulator.app import create_app
+from vivi_emulator.settings import Settings
 
 
 @pytest.fixture

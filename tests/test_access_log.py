@@ -6,9 +6,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from emulator.access_log import channel_of_path
-from emulator.app import create_app
-from emulator.settings import Settings
+from vivi_emulator.access_log import channel_of_path
+from vivi_emulator.app import create_app
+from vivi_emulator.settings import Settings
+
 from tests.support import THREAD, url
 
 SECRET = "k3y-that-must-never-be-logged"
@@ -50,7 +51,7 @@ def test_batching_handler_writes_lines_soon_and_warnings_at_once() -> None:
     import io
     import time
 
-    from emulator.access_log import BatchingHandler
+    from vivi_emulator.access_log import BatchingHandler
 
     handler = BatchingHandler(interval=0.5)
     handler.setStream(io.StringIO())

@@ -7,8 +7,8 @@ import yaml
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
-from emulator.app import CONTROL_PREFIX
-from emulator.resources import contract_path
+from vivi_emulator.app import CONTROL_PREFIX
+from vivi_emulator.resources import contract_path
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Routes that are the emulator's own, never part of the VIVI contract.

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from emulator.channels import ChannelRegistry
-from emulator.errors import Forbidden, NotFound, Unauthorized
-from emulator.settings import Channel
+from vivi_emulator.channels import ChannelRegistry
+from vivi_emulator.errors import Forbidden, NotFound, Unauthorized
+from vivi_emulator.settings import Channel
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from emulator.cli import app as cli_app
+from vivi_emulator.cli import app as cli_app
+
 from tests.server import Running, start
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,10 +31,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_ships_the_contract_and_fixtures(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    assert "emulator/_bundled/openapi/vivi-channels-api.yaml" in names
-    assert "emulator/_bundled/fixtures/defaults.yaml" in names
-    assert "emulator/_bundled/fixtures/scenarios.schema.json" in names
-    assert "emulator/playground/static/playground.js" in names
+    assert "vivi_emulator/_bundled/openapi/vivi-channels-api.yaml" in names
+    assert "vivi_emulator/_bundled/fixtures/defaults.yaml" in names
+    assert "vivi_emulator/_bundled/fixtures/scenarios.schema.json" in names
+    assert "vivi_emulator/playground/static/playground.js" in names
     assert not any(n.startswith("tests/") for n in names)
 
 
@@ -60,7 +60,7 @@ def test_installed_wheel_serves_from_another_directory(wheel: Path, tmp_path: Pa
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
-        [sys.executable, "-c", "import emulator.resources as r; print(r.contract_path())"],
+        [sys.executable, "-c", "import vivi_emulator.resources as r; print(r.contract_path())"],
         env=env,
         cwd=elsewhere,
         capture_output=True,
@@ -70,7 +70,7 @@ def test_installed_wheel_serves_from_another_directory(wheel: Path, tmp_path: Pa
     assert where.stdout.strip().startswith(str(target))
     emulator = start(
         env={"PYTHONPATH": str(target)},
-        command=[sys.executable, "-m", "emulator"],
+        command=[sys.executable, "-m", "vivi_emulator"],
         cwd=str(elsewhere),
     )
     try:
@@ -90,7 +90,7 @@ def test_installed_wheel_serves_from_another_directory(wheel: Path, tmp_path: Pa
 def test_version_matches_pyproject() -> None:
     import tomllib
 
-    from emulator import __version__
+    from vivi_emulator import __version__
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert __version__ == project["version"]

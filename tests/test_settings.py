@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.settings import (
+from vivi_emulator.settings import (
     ConfigError,
     Settings,
     dump_resolved,

@@ -5,8 +5,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.scenarios.script import ScriptEvent
-from emulator.sse import encode_event, frame
+from vivi_emulator.scenarios.script import ScriptEvent
+from vivi_emulator.sse import encode_event, frame
 
 
 def test_docs_sample_lines_byte_for_byte() -> None:

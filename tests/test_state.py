@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.state import Journal, Store, Thread, Turn
+from vivi_emulator.state import Journal, Store, Thread, Turn
 
 
 def test_a_thread_counts_every_turn_but_keeps_only_recent_ones() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import anyio
 from starlette.types import Message
 
-from emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
-from emulator.streaming import EventStream
+from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
+from vivi_emulator.streaming import EventStream
 
 SCOPE: dict[str, Any] = {"type": "http", "asgi": {"spec_version": "2.4"}}
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from emulator.core import safe_file_name
-from emulator.settings import Limits, Settings
+from vivi_emulator.core import safe_file_name
+from vivi_emulator.settings import Limits, Settings
+
 from tests.support import AUTH, url
 
 

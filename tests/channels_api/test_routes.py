@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from emulator.settings import Channel, Limits, Settings
+from vivi_emulator.settings import Channel, Limits, Settings
+
 from tests.support import AUTH, CHANNEL, OTHER_THREAD, THREAD, chunks_text, sse_events, url
 
 DOCS_START = b'data: {"message": "", "event": "on_chat_model_start"}\n\n'

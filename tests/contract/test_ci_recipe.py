@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from typer.testing import CliRunner
 
-from emulator.cli import app as cli_app
+from vivi_emulator.cli import app as cli_app
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "contract-testing.md"
 

@@ -17,8 +17,8 @@ from schemathesis.openapi.checks import (
 )
 from schemathesis.transport.serialization import Binary
 
-from emulator.conformance import REDACTED, ContractMarks, _cap_uploads, redactor
-from emulator.spec import contract
+from vivi_emulator.conformance import REDACTED, ContractMarks, _cap_uploads, redactor
+from vivi_emulator.spec import contract
 
 STREAM = "POST /channelsApi/{channelId}/stream"
 INVOKE = "POST /channelsApi/{channelId}/invoke"

@@ -11,11 +11,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from emulator import cli_contract
-from emulator.app import create_app
-from emulator.cli import app as cli_app
-from emulator.recorder import RecordingProxy
-from emulator.settings import Settings, parse_channels
+from vivi_emulator import cli_contract
+from vivi_emulator.app import create_app
+from vivi_emulator.cli import app as cli_app
+from vivi_emulator.recorder import RecordingProxy
+from vivi_emulator.settings import Settings, parse_channels
+
 from tests.contract.standin import STANDIN_CHANNEL, STANDIN_KEY, drifting_app, serve
 
 EMULATOR_KEY = "compare-key-93ab1c"

@@ -13,8 +13,9 @@ from xml.etree import ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
-from emulator import cli_contract, conformance
-from emulator.cli import app as cli_app
+from vivi_emulator import cli_contract, conformance
+from vivi_emulator.cli import app as cli_app
+
 from tests.contract.standin import (
     STANDIN_CHANNEL,
     STANDIN_KEY,

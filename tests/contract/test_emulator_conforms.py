@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from emulator import sse
-from emulator.app import create_app
-from emulator.conformance import check_conformance
-from emulator.settings import Settings
+from vivi_emulator import sse
+from vivi_emulator.app import create_app
+from vivi_emulator.conformance import check_conformance
+from vivi_emulator.settings import Settings
+
 from tests.support import CHANNEL, KEY
 
 ALL_OPERATIONS = {

@@ -7,8 +7,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from emulator.conformance import Conformance, Finding, redactor
-from emulator.contract_report import (
+from vivi_emulator.conformance import Conformance, Finding, redactor
+from vivi_emulator.contract_report import (
     RunInfo,
     junit_xml,
     markdown,

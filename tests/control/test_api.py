@@ -9,8 +9,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from emulator.app import create_app
-from emulator.settings import Settings
+from vivi_emulator.app import create_app
+from vivi_emulator.settings import Settings
+
 from tests.support import AUTH, OTHER_THREAD, THREAD, url
 
 C = "/_emulator"
@@ -213,7 +214,7 @@ async def test_non_loopback_bind_needs_the_admin_token(
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_loopback_hosts(host: str) -> None:
-    from emulator.control.access import is_loopback
+    from vivi_emulator.control.access import is_loopback
 
     assert is_loopback(host)
     assert not is_loopback("0.0.0.0")

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from emulator import playground
-from emulator.app import create_app
-from emulator.playground import PAGE_CSP
-from emulator.settings import Channel, Settings
+from vivi_emulator import playground
+from vivi_emulator.app import create_app
+from vivi_emulator.playground import PAGE_CSP
+from vivi_emulator.settings import Channel, Settings
 
 BASE = "http://emulator.test"
 URL = re.compile(r"https?://[^\s\"'`<>()\\]+")

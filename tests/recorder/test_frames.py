@@ -9,11 +9,12 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from emulator.app import create_app
-from emulator.scenarios.engine import RequestContext, build_script
-from emulator.scenarios.loader import ScenarioSet
-from emulator.scenarios.model import Scenario
-from emulator.settings import ConfigError, Settings, load_settings
+from vivi_emulator.app import create_app
+from vivi_emulator.scenarios.engine import RequestContext, build_script
+from vivi_emulator.scenarios.loader import ScenarioSet
+from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.settings import ConfigError, Settings, load_settings
+
 from tests.support import AUTH, THREAD, url
 
 # Deliberately unlike the emulator's own encoding: compact separators, keys reversed, and a

@@ -14,8 +14,9 @@ import pytest
 import yaml
 from starlette.types import Receive, Scope, Send
 
-from emulator.recorder import RecordingProxy, is_credential, recorded_events
-from emulator.scenarios.loader import parse_file
+from vivi_emulator.recorder import RecordingProxy, is_credential, recorded_events
+from vivi_emulator.scenarios.loader import parse_file
+
 from tests.contract.standin import serve
 from tests.support import THREAD
 

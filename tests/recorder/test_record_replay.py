@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator.scenarios.loader import parse_file
+from vivi_emulator.scenarios.loader import parse_file
+
 from tests.server import CLI, Running, free_port, start
 
 CHANNEL = "rec-channel"

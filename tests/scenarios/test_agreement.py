@@ -10,10 +10,11 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.app import create_app
-from emulator.scenarios.loader import ScenarioSet
-from emulator.scenarios.model import Scenario
-from emulator.settings import Settings
+from vivi_emulator.app import create_app
+from vivi_emulator.scenarios.loader import ScenarioSet
+from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.settings import Settings
+
 from tests.support import AUTH, chunks_text, sse_events, url
 
 APP = create_app(Settings(access_log=False, reload_fixtures=False))

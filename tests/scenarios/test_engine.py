@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from emulator.errors import StatusReply, ValidationFailed
-from emulator.scenarios.engine import RequestContext, build_script, choose
-from emulator.scenarios.loader import ScenarioSet
-from emulator.scenarios.model import Scenario
-from emulator.scenarios.script import CHUNK, END, START
-from emulator.state import Turn
+from vivi_emulator.errors import StatusReply, ValidationFailed
+from vivi_emulator.scenarios.engine import RequestContext, build_script, choose
+from vivi_emulator.scenarios.loader import ScenarioSet
+from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.scenarios.script import CHUNK, END, START
+from vivi_emulator.state import Turn
+
 from tests.support import THREAD
 
 

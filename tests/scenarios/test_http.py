@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator.settings import Settings
+from vivi_emulator.settings import Settings
+
 from tests.server import start
 from tests.support import AUTH, THREAD, chunks_text, sse_events, url
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from emulator.cli import app as cli_app
-from emulator.resources import default_fixtures_dir
-from emulator.scenarios.loader import FixtureError, load_scenarios, parse_file
-from emulator.scenarios.model import scenario_schema_json
+from vivi_emulator.cli import app as cli_app
+from vivi_emulator.resources import default_fixtures_dir
+from vivi_emulator.scenarios.loader import FixtureError, load_scenarios, parse_file
+from vivi_emulator.scenarios.model import scenario_schema_json
 
 REQUIRED_DEFAULTS = {
     "greeting", "slow", "long", "tool-call", "rate-limited", "server-error",

@@ -7,9 +7,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from emulator.core import Emulator
-from emulator.scenarios.reload import reload_now, watch_fixtures
-from emulator.settings import Settings
+from vivi_emulator.core import Emulator
+from vivi_emulator.scenarios.reload import reload_now, watch_fixtures
+from vivi_emulator.settings import Settings
 
 GOOD = "scenarios:\n  - {name: mine, text: first}\n"
 

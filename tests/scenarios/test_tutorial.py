@@ -7,7 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator.settings import Settings
+from vivi_emulator.settings import Settings
+
 from tests.support import AUTH, THREAD, sse_events, url
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "examples" / "fixtures"

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from vivi_client import ask
 
-from emulator.pytest_plugin import ViviEmulator
+from vivi_emulator.pytest_plugin import ViviEmulator
 
 
 def test_reply_is_joined(vivi_emulator: ViviEmulator) -> None:

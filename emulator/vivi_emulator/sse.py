@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from emulator.scenarios.script import END, START, ScriptEvent
+from vivi_emulator.scenarios.script import END, START, ScriptEvent
 
 _PREFIX = b"data: "
 _SUFFIX = b"\n\n"

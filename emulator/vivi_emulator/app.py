@@ -14,16 +14,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from emulator import __version__
-from emulator.access_log import AccessLog
-from emulator.channels_api.routes import HotPaths, channels_api
-from emulator.core import Emulator
-from emulator.errors import install_error_handlers
-from emulator.playground import routes as playground_routes
-from emulator.scenarios.reload import watch_fixtures
-from emulator.settings import Settings, load_resolved
-from emulator.spec import contract_json, contract_text
-from emulator.streaming import quiet_aborts
+from vivi_emulator import __version__
+from vivi_emulator.access_log import AccessLog
+from vivi_emulator.channels_api.routes import HotPaths, channels_api
+from vivi_emulator.core import Emulator
+from vivi_emulator.errors import install_error_handlers
+from vivi_emulator.playground import routes as playground_routes
+from vivi_emulator.scenarios.reload import watch_fixtures
+from vivi_emulator.settings import Settings, load_resolved
+from vivi_emulator.spec import contract_json, contract_text
+from vivi_emulator.streaming import quiet_aborts
 
 CONTROL_PREFIX = "/_emulator"
 
@@ -64,7 +64,7 @@ class _OnFirstUse:
 
 
 def _control_app(emulator: Emulator) -> ASGIApp:
-    from emulator.control.api import create_control_app
+    from vivi_emulator.control.api import create_control_app
 
     return create_control_app(emulator)
 

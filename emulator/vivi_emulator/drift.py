@@ -22,11 +22,11 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.transport import Response
 
-from emulator.conformance import Conformance, ContractMarks, Finding
-from emulator.scenarios.frames import frame_bytes
-from emulator.scenarios.loader import Problem, fixture_files, parse_file
-from emulator.scenarios.model import Scenario
-from emulator.spec import contract
+from vivi_emulator.conformance import Conformance, ContractMarks, Finding
+from vivi_emulator.scenarios.frames import frame_bytes
+from vivi_emulator.scenarios.loader import Problem, fixture_files, parse_file
+from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.spec import contract
 
 PHASE = "recording"
 

@@ -40,10 +40,10 @@ import httpx
 import yaml
 from starlette.types import Message, Receive, Scope, Send
 
-from emulator.channels import API_KEY_HEADER
-from emulator.conformance import REDACTED
-from emulator.scenarios.frames import frame_data, parse_event
-from emulator.scenarios.script import CHUNK, END, START
+from vivi_emulator.channels import API_KEY_HEADER
+from vivi_emulator.conformance import REDACTED
+from vivi_emulator.scenarios.frames import frame_data, parse_event
+from vivi_emulator.scenarios.script import CHUNK, END, START
 
 _log = logging.getLogger("vivi_emulator.recorder")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from emulator.scenarios.model import Frame
-from emulator.scenarios.script import END, ScriptEvent
+from vivi_emulator.scenarios.model import Frame
+from vivi_emulator.scenarios.script import END, ScriptEvent
 
 
 def frame_bytes(frame: Frame) -> bytes:

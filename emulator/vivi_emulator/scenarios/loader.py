@@ -15,8 +15,8 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from emulator.scenarios.model import FixtureFile, Scenario
-from emulator.scenarios.template import template_problems
+from vivi_emulator.scenarios.model import FixtureFile, Scenario
+from vivi_emulator.scenarios.template import template_problems
 
 
 @dataclass(frozen=True)

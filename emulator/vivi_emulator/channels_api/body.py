@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.requests import Request
 
-from emulator.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from vivi_emulator.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -25,8 +25,8 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
-from emulator.channels import API_KEY_HEADER
-from emulator.spec import contract
+from vivi_emulator.channels import API_KEY_HEADER
+from vivi_emulator.spec import contract
 
 REDACTED = "[redacted]"
 PHASES = ("examples", "coverage", "fuzzing", "stateful")

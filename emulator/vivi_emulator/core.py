@@ -11,15 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulator.channels import ChannelRegistry
-from emulator.channels_api.models import MessageRequest
-from emulator.errors import FieldError, NotFound, PayloadTooLarge, ValidationFailed
-from emulator.resources import default_fixtures_dir
-from emulator.scenarios.engine import SCENARIO_HEADER, RequestContext, build_script, choose
-from emulator.scenarios.loader import ScenarioSet, load_scenarios
-from emulator.scenarios.script import Script
-from emulator.settings import Settings
-from emulator.state import JournalEntry, Store, StoredFile, Turn
+from vivi_emulator.channels import ChannelRegistry
+from vivi_emulator.channels_api.models import MessageRequest
+from vivi_emulator.errors import FieldError, NotFound, PayloadTooLarge, ValidationFailed
+from vivi_emulator.resources import default_fixtures_dir
+from vivi_emulator.scenarios.engine import SCENARIO_HEADER, RequestContext, build_script, choose
+from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios
+from vivi_emulator.scenarios.script import Script
+from vivi_emulator.settings import Settings
+from vivi_emulator.state import JournalEntry, Store, StoredFile, Turn
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

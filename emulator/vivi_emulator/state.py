@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from emulator.scenarios.model import Scenario
+    from vivi_emulator.scenarios.model import Scenario
 
 REDACTED = "[redacted]"
 # Headers that carry credentials: their values never reach the journal.

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable
 
-from emulator.errors import Forbidden, NotFound, Unauthorized
-from emulator.settings import Channel
+from vivi_emulator.errors import Forbidden, NotFound, Unauthorized
+from vivi_emulator.settings import Channel
 
 API_KEY_HEADER = "vivi-api-key"
 

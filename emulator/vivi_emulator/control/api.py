@@ -12,13 +12,13 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, FastAPI, Header, Query
 from pydantic import BaseModel, Field, ValidationError
 
-from emulator import __version__
-from emulator.control.access import ADMIN_HEADER, check_admin
-from emulator.core import Emulator
-from emulator.errors import FieldError, NotFound, ValidationFailed, install_error_handlers
-from emulator.scenarios.engine import UnknownScenario
-from emulator.scenarios.loader import FixtureError
-from emulator.scenarios.model import Scenario
+from vivi_emulator import __version__
+from vivi_emulator.control.access import ADMIN_HEADER, check_admin
+from vivi_emulator.core import Emulator
+from vivi_emulator.errors import FieldError, NotFound, ValidationFailed, install_error_handlers
+from vivi_emulator.scenarios.engine import UnknownScenario
+from vivi_emulator.scenarios.loader import FixtureError
+from vivi_emulator.scenarios.model import Scenario
 
 MAX_QUEUE = 1000
 

@@ -30,10 +30,10 @@ import pytest
 import uvicorn
 from pydantic import ValidationError
 
-from emulator.app import create_app
-from emulator.core import Emulator
-from emulator.scenarios.model import Scenario
-from emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID, Settings
+from vivi_emulator.app import create_app
+from vivi_emulator.core import Emulator
+from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID, Settings
 
 _MARKER = "vivi_emulator"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 from xml.etree import ElementTree as ET  # only ever writes XML, never parses it
 
-from emulator.conformance import Conformance, Finding, Source
+from vivi_emulator.conformance import Conformance, Finding, Source
 
 MEANING: dict[Source, str] = {
     "documented": "the API broke its docs: report it to VIVI; the contract stays",

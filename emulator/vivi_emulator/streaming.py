@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 import anyio
 from starlette.types import Message, Receive, Scope, Send
 
-from emulator.scenarios.script import Script, ScriptEvent
-from emulator.sse import frame
+from vivi_emulator.scenarios.script import Script, ScriptEvent
+from vivi_emulator.sse import frame
 
 STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-type", b"text/event-stream; charset=utf-8"),

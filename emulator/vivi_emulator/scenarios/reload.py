@@ -7,8 +7,8 @@ import logging
 import anyio
 from watchfiles import awatch
 
-from emulator.core import Emulator
-from emulator.scenarios.loader import FixtureError
+from vivi_emulator.core import Emulator
+from vivi_emulator.scenarios.loader import FixtureError
 
 log = logging.getLogger("vivi_emulator.fixtures")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from emulator.resources import contract_path
+from vivi_emulator.resources import contract_path
 
 
 @cache

@@ -17,10 +17,10 @@ from functools import lru_cache
 from hashlib import sha256
 from urllib.parse import unquote, urlsplit
 
-from emulator.errors import FieldError, StatusReply, ValidationFailed
-from emulator.scenarios.frames import frame_events
-from emulator.scenarios.loader import ScenarioSet
-from emulator.scenarios.model import (
+from vivi_emulator.errors import FieldError, StatusReply, ValidationFailed
+from vivi_emulator.scenarios.frames import frame_events
+from vivi_emulator.scenarios.loader import ScenarioSet
+from vivi_emulator.scenarios.model import (
     Chunking,
     Match,
     Response,
@@ -28,9 +28,9 @@ from emulator.scenarios.model import (
     TextMatch,
     TurnRange,
 )
-from emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
-from emulator.scenarios.template import is_templated, render
-from emulator.state import Turn
+from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
+from vivi_emulator.scenarios.template import is_templated, render
+from vivi_emulator.state import Turn
 
 SCENARIO_HEADER = "x-vivi-scenario"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from emulator.errors import Forbidden, Unauthorized
-from emulator.settings import Settings
+from vivi_emulator.errors import Forbidden, Unauthorized
+from vivi_emulator.settings import Settings
 
 ADMIN_HEADER = "x-vivi-admin-token"
 

@@ -20,17 +20,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from emulator.channels import API_KEY_HEADER
-from emulator.channels_api.body import (
+from vivi_emulator.channels import API_KEY_HEADER
+from vivi_emulator.channels_api.body import (
     ClientGone,
     headers_of,
     parse_json,
     read_body,
     require_media_type,
 )
-from emulator.channels_api.models import BatchRequest, MessageRequest
-from emulator.core import Emulator, Upload
-from emulator.errors import (
+from vivi_emulator.channels_api.models import BatchRequest, MessageRequest
+from vivi_emulator.core import Emulator, Upload
+from vivi_emulator.errors import (
     AgentFailed,
     ApiError,
     FieldError,
@@ -38,9 +38,9 @@ from emulator.errors import (
     error_response,
     json_bytes,
 )
-from emulator.scenarios.script import Script
-from emulator.state import JournalEntry
-from emulator.streaming import EventStream
+from vivi_emulator.scenarios.script import Script
+from vivi_emulator.state import JournalEntry
+from vivi_emulator.streaming import EventStream
 
 M = TypeVar("M", bound=BaseModel)
 

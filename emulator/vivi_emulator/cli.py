@@ -10,13 +10,19 @@ from typing import Annotated
 
 import typer
 
-from emulator import __version__
-from emulator.access_log import configure_logging
-from emulator.cli_contract import contract, record
-from emulator.core import Emulator
-from emulator.scenarios.loader import FixtureError, Problem, ScenarioSet, fixture_files, parse_file
-from emulator.scenarios.model import scenario_schema_json
-from emulator.settings import (
+from vivi_emulator import __version__
+from vivi_emulator.access_log import configure_logging
+from vivi_emulator.cli_contract import contract, record
+from vivi_emulator.core import Emulator
+from vivi_emulator.scenarios.loader import (
+    FixtureError,
+    Problem,
+    ScenarioSet,
+    fixture_files,
+    parse_file,
+)
+from vivi_emulator.scenarios.model import scenario_schema_json
+from vivi_emulator.settings import (
     DEFAULT_API_KEY,
     RESOLVED_ENV,
     ConfigError,
@@ -62,7 +68,7 @@ def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
 def _run_uvicorn(settings: Settings, log_level: str, emulator: Emulator) -> None:
     import uvicorn
 
-    from emulator.app import create_app
+    from vivi_emulator.app import create_app
 
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
     # handler that was there before it. A no-op handler there makes a requested stop what it is
@@ -86,7 +92,7 @@ def _run_granian(settings: Settings, log_level: str, _: Emulator) -> None:
 
     os.environ[RESOLVED_ENV] = dump_resolved(settings)
     Granian(
-        "emulator.app:create_app_from_env",
+        "vivi_emulator.app:create_app_from_env",
         factory=True,
         address=settings.host,
         port=settings.port,

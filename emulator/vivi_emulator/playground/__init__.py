@@ -17,8 +17,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from emulator.core import Emulator
-from emulator.settings import DEFAULT_API_KEY
+from vivi_emulator.core import Emulator
+from vivi_emulator.settings import DEFAULT_API_KEY
 
 PAGE_PREFIX = "/playground"
 SWAGGER_UI_PREFIX = "/docs/swagger-ui"

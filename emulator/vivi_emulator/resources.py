@@ -1,6 +1,6 @@
 """Where the files the emulator reads at run time live.
 
-In a wheel, the contract and the default fixtures are copied into ``emulator/_bundled`` (see
+In a wheel, the contract and the default fixtures are copied into ``vivi_emulator/_bundled`` (see
 ``[tool.hatch.build.targets.wheel.force-include]``); in a checkout or an editable install they are
 read from the top of the repository, so there is one copy of each file to edit.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 _BUNDLED = _PACKAGE / "_bundled"
-_CHECKOUT = _PACKAGE.parent
+_CHECKOUT = _PACKAGE.parent.parent  # emulator/vivi_emulator -> the repository
 
 
 def _data_dir(name: str) -> Path:

@@ -21,13 +21,13 @@ from urllib.parse import urlsplit
 import typer
 from pydantic import SecretStr
 
-from emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID, Channel, Settings
+from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID, Channel, Settings
 
 if TYPE_CHECKING:  # schemathesis is imported when a contract run starts, not with the CLI
-    from emulator.conformance import Conformance
-    from emulator.contract_report import RunInfo
+    from vivi_emulator.conformance import Conformance
+    from vivi_emulator.contract_report import RunInfo
 
-# The phases of emulator.conformance (a test keeps the two in step).
+# The phases of vivi_emulator.conformance (a test keeps the two in step).
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 # Against a real service: at most this many requests a second unless told otherwise, and
@@ -145,8 +145,8 @@ def contract(
     Findings are sorted by the contract parts they touch: `documented` (the API broke its docs)
     or `inferred` (our guess was wrong: the contract must change). See docs/contract-testing.md.
     """
-    from emulator.conformance import check_conformance, redactor
-    from emulator.contract_report import RunInfo, passed
+    from vivi_emulator.conformance import check_conformance, redactor
+    from vivi_emulator.contract_report import RunInfo, passed
 
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     if compare and url:
@@ -155,7 +155,7 @@ def contract(
     redact = redactor(secret) if secret else (lambda text: text)
     options: dict[str, str] = {}
     if compare:
-        from emulator.drift import compare_recordings
+        from vivi_emulator.drift import compare_recordings
 
         info = RunInfo(
             target=", ".join(str(p) for p in compare),
@@ -207,7 +207,7 @@ def contract(
         )
         app = None
         if not remote:
-            from emulator.app import create_app
+            from vivi_emulator.app import create_app
 
             channels = (Channel(id=channel_id, key=SecretStr(key)),)
             app = create_app(Settings(channels=channels, access_log=False, reload_fixtures=False))
@@ -240,7 +240,7 @@ def contract(
 
 
 def _report(result: Conformance, info: RunInfo, folder: Path | None, color: bool | None) -> None:
-    from emulator.contract_report import junit_xml, markdown, stdout_color, terminal_summary
+    from vivi_emulator.contract_report import junit_xml, markdown, stdout_color, terminal_summary
 
     written = []
     if folder is not None:
@@ -280,7 +280,7 @@ def record(
     """
     import uvicorn
 
-    from emulator.recorder import RecordingProxy, safe_upstream
+    from vivi_emulator.recorder import RecordingProxy, safe_upstream
 
     parts = urlsplit(upstream)
     if parts.scheme not in {"http", "https"} or not parts.netloc:

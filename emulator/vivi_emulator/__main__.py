@@ -1,0 +1,3 @@
+from vivi_emulator.cli import main
+
+main()
