@@ -1,0 +1,90 @@
+"""Keeping secrets out of everything the emulator writes: the journal, recordings, reports.
+
+One marker, one list of credential headers, one redactor. A secret is removed in every form a
+client or a server may have written it in: as sent, URL-encoded, and escaped inside a JSON
+string (``json.dumps`` escapes ``"`` and ``\\``, and with ``ensure_ascii`` any non-ASCII
+character), so a key holding a quote or an accent is still found in a raw JSON body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+REDACTED = "[redacted]"
+
+# Headers whose values are credentials by name: never journaled, recorded or reported.
+CREDENTIAL_HEADERS = frozenset(
+    {
+        "vivi-api-key",
+        "x-vivi-admin-token",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    }
+)
+
+
+def is_credential_header(name: str) -> bool:
+    return name.lower() in CREDENTIAL_HEADERS
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers as a dict, with every credential header's value replaced by the marker."""
+    return {name: REDACTED if is_credential_header(name) else value for name, value in headers}
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The ways ``secret`` can appear in a text: as is, URL-encoded, JSON-escaped."""
+    if not secret:
+        return set()
+    return {
+        secret,
+        quote(secret, safe=""),
+        json.dumps(secret)[1:-1],  # escaped, non-ASCII as \\uXXXX
+        json.dumps(secret, ensure_ascii=False)[1:-1],  # escaped, non-ASCII as is
+    }
+
+
+class Redactor:
+    """Replaces every known secret, in each of its forms, with ``REDACTED``.
+
+    Longer forms are replaced first, so a secret that contains another is removed whole.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._forms: list[str] = []
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        if not secret or secret in self._secrets:
+            return
+        self._secrets.add(secret)
+        forms = set(self._forms) | secret_forms(secret)
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+    def text(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """JSON-like data with every string (keys of objects included) redacted."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {self.text(str(k)): self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+    __call__ = text

@@ -1,0 +1,50 @@
+"""One redaction: credential headers by name, and secrets in every form they are written in."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vivi_emulator.redaction import REDACTED, Redactor, is_credential_header, redact_headers
+
+
+def test_credential_headers_are_known_by_name_in_any_case() -> None:
+    assert is_credential_header("Vivi-Api-Key")
+    assert is_credential_header("x-vivi-admin-token")
+    assert not is_credential_header("content-type")
+    assert redact_headers([("Authorization", "Bearer x"), ("x-other", "fine")]) == {
+        "Authorization": REDACTED,
+        "x-other": "fine",
+    }
+
+
+@given(st.text(min_size=4, max_size=30).filter(lambda s: s.strip() == s and REDACTED not in s))
+def test_a_secret_is_removed_as_sent_url_encoded_and_json_escaped(secret: str) -> None:
+    redact = Redactor([secret])
+    for text in (
+        f"key={secret}!",
+        f"key={quote(secret, safe='')}",
+        json.dumps({"message": f"my key is {secret}"}),
+        json.dumps({"message": f"my key is {secret}"}, ensure_ascii=False),
+    ):
+        assert secret not in redact.text(text) or secret in REDACTED
+        assert REDACTED in redact.text(text)
+
+
+def test_a_key_with_quotes_and_backslashes_is_found_inside_raw_json() -> None:
+    secret = 'k"e\\y-é'
+    raw = json.dumps({"message": secret})
+    assert secret not in raw  # escaped on the wire
+    assert Redactor([secret]).text(raw) == json.dumps({"message": REDACTED})
+
+
+def test_longer_secrets_go_first_and_values_are_walked() -> None:
+    redact = Redactor(["abc", "abcdef"])
+    assert redact.text("abcdef abc") == f"{REDACTED} {REDACTED}"
+    data = {"abc": ["x abcdef", 3, None, {"k": "abc"}]}
+    assert redact.value(data) == {REDACTED: [f"x {REDACTED}", 3, None, {"k": REDACTED}]}
+    assert not Redactor([])
+    assert Redactor([""]).text("anything") == "anything"
