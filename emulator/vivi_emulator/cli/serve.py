@@ -1,4 +1,4 @@
-"""``vivi-emulator``: the command line."""
+"""``vivi-emulator serve``: load the settings and the fixtures, print the banner, run a server."""
 
 from __future__ import annotations
 
@@ -12,31 +12,15 @@ import typer
 
 from vivi_emulator import __version__
 from vivi_emulator.access_log import configure_logging
-from vivi_emulator.cli_contract import contract, record
 from vivi_emulator.core import Emulator
-from vivi_emulator.scenarios.loader import (
-    FixtureError,
-    Problem,
-    ScenarioSet,
-    fixture_files,
-    parse_file,
-)
-from vivi_emulator.scenarios.model import scenario_schema_json
+from vivi_emulator.scenarios.loader import FixtureError, ScenarioSet
 from vivi_emulator.settings import (
     DEFAULT_API_KEY,
     RESOLVED_ENV,
     ConfigError,
-    ServerName,
     Settings,
     dump_resolved,
     load_settings,
-)
-
-app = typer.Typer(
-    help="A local emulator of the VIVI API channel (channelsApi), for offline development, "
-    "contract tests and demos.",
-    no_args_is_help=True,
-    add_completion=False,
 )
 
 
@@ -103,7 +87,6 @@ def _run_granian(settings: Settings, log_level: str, _: Emulator) -> None:
     ).serve()
 
 
-@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
@@ -161,53 +144,3 @@ def serve(
     sys.stdout.flush()
     run = _run_granian if settings.server == "granian" else _run_uvicorn
     run(settings, log_level, emulator)
-
-
-app.command()(contract)
-app.command()(record)
-
-fixtures_app = typer.Typer(help="Check and describe scenario fixture files.", no_args_is_help=True)
-app.add_typer(fixtures_app, name="fixtures")
-
-
-@fixtures_app.command("check")
-def fixtures_check(
-    folders: Annotated[list[Path], typer.Argument(help="Folders (or files) of scenario files.")],
-) -> None:
-    """Validate fixture files; print every problem with file, line and reason (exit 1 if any)."""
-    problems: list[Problem] = []
-    count = files = 0
-    for folder in folders:
-        paths = [folder] if folder.is_file() else fixture_files(folder) if folder.is_dir() else []
-        if not paths:
-            problems.append(Problem(folder, None, "no such folder, or no .yaml files in it"))
-        for path in paths:
-            scenarios, found = parse_file(path)
-            files += 1
-            count += len(scenarios)
-            problems += found
-    for problem in problems:
-        typer.echo(str(problem), err=True)
-    if problems:
-        typer.echo(f"{len(problems)} problem(s) in {files} file(s)", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"{count} scenarios in {files} file(s): all valid")
-
-
-@fixtures_app.command("schema")
-def fixtures_schema() -> None:
-    """Print the JSON Schema of scenario files."""
-    typer.echo(scenario_schema_json(), nl=False)
-
-
-@app.command()
-def version() -> None:
-    """Print the version."""
-    typer.echo(__version__)
-
-
-def main() -> None:
-    app()
-
-
-_ = ServerName  # re-exported for typing of --server choices in docs
