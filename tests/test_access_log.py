@@ -6,7 +6,6 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from vivi_emulator.access_log import channel_of_path
 from vivi_emulator.app import create_app
 from vivi_emulator.settings import Settings
 
@@ -37,14 +36,6 @@ async def test_one_line_per_request_without_the_key(
     assert "status=415" in access[2]
     for record in caplog.records:
         assert SECRET not in record.getMessage()
-
-
-@pytest.mark.parametrize(
-    ("path", "channel"),
-    [("/channelsApi/abc/stream", "abc"), ("/channelsApi//x", "-"), ("/openapi.json", "-")],
-)
-def test_channel_of_path(path: str, channel: str) -> None:
-    assert channel_of_path(path) == channel
 
 
 def test_batching_handler_writes_lines_soon_and_warnings_at_once() -> None:

@@ -10,15 +10,10 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vivi_emulator.errors import printable
+from vivi_emulator.paths import channel_of_path
+
 log = logging.getLogger("vivi_emulator.access")
-
-_CHANNELS_PREFIX = "/channelsApi/"
-
-
-def channel_of_path(path: str) -> str:
-    if not path.startswith(_CHANNELS_PREFIX):
-        return "-"
-    return path[len(_CHANNELS_PREFIX) :].split("/", 1)[0] or "-"
 
 
 class LogFormatter(logging.Formatter):
@@ -126,12 +121,12 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            path: str = scope["path"]
+            path = printable(scope["path"])
             log.info(
                 "%s %s channel=%s status=%s %.1fms",
                 scope["method"],
                 path,
-                channel_of_path(path),
+                channel_of_path(path) or "-",
                 status or "-",  # no status: the client left before an answer
                 (time.perf_counter() - started) * 1000,
             )

@@ -1,4 +1,4 @@
-"""``create_app(settings)``: wiring only. Behaviour lives in ``core``; routes in their modules."""
+"""``create_app(settings)``: wiring only. Behaviour lives in ``service``, routes in theirs."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vivi_emulator import __version__
 from vivi_emulator.access_log import AccessLog
 from vivi_emulator.channels_api.routes import HotPaths, channels_api
-from vivi_emulator.core import Emulator
-from vivi_emulator.errors import install_error_handlers
+from vivi_emulator.errors import ApiError, Guard, error_response, install_error_handlers
 from vivi_emulator.playground import routes as playground_routes
 from vivi_emulator.scenarios.reload import watch_fixtures
+from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings, load_resolved
 from vivi_emulator.spec import contract_json, contract_text
 from vivi_emulator.streaming import quiet_aborts
@@ -28,7 +28,7 @@ from vivi_emulator.streaming import quiet_aborts
 CONTROL_PREFIX = "/_emulator"
 
 
-def _meta_routes() -> list[Route]:
+def _meta_routes(emulator: Emulator) -> list[Route]:
     async def openapi_json(_: Request) -> Response:
         return Response(contract_json(), media_type="application/json")
 
@@ -36,7 +36,12 @@ def _meta_routes() -> list[Route]:
         return Response(contract_text(), media_type="application/yaml")
 
     async def health(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "version": __version__})
+        # Healthy only when the state store answers: a replica without Redis cannot serve.
+        try:
+            await emulator.store.keys()
+        except ApiError as exc:
+            return error_response(exc)
+        return JSONResponse({"status": "ok", "version": __version__, "state": emulator.store.name})
 
     return [
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -72,6 +77,7 @@ def _control_app(emulator: Emulator) -> ASGIApp:
 def _lifespan(emulator: Emulator) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await emulator.start()
         try:
             if not emulator.settings.reload_fixtures:
                 yield
@@ -82,6 +88,7 @@ def _lifespan(emulator: Emulator) -> Callable[[Starlette], AbstractAsyncContextM
                 yield
                 stop.set()
         finally:
+            await emulator.close()
             # Log lines are written in batches (access_log.BatchingHandler); a server's worker
             # may end without Python's exit handlers, so the last ones are written here.
             for handler in logging.getLogger().handlers:
@@ -102,12 +109,14 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
     settings = settings or Settings()
     emulator = emulator or Emulator(settings)
     api_routes, hot = channels_api(emulator)
-    middleware = [Middleware(AccessLog)] if settings.access_log else []
+    middleware = [Middleware(Guard)]
+    if settings.access_log:
+        middleware.append(Middleware(AccessLog))
     middleware.append(Middleware(HotPaths, endpoints=hot))
     app = Starlette(
         routes=[
             *api_routes,
-            *_meta_routes(),
+            *_meta_routes(emulator),
             *playground_routes(emulator),
             Mount(CONTROL_PREFIX, app=_OnFirstUse(lambda: _control_app(emulator))),
         ],

@@ -25,7 +25,7 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
-from vivi_emulator.channels import API_KEY_HEADER
+from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.spec import contract
 
 REDACTED = "[redacted]"

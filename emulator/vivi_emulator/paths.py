@@ -1,4 +1,5 @@
-"""The one parser of the VIVI surface's paths: ``/channelsApi/{channelId}/{operation}``.
+"""The VIVI surface's names: its key header, and the one parser of its paths,
+``/channelsApi/{channelId}/{operation}``.
 
 Used wherever a path must be read without the router (the hot-path shortcut, the access log,
 the recorder), so they cannot disagree about what a channel or an operation is.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+API_KEY_HEADER = "vivi-api-key"
 PREFIX = "/channelsApi/"
 MESSAGE_OPERATIONS = frozenset({"stream", "invoke", "batch"})
 

@@ -17,7 +17,6 @@ test suite needs. One emulator per test session, reset before each test; in-proc
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -28,11 +27,10 @@ import anyio.from_thread
 import httpx
 import pytest
 import uvicorn
-from pydantic import ValidationError
 
 from vivi_emulator.app import create_app
-from vivi_emulator.core import Emulator
-from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.errors import ValidationFailed
+from vivi_emulator.service import Emulator
 from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID, Settings
 
 _MARKER = "vivi_emulator"
@@ -87,9 +85,10 @@ class SyncASGITransport(httpx.BaseTransport):
 
 
 class _Server:
-    """uvicorn in a thread, on a free loopback port, sharing the session's emulator."""
+    """uvicorn on a free loopback port, in the session's event loop (the portal's), so that the
+    server and the test's scripting calls share one loop."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, portal: anyio.from_thread.BlockingPortal) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port: int = sock.getsockname()[1]
@@ -97,17 +96,16 @@ class _Server:
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True, name="vivi-emulator")
-        self._thread.start()
+        self._done = portal.start_task_soon(self._server.serve)
         deadline = time.monotonic() + 15
         while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
+            if self._done.done() or time.monotonic() > deadline:
                 raise RuntimeError("vivi_emulator: the socket server did not start")
             time.sleep(0.01)
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._done.result(timeout=10)
 
 
 class _Session:
@@ -129,7 +127,7 @@ class _Session:
     @property
     def server(self) -> _Server:
         if self._server is None:
-            self._server = _Server(self.app)
+            self._server = _Server(self.app, self.portal)
             self._stack.callback(self._server.stop)
         return self._server
 
@@ -180,32 +178,33 @@ class ViviEmulator:
         """Queue a one-shot answer: a text, or any fixture scenario fields (status=..., ...)."""
         if text is not None:
             scenario["text"] = text
-        scenario.setdefault("name", f"queued-{len(self.emulator.store.queue) + 1}")
         try:
-            self.emulator.store.queue.append(Scenario.model_validate(scenario))
-        except ValidationError as exc:
-            raise ValueError(f"vivi_emulator.queue_reply: {exc}") from None
+            self._session.portal.call(self.emulator.queue_reply, scenario)
+        except ValidationFailed as exc:
+            reasons = "; ".join(f"{e.field}: {e.reason}" for e in exc.errors)
+            raise ValueError(f"vivi_emulator.queue_reply: {exc.detail}: {reasons}") from None
 
     def force(self, scenario: str | None) -> None:
         """Answer every request with this scenario until reset (None stops forcing)."""
-        if scenario is not None and self.emulator.scenarios.get(scenario) is None:
-            known = ", ".join(self.emulator.scenarios.names)
-            raise ValueError(f"vivi_emulator.force: unknown scenario {scenario!r}; known: {known}")
-        self.emulator.store.forced = scenario
+        try:
+            self._session.portal.call(self.emulator.force, scenario)
+        except ValidationFailed as exc:
+            raise ValueError(f"vivi_emulator.force: {exc.detail}") from None
 
     def journal(
         self, channel: str | None = None, thread: str | None = None, path: str | None = None
     ) -> list[dict[str, Any]]:
         """The requests the emulator received, oldest first (keys replaced by a marker)."""
-        entries = self.emulator.store.journal.select(channel=channel, thread=thread, path=path)
-        return [e.as_dict(self.emulator.channels.secrets()) for e in entries]
+        entries = self._session.portal.call(self.emulator.journal, channel, thread, path)
+        return [e.as_dict() for e in entries]
 
     def unmatched(self) -> list[dict[str, Any]]:
-        """Requests answered by the default scenario because nothing else matched."""
-        return [e for e in self.journal() if e["chosen_by"] == "default"]
+        """Requests (or batch items) answered by the default scenario: nothing else matched."""
+        entries = self._session.portal.call(self.emulator.journal)
+        return [e.as_dict() for e in entries if e.unmatched_items()]
 
     def reset(self) -> None:
-        self.emulator.store.reset()
+        self._session.portal.call(self.emulator.reset)
 
 
 @pytest.fixture(scope="session")
@@ -226,7 +225,7 @@ def vivi_emulator(
     strict = options.get("strict")
     if strict is None:
         strict = bool(request.config.getini("vivi_emulator_strict"))
-    _vivi_emulator_session.emulator.store.reset()
+    _vivi_emulator_session.portal.call(_vivi_emulator_session.emulator.reset)
     handle = ViviEmulator(_vivi_emulator_session, use_socket=use_socket)
     yield handle
     unmatched = handle.unmatched() if strict else []

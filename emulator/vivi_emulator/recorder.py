@@ -40,8 +40,8 @@ import httpx
 import yaml
 from starlette.types import Message, Receive, Scope, Send
 
-from vivi_emulator.channels import API_KEY_HEADER
 from vivi_emulator.conformance import REDACTED
+from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.scenarios.frames import frame_data, parse_event
 from vivi_emulator.scenarios.script import CHUNK, END, START
 

@@ -13,14 +13,24 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CHANNEL_ID = "demo-channel"
 DEFAULT_API_KEY = "demo-key"  # the documented embedded default, not a secret
 
 ServerName = Literal["granian", "uvicorn"]
+STATE_SCHEMES = ("memory", "redis")
 
 
 class ConfigError(Exception):
@@ -38,11 +48,21 @@ class Channel(_Model):
 
 
 class Limits(_Model):
+    """Request limits and the bounds of every store (README, "Bounds")."""
+
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     max_file_bytes: int = Field(default=10 * 1_048_576, gt=0)
     max_files: int = Field(default=10, gt=0)
     max_batch_items: int = Field(default=20, gt=0)
     file_ttl_seconds: float = Field(default=3600.0, gt=0)
+    # All uploaded files together, until they expire; an upload over it is a 507.
+    files_quota_bytes: int = Field(default=256 * 1_048_576, gt=0)
+    # Threads (conversations) kept: the least recently used go first, idle ones expire.
+    max_threads: int = Field(default=10_000, gt=0)
+    thread_idle_seconds: float = Field(default=3600.0, gt=0)
+    # One journal entry: a body or event list beyond this is cut, with a marker.
+    journal_entry_bytes: int = Field(default=48 * 1024, ge=4096)
+    max_queued: int = Field(default=1000, gt=0)
 
 
 class Settings(_Model):
@@ -66,6 +86,32 @@ class Settings(_Model):
     journal_size: int = Field(default=1000, gt=0)
     # Needed for the control endpoints when listening on a non-loopback address.
     admin_token: SecretStr | None = None
+    # Where state lives: "memory" (one process) or "redis://HOST:PORT/DB" (shared by every
+    # worker and replica). May hold a password: never printed (see store.redis_store.where).
+    state: str = "memory"
+    # Server worker processes; more than one needs a shared state store.
+    workers: int = Field(default=1, ge=1, le=64)
+    # Connections one worker serves at once (granian's backpressure): long-lived streams each
+    # hold one, so the default leaves room for thousands.
+    max_connections: int = Field(default=10_000, ge=1)
+
+    @field_validator("state")
+    @classmethod
+    def _known_state(cls, value: str) -> str:
+        scheme = "memory" if value == "memory" else urlsplit(value).scheme
+        if scheme not in STATE_SCHEMES or (scheme != "memory" and not urlsplit(value).hostname):
+            raise ValueError("must be 'memory' or a URL such as redis://127.0.0.1:6379/0")
+        return value
+
+    @model_validator(mode="after")
+    def _workers_share_state(self) -> Settings:
+        if self.workers > 1 and self.state == "memory":
+            raise ValueError(
+                f"{self.workers} workers need a shared state store: the in-memory one lives in "
+                "one process. Add --state redis://HOST:PORT/DB (or VIVI_EMULATOR_STATE), or "
+                "run one worker"
+            )
+        return self
 
     @property
     def uses_default_channel(self) -> bool:
@@ -117,6 +163,9 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         "TIME_SCALE": "time_scale",
         "JOURNAL_SIZE": "journal_size",
         "ADMIN_TOKEN": "admin_token",
+        "STATE": "state",
+        "WORKERS": "workers",
+        "MAX_CONNECTIONS": "max_connections",
     }
     for suffix, name in simple.items():
         if (value := environ.get(_ENV_PREFIX + suffix)) is not None:
@@ -172,8 +221,11 @@ RESOLVED_ENV = "VIVI_EMULATOR__RESOLVED_SETTINGS"
 
 
 def dump_resolved(settings: Settings) -> str:
+    """The settings for a worker process, secrets intact (``model_dump`` would mask them)."""
     data = settings.model_dump(mode="json")
     data["channels"] = [{"id": c.id, "key": c.key.get_secret_value()} for c in settings.channels]
+    if settings.admin_token is not None:
+        data["admin_token"] = settings.admin_token.get_secret_value()
     return json.dumps(data)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import anyio
 from starlette.types import Message, Receive, Scope, Send
@@ -83,6 +84,15 @@ def quiet_aborts() -> None:
         logger.addFilter(_QuietAborts())
 
 
+@dataclass(slots=True)
+class Played:
+    """How a stream went: the events sent, and whether the client left before its end."""
+
+    events: list[dict[str, str]] = field(default_factory=list)
+    client_left: bool = False
+    finished: bool = False
+
+
 class EventStream:
     """Plays ``script`` as an ``text/event-stream`` response."""
 
@@ -93,19 +103,38 @@ class EventStream:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
         on_sent: Callable[[list[dict[str, str]]], object] | None = None,
+        on_finish: Callable[[Played], Awaitable[None]] | None = None,
     ) -> None:
         self.script = script
         self._sleep = sleep
         self._clock = clock
         self._on_sent = on_sent
+        self._on_finish = on_finish
         self.headers = [*STREAM_HEADERS, *extra_headers]
         self.batches = encoded(script)
+        self.played = Played()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.timed:
-            await self._timed(receive, send)
-        else:
-            await self._play(send)
+        try:
+            if self.timed:
+                await self._timed(receive, send)
+            else:
+                await self._play(send)
+        finally:
+            if not self.played.finished:
+                # The client left (or the server is stopping): the stream ends here.
+                self.played.client_left = True
+                with anyio.CancelScope(shield=True):
+                    await self._finish()
+
+    async def _finish(self) -> None:
+        """Tell the owner once how the stream ended, before the body's end goes out (so a
+        client that saw the end and asks the journal at once finds the stream there)."""
+        if self.played.finished:
+            return
+        self.played.finished = True
+        if self._on_finish is not None:
+            await self._on_finish(self.played)
 
     @property
     def timed(self) -> bool:
@@ -124,8 +153,10 @@ class EventStream:
                     if wait > 0:
                         await self._sleep(wait)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                self.played.events.extend(events)
                 if self._on_sent is not None:
                     self._on_sent(events)
+            await self._finish()
             if self.script.abort:
                 # The `disconnect` fault: return without finishing the body. ASGI servers then
                 # close the connection, and the client sees the stream cut mid-way.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from vivi_emulator.core import safe_file_name
+from vivi_emulator.app import create_app
+from vivi_emulator.service import Emulator, safe_file_name
 from vivi_emulator.settings import Limits, Settings
 
 from tests.support import AUTH, url
+
+BASE = "http://emulator.test"
 
 
 async def test_upload_returns_absolute_urls_that_serve_the_bytes_back(
@@ -81,17 +84,19 @@ async def test_unknown_or_mismatched_file_is_404(client: httpx.AsyncClient) -> N
     assert (await client.get(other_channel)).status_code == 404
 
 
-@pytest.mark.parametrize(
-    "settings", [Settings(access_log=False, limits=Limits(file_ttl_seconds=0.001))]
-)
-async def test_files_expire(client: httpx.AsyncClient) -> None:
-    import asyncio
-
-    response = await client.post(url("files"), headers=AUTH, files={"files": ("a.txt", b"x")})
-    await asyncio.sleep(0.01)
-    expired = await client.get(response.json()["urls"][0])
-    assert expired.status_code == 404
-    assert "expired" in expired.json()["detail"]
+async def test_files_expire() -> None:
+    now = [1000.0]
+    settings = Settings(access_log=False, limits=Limits(file_ttl_seconds=60))
+    app = create_app(settings, Emulator(settings, clock=lambda: now[0]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+        response = await client.post(url("files"), headers=AUTH, files={"files": ("a.txt", b"x")})
+        file_url = response.json()["urls"][0]
+        now[0] += 59.9
+        assert (await client.get(file_url)).status_code == 200
+        now[0] += 0.1
+        expired = await client.get(file_url)
+        assert expired.status_code == 404
+        assert "expired" in expired.json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 
 from vivi_emulator.settings import Channel, Limits, Settings
 
-from tests.support import AUTH, CHANNEL, OTHER_THREAD, THREAD, chunks_text, sse_events, url
+from tests.support import AUTH, OTHER_THREAD, THREAD, chunks_text, sse_events, url
 
 DOCS_START = b'data: {"message": "", "event": "on_chat_model_start"}\n\n'
 DOCS_END = b'data: {"message": "", "event": "on_chat_model_end"}\n\n'
@@ -71,14 +71,22 @@ async def test_batch_answers_each_item_in_order(client: httpx.AsyncClient) -> No
 
 
 async def test_batch_items_of_one_thread_open_successive_turns(
-    client: httpx.AsyncClient, app: object
+    client: httpx.AsyncClient,
 ) -> None:
     items = [{"message": f"m{i}", "threadId": THREAD} for i in range(3)]
     await client.post(url("batch"), headers=AUTH, json={"messages": items})
-    emulator = app.state.emulator  # type: ignore[attr-defined]
-    thread = emulator.store.thread(CHANNEL, THREAD)
-    assert [t.message for t in thread.turns] == ["m0", "m1", "m2"]
-    assert thread.next_turn == 4
+    # Each item is journaled with its own turn, and the thread's next message opens turn 4.
+    (entry,) = (await client.get("/_emulator/journal")).json()["entries"]
+    assert [(i["thread"], i["turn"]) for i in entry["items"]] == [
+        (THREAD, 1),
+        (THREAD, 2),
+        (THREAD, 3),
+    ]
+    await client.post(
+        "/_emulator/queue", json={"text": "turn {{ turn }} after {{ previous_message }}"}
+    )
+    next_reply = await client.post(url("invoke"), headers=AUTH, json=items[0])
+    assert next_reply.json()["message"] == "turn 4 after m2"
 
 
 async def test_optional_fields_accept_null_a_url_or_a_list(client: httpx.AsyncClient) -> None:

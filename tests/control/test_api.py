@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from vivi_emulator.app import create_app
 from vivi_emulator.settings import Settings
@@ -91,7 +90,7 @@ async def test_journal_is_bounded(client: httpx.AsyncClient) -> None:
 async def test_queue_is_first_in_first_out_then_fixtures(client: httpx.AsyncClient) -> None:
     assert (await client.post(f"{C}/queue", json={"text": "first"})).status_code == 201
     await client.post(f"{C}/queue", json={"name": "second", "status": {"code": 503}})
-    assert (await client.get(f"{C}/queue")).json() == {"queue": ["queued-1", "second"]}
+    assert (await client.get(f"{C}/queue")).json()["queue"] == ["queued-1", "second"]
     one = await client.post(url("invoke"), headers=AUTH, json=BODY)
     two = await client.post(url("invoke"), headers=AUTH, json=BODY)
     three = await client.post(url("invoke"), headers=AUTH, json=BODY)
@@ -127,17 +126,16 @@ async def test_forced_scenario_until_reset(client: httpx.AsyncClient) -> None:
     assert (await client.post(url("invoke"), headers=AUTH, json=BODY)).status_code == 200
 
 
-async def test_reset_forgets_threads_files_journal_and_queue(
-    client: httpx.AsyncClient, app: Starlette
-) -> None:
+async def test_reset_forgets_threads_files_journal_and_queue(client: httpx.AsyncClient) -> None:
     upload = await client.post(url("files"), headers=AUTH, files={"files": ("a.txt", b"x")})
     await client.post(f"{C}/queue", json={"text": "q"})
     await client.post(url("invoke"), headers=AUTH, json=BODY)
     await client.post(f"{C}/queue", json={"text": "q2"})
+    usage = (await client.get(f"{C}/usage")).json()["usage"]
+    assert (usage["threads"], usage["files"], usage["queued"]) == (1, 1, 1)
     assert (await client.post(f"{C}/reset")).json() == {"done": True}
-    store = app.state.emulator.store
-    assert store.threads == {}
-    assert list(store.queue) == []
+    usage = (await client.get(f"{C}/usage")).json()["usage"]
+    assert usage == {"threads": 0, "files": 0, "file_bytes": 0, "journal_entries": 0, "queued": 0}
     assert (await client.get(upload.json()["urls"][0])).status_code == 404
     assert (await client.get(f"{C}/journal")).json()["entries"] == []
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from vivi_emulator.errors import StatusReply, ValidationFailed
-from vivi_emulator.scenarios.engine import RequestContext, build_script, choose
+from vivi_emulator.scenarios.engine import RequestContext, build_script, pick
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.script import CHUNK, END, START
-from vivi_emulator.state import Turn
+from vivi_emulator.store.base import Turn
 
 from tests.support import THREAD
 
@@ -85,16 +85,16 @@ SET = scenario_set(
     ],
 )
 def test_matchers(request_ctx: RequestContext, expected: str) -> None:
-    assert choose(SET, request_ctx, None)[0].name == expected
+    assert pick(SET, request_ctx, None, None)[0].name == expected
 
 
 def test_named_scenario_is_forced_by_name() -> None:
-    assert choose(SET, ctx("ping"), "by-name-only") == (SET.get("by-name-only"), "header")
+    assert pick(SET, ctx("ping"), "by-name-only", None) == (SET.get("by-name-only"), "header")
 
 
 def test_unknown_forced_name_is_422_listing_known_names() -> None:
     with pytest.raises(ValidationFailed) as raised:
-        choose(SET, ctx(), "nope")
+        pick(SET, ctx(), "nope", None)
     assert raised.value.status_code == 422
     assert "nope" in raised.value.detail
     assert "by-name-only" in raised.value.detail
@@ -102,7 +102,7 @@ def test_unknown_forced_name_is_422_listing_known_names() -> None:
 
 def test_no_match_and_no_default_is_a_clear_error() -> None:
     with pytest.raises(ValidationFailed, match="no default"):
-        choose(scenario_set({"name": "a", "match": {"message": "x"}, "text": "y"}), ctx(), None)
+        pick(scenario_set({"name": "a", "match": {"message": "x"}, "text": "y"}), ctx(), None, None)
 
 
 def test_text_is_streamed_in_word_chunks_between_start_and_end() -> None:

@@ -6,11 +6,13 @@ developer reading the error knows what to fix without opening the emulator's sou
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.requests import Request
+from starlette.types import Receive
 
 from vivi_emulator.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
@@ -64,25 +66,46 @@ def require_media_type(request: Request, expected: str) -> None:
         raise UnsupportedMediaType(f"Content-Type must be {expected}, got {shown}")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (413) as soon as it is over ``limit`` bytes."""
+def _refuse_declared(request: Request, limit: int) -> None:
     declared = headers_of(request).get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
-    chunks = []
-    size = 0
+
+
+async def _chunk(receive: Receive, size: int, limit: int) -> tuple[bytes, bool]:
+    """The next piece of the body, and whether more follows; 413 past ``limit``."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone
+    chunk: bytes = message.get("body", b"")
+    if size + len(chunk) > limit:
+        raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+    return chunk, bool(message.get("more_body", False))
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (413) as soon as it is over ``limit`` bytes."""
+    _refuse_declared(request, limit)
     receive = request.receive  # straight from ASGI: the body is read once, here
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+    chunk, more = await _chunk(receive, 0, limit)
+    if not more:
+        return chunk
+    chunks, size = [chunk], len(chunk)
+    while more:
+        chunk, more = await _chunk(receive, size, limit)
         chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+async def body_chunks(request: Request, limit: int) -> AsyncGenerator[bytes]:
+    """The body piece by piece as it arrives (for parsers that stream), within ``limit``."""
+    _refuse_declared(request, limit)
+    size, more = 0, True
+    while more:
+        chunk, more = await _chunk(request.receive, size, limit)
+        size += len(chunk)
+        yield chunk
 
 
 def _field(error: ErrorDetails) -> str:
@@ -121,9 +144,3 @@ def parse_json(model: type[M], raw: bytes) -> M:
         errors = field_errors(exc)
         summary = "; ".join(f"{e.field} {e.reason}" for e in errors)
         raise ValidationFailed(f"invalid request: {summary}", errors) from None
-
-
-async def json_body(request: Request, model: type[M], limit: int) -> M:
-    """Check the media type, read at most ``limit`` bytes, and validate them as ``model``."""
-    require_media_type(request, "application/json")
-    return parse_json(model, await read_body(request, limit))

@@ -1,4 +1,8 @@
-"""The HTTP handlers of the VIVI surface: thin, over ``Emulator``.
+"""The HTTP handlers of the VIVI surface: thin, over the service (``service.Emulator``).
+
+A handler reads the request (key, media type, body), hands plain values to the service, and
+renders what it answers: SSE frames, a JSON reply, file URLs. Every request gets one journal
+entry, written once when its answer is finished (``_journaled``).
 
 They are plain Starlette routes, not FastAPI-decorated ones: the contract file, not FastAPI's
 generated schema, is the truth for this surface, and skipping FastAPI's per-request dependency
@@ -7,20 +11,14 @@ machinery is most of the speed of the hot path (benchmarks/results.md).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from urllib.parse import quote
 
-import anyio
-from pydantic import BaseModel
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from vivi_emulator.channels import API_KEY_HEADER
 from vivi_emulator.channels_api.body import (
     ClientGone,
     headers_of,
@@ -29,7 +27,8 @@ from vivi_emulator.channels_api.body import (
     require_media_type,
 )
 from vivi_emulator.channels_api.models import BatchRequest, MessageRequest
-from vivi_emulator.core import Emulator, Upload
+from vivi_emulator.channels_api.uploads import read_uploads
+from vivi_emulator.channels_api.waiting import sleep_unless_gone
 from vivi_emulator.errors import (
     AgentFailed,
     ApiError,
@@ -38,20 +37,16 @@ from vivi_emulator.errors import (
     error_response,
     json_bytes,
 )
-from vivi_emulator.scenarios.script import Script
-from vivi_emulator.state import JournalEntry
-from vivi_emulator.streaming import EventStream
+from vivi_emulator.paths import parse_api_path
+from vivi_emulator.service import Answer, Call, Emulator, Message, ScriptedStatus, Trace
+from vivi_emulator.streaming import EventStream, Played
 
-M = TypeVar("M", bound=BaseModel)
-
-_PREFIX = "/channelsApi/"
-_OCTETS = "application/octet-stream"
-# Room for multipart boundaries and part headers on top of the files' own bytes.
-_MULTIPART_OVERHEAD = 64 * 1024
+Endpoint = Callable[[Request], Awaitable[ASGIApp]]
+_Handler = Callable[[Request, Trace], Awaitable[ASGIApp]]
 
 
 class _Nothing:
-    """The answer to a client that hung up before its request was read: no response at all."""
+    """The answer to a client that hung up: no response at all."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         return
@@ -63,65 +58,74 @@ class _JsonAnswer:
 
     def __init__(self, body: bytes, headers: Sequence[tuple[str, str]]) -> None:
         self.body = body
-        self.headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers),
-        ]
+        self.headers = with_headers(
+            [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            headers,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
         await send({"type": "http.response.body", "body": self.body})
 
 
-def _json(payload: object, headers: Sequence[tuple[str, str]] = ()) -> _JsonAnswer:
-    return _JsonAnswer(json_bytes(payload), headers)
+def with_headers(
+    base: Sequence[tuple[bytes, bytes]], extra: Sequence[tuple[str, str]]
+) -> list[tuple[bytes, bytes]]:
+    """``base`` with a scenario's headers: a header the scenario names replaces the base one."""
+    if not extra:
+        return list(base)
+    added = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra]
+    names = {k for k, _ in added}
+    return [*(h for h in base if h[0] not in names), *added]
 
 
-async def _joined(script: Script, thread_id: str) -> dict[str, str]:
-    """The invoke answer of a script: its chunks joined, after the time it takes to stream."""
-    if script.broken is not None:
-        raise AgentFailed(f"the agent's reply failed: {script.broken}")
-    if script.duration > 0:
-        await anyio.sleep(script.duration)  # the whole reply takes as long as its stream would
-    return {"message": script.reply, "threadId": thread_id}
+def _call(request: Request) -> Call:
+    scope = request.scope
+    return Call(
+        scope["method"], scope["path"], scope["path_params"]["channelId"], headers_of(request)
+    )
 
 
-_Handler = Callable[[Request, JournalEntry], Awaitable[ASGIApp]]
+def _message(body: MessageRequest) -> Message:
+    return Message(body.message, body.threadId, body.userId, tuple(body.attached_files))
 
 
-def _journaled(emulator: Emulator, handler: _Handler) -> Callable[[Request], Awaitable[ASGIApp]]:
-    """Every request to the VIVI surface gets a journal entry, whatever its answer."""
-    journal = emulator.store.journal
+def _broken(answer: Answer) -> AgentFailed:
+    """What /invoke and /batch answer for a script whose stream breaks: there is no stream."""
+    return AgentFailed(f"the agent's reply failed: {answer.script.broken}")
+
+
+def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
+    """Every request to the VIVI surface gets a journal entry, whatever its answer.
+
+    A handler that answers records its own entry (with its turn, in one step of the store);
+    an error is recorded here. Before an error other than the key's own is answered, the key
+    is checked against the store's current keys: a key rotated by another process is refused
+    as such, not with some later error.
+    """
 
     async def endpoint(request: Request) -> ASGIApp:
-        scope = request.scope
-        entry = journal.open(
-            scope["method"], scope["path"], scope["path_params"]["channelId"], scope["headers"]
-        )
+        trace = Trace(_call(request))
         try:
-            answer = await handler(request, entry)
+            return await handler(request, trace)
         except ApiError as exc:
-            entry.status = exc.status_code
-            entry.error = exc.detail
-            raise
+            if exc.status_code not in (401, 403, 404):
+                try:
+                    await emulator.check_key_now(trace.call.channel, trace.call.api_key)
+                except ApiError as key_error:
+                    exc = key_error
+            if isinstance(exc, ScriptedStatus):
+                trace.items.append(exc.item)
+            trace.status, trace.error = exc.status_code, exc.detail
+            await emulator.finish(trace)
+            raise exc from None
         except ClientGone:
-            entry.error = "the client hung up before its request was read"
+            trace.client_left = True
+            trace.error = "the client hung up before its request was read"
+            await emulator.finish(trace)
             return _Nothing()
-        entry.status = answer.status_code if isinstance(answer, Response) else 200  # ours: 200
-        return answer
 
     return endpoint
-
-
-async def _read(request: Request, model: type[M], limit: int, entry: JournalEntry) -> M:
-    require_media_type(request, "application/json")
-    raw = await read_body(request, limit)
-    entry.body = raw  # kept as bytes; decoded only when the journal is read
-    return parse_json(model, raw)
-
-
-Endpoint = Callable[[Request], Awaitable[ASGIApp]]
 
 
 class HotPaths:
@@ -138,18 +142,16 @@ class HotPaths:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            path: str = scope["path"]
-            if path.startswith(_PREFIX):
-                channel_id, _, operation = path[len(_PREFIX) :].partition("/")
-                endpoint = self.endpoints.get(operation) if channel_id else None
-                if endpoint is not None:
-                    scope["path_params"] = {"channelId": channel_id}
-                    try:
-                        answer = await endpoint(Request(scope, receive, send))
-                    except ApiError as exc:
-                        answer = error_response(exc)
-                    await answer(scope, receive, send)
-                    return
+            parsed = parse_api_path(scope["path"])
+            endpoint = self.endpoints.get(parsed.operation) if parsed is not None else None
+            if endpoint is not None and parsed is not None:
+                scope["path_params"] = {"channelId": parsed.channel}
+                try:
+                    answer = await endpoint(Request(scope, receive, send))
+                except ApiError as exc:
+                    answer = error_response(exc)
+                await answer(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -157,31 +159,55 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
     """The VIVI surface's routes, and the hot endpoints for ``HotPaths``."""
     limits = emulator.settings.limits
 
-    def channel_of(request: Request) -> str:
-        channel_id: str = request.path_params["channelId"]
-        emulator.authenticate(channel_id, headers_of(request).get(API_KEY_HEADER))
-        return channel_id
+    async def read_message(request: Request, trace: Trace) -> Message:
+        emulator.check_key(trace.call.channel, trace.call.api_key)
+        require_media_type(request, "application/json")
+        trace.body = await read_body(request, limits.max_body_bytes)
+        return _message(parse_json(MessageRequest, trace.body))
 
-    async def stream(request: Request, entry: JournalEntry) -> ASGIApp:
-        channel_id = channel_of(request)
-        body = await _read(request, MessageRequest, limits.max_body_bytes, entry)
-        script = emulator.script_for(channel_id, body, headers_of(request), entry)
-        entry.events = []
+    async def stream(request: Request, trace: Trace) -> ASGIApp:
+        message = await read_message(request, trace)
+        answer = await emulator.answer(trace.call, message)
+        trace.items.append(answer.item)
+        await emulator.keep(trace.call, answer)
+
+        async def finished(played: Played) -> None:
+            trace.status = 200
+            trace.events = played.events
+            trace.client_left = played.client_left
+            await emulator.finish(trace)
+
         return EventStream(
-            script,
-            [(k.encode(), v.encode()) for k, v in script.headers],
-            on_sent=entry.events.extend,
+            answer.script,
+            with_headers([], answer.script.headers),
+            on_finish=finished,
         )
 
-    async def invoke(request: Request, entry: JournalEntry) -> ASGIApp:
-        channel_id = channel_of(request)
-        body = await _read(request, MessageRequest, limits.max_body_bytes, entry)
-        script = emulator.script_for(channel_id, body, headers_of(request), entry)
-        return _json(await _joined(script, body.threadId), script.headers)
+    async def joined(request: Request, answer: Answer) -> dict[str, str]:
+        """The invoke answer of a script: its chunks joined, after the time it takes to stream
+        (or raise ClientGone if the client hangs up meanwhile: the work stops there)."""
+        script = answer.script
+        if script.duration > 0 and await sleep_unless_gone(request.receive, script.duration):
+            raise ClientGone
+        return {"message": script.reply, "threadId": answer.message.thread_id}
 
-    async def batch(request: Request, entry: JournalEntry) -> ASGIApp:
-        channel_id = channel_of(request)
-        body = await _read(request, BatchRequest, limits.max_body_bytes, entry)
+    async def invoke(request: Request, trace: Trace) -> ASGIApp:
+        message = await read_message(request, trace)
+        answer = await emulator.answer(trace.call, message)
+        trace.items.append(answer.item)
+        if answer.script.broken is not None:
+            await emulator.keep(trace.call, answer)
+            raise _broken(answer)
+        reply = await joined(request, answer)
+        trace.status = 200
+        await emulator.keep(trace.call, answer, trace)  # the turn and the journal, one step
+        return _JsonAnswer(json_bytes(reply), answer.script.headers)
+
+    async def batch(request: Request, trace: Trace) -> ASGIApp:
+        emulator.check_key(trace.call.channel, trace.call.api_key)
+        require_media_type(request, "application/json")
+        trace.body = await read_body(request, limits.max_body_bytes)
+        body = parse_json(BatchRequest, trace.body)
         if len(body.messages) > limits.max_batch_items:
             reason = f"must hold at most {limits.max_batch_items} messages"
             raise ValidationFailed(
@@ -190,76 +216,44 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
         # In order: items of one thread see each other's turns (docs/decisions.md, row 13).
         responses = []
         for item in body.messages:
-            script = emulator.script_for(channel_id, item, headers_of(request), entry)
-            responses.append(await _joined(script, item.threadId))
-        return _json({"responses": responses})
+            answer = await emulator.answer(trace.call, _message(item))
+            trace.items.append(answer.item)
+            await emulator.keep(trace.call, answer)
+            if answer.script.broken is not None:
+                raise _broken(answer)
+            responses.append(await joined(request, answer))
+        trace.status = 200
+        await emulator.finish(trace)
+        return _JsonAnswer(json_bytes({"responses": responses}), ())
 
-    async def upload(request: Request, entry: JournalEntry) -> ASGIApp:
-        channel_id = channel_of(request)
+    async def upload(request: Request, trace: Trace) -> ASGIApp:
+        await emulator.check_key_now(trace.call.channel, trace.call.api_key)
         require_media_type(request, "multipart/form-data")
-        limit = limits.max_files * limits.max_file_bytes + _MULTIPART_OVERHEAD
-        raw = await read_body(request, limit)
-
-        async def replay() -> AsyncGenerator[bytes]:
-            yield raw
-
-        parser = MultiPartParser(
-            request.headers,
-            replay(),
-            # The file count is checked by the core, which names the limit in its error.
-            max_files=limits.max_files + 1,
-            max_fields=100,
-            max_part_size=limits.max_body_bytes,
-        )
-        try:
-            form = await parser.parse()
-        except MultiPartException as exc:
-            if exc.message.startswith("Too many files"):
-                reason = f"must hold at most {limits.max_files} files"
-                raise ValidationFailed(
-                    f"invalid request: files {reason}", [FieldError("files", reason)]
-                ) from None
-            raise ValidationFailed(
-                f"invalid multipart body: {exc.message}", [FieldError("files", exc.message)]
-            ) from None
-        parts = form.getlist("files")
-        try:
-            if not parts:
-                raise ValidationFailed(
-                    "invalid request: files is required (one part named 'files' per file)",
-                    [FieldError("files", "is required")],
-                )
-            # A part with no file name arrives as a text field: that is a value, not a file.
-            if not all(isinstance(part, UploadFile) for part in parts):
-                raise ValidationFailed(
-                    "invalid request: every 'files' part must be a file (with a filename)",
-                    [FieldError("files", "must be file parts, not text fields")],
-                )
-            uploads = [
-                Upload(part.filename or "file", part.content_type or _OCTETS, await part.read())
-                for part in parts
-                if isinstance(part, UploadFile)
-            ]
-        finally:
-            await form.close()
-        entry.body = {
-            "files": [
-                {"name": u.name, "content_type": u.content_type, "size": len(u.data)}
-                for u in uploads
-            ]
-        }
+        uploads = await read_uploads(request, limits)
+        trace.body = json_bytes(
+            {
+                "files": [
+                    {"name": u.name, "content_type": u.content_type, "size": len(u.data)}
+                    for u in uploads
+                ]
+            }
+        ).decode()
         base = emulator.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
         base = base.rstrip("/")
-        channel_path = quote(channel_id, safe="")
+        channel_path = quote(trace.call.channel, safe="")
         urls = [
             f"{base}/channelsApi/{channel_path}/files/{file_id}/{quote(name)}"
-            for file_id, name in emulator.store_uploads(channel_id, uploads)
+            for file_id, name in await emulator.upload(trace.call.channel, uploads)
         ]
-        return _json({"urls": urls})
+        trace.status = 200
+        await emulator.finish(trace)
+        return _JsonAnswer(json_bytes({"urls": urls}), ())
 
     async def uploaded_file(request: Request) -> Response:
         params = request.path_params
-        stored = emulator.uploaded_file(params["channelId"], params["fileId"], params["fileName"])
+        stored = await emulator.uploaded_file(
+            params["channelId"], params["fileId"], params["fileName"]
+        )
         return Response(
             stored.data,
             media_type=stored.content_type,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
+import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,16 +11,17 @@ import typer
 
 from vivi_emulator import __version__
 from vivi_emulator.access_log import configure_logging
-from vivi_emulator.core import Emulator
+from vivi_emulator.cli.servers import PortInUse, check_port_free, run_granian, run_uvicorn
 from vivi_emulator.scenarios.loader import FixtureError, ScenarioSet
+from vivi_emulator.service import Emulator
 from vivi_emulator.settings import (
     DEFAULT_API_KEY,
-    RESOLVED_ENV,
     ConfigError,
     Settings,
-    dump_resolved,
     load_settings,
 )
+from vivi_emulator.store import StoreUnavailable, open_store
+from vivi_emulator.store.redis_store import where
 
 
 def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
@@ -29,6 +29,10 @@ def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
     lines = [f"vivi-emulator {__version__} serving on {base} ({settings.server})"]
     folders = ", ".join(str(f) for f in settings.fixtures) or "the defaults"
     lines.append(f"  scenarios {len(scenarios.scenarios)} from {folders}")
+    if settings.state == "memory":
+        lines.append(f"  state     in memory ({settings.workers} worker)")
+    else:
+        lines.append(f"  state     {where(settings.state)} ({settings.workers} workers share it)")
     for channel in settings.channels:
         if settings.uses_default_channel:
             # The one key ever printed: the embedded, public demo key.
@@ -47,44 +51,6 @@ def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
             """-d '{"message": "hello", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"}'"""
         )
     return "\n".join(lines)
-
-
-def _run_uvicorn(settings: Settings, log_level: str, emulator: Emulator) -> None:
-    import uvicorn
-
-    from vivi_emulator.app import create_app
-
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
-    # handler that was there before it. A no-op handler there makes a requested stop what it is
-    # for a service (and for `docker stop`): a clean exit with status 0.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: None)
-    uvicorn.run(
-        create_app(settings, emulator),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,  # the emulator logs its own line, without headers
-        log_level=log_level,
-        timeout_graceful_shutdown=3,
-    )
-
-
-def _run_granian(settings: Settings, log_level: str, _: Emulator) -> None:
-    # granian imports the app in a worker process, which builds its own Emulator.
-    from granian import Granian
-    from granian.constants import Interfaces
-
-    os.environ[RESOLVED_ENV] = dump_resolved(settings)
-    Granian(
-        "vivi_emulator.app:create_app_from_env",
-        factory=True,
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=1,
-        log_access=False,
-        log_level=log_level,  # type: ignore[arg-type]
-    ).serve()
 
 
 def serve(
@@ -112,6 +78,20 @@ def serve(
         typer.Option(help="Multiply every scripted delay (0.5: replay twice as fast).", min=0.0),
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="Where state lives: memory (default) or redis://HOST:PORT/DB, shared by every "
+            "worker and replica (a password is better given in VIVI_EMULATOR_STATE).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (more than one needs --state redis).")
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(help="Connections one worker serves at once (each stream holds one)."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the emulator (defaults: 127.0.0.1:8000, channel demo-channel, key demo-key)."""
@@ -129,8 +109,13 @@ def serve(
                 "fixtures": fixtures or None,
                 "access_log": None if access_log else False,
                 "reload_fixtures": None if reload else False,
+                "state": state,
+                "workers": workers,
+                "max_connections": max_connections,
             },
         )
+        check_port_free(settings.host, settings.port)
+        _check_state(settings)
         # Load the fixtures once here, so a broken file stops the start with its reasons
         # instead of failing inside a server's worker.
         emulator = Emulator(settings)
@@ -140,7 +125,26 @@ def serve(
     except FixtureError as exc:
         typer.echo(f"vivi-emulator: the fixtures do not load:\n{exc}", err=True)
         raise typer.Exit(2) from None
+    except (PortInUse, StoreUnavailable) as exc:
+        typer.echo(f"vivi-emulator: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(_banner(settings, emulator.scenarios))
     sys.stdout.flush()
-    run = _run_granian if settings.server == "granian" else _run_uvicorn
+    run = run_granian if settings.server == "granian" else run_uvicorn
     run(settings, log_level, emulator)
+
+
+def _check_state(settings: Settings) -> None:
+    """A shared store must answer before any worker starts (StoreUnavailable if not)."""
+    if settings.state == "memory":
+        return
+    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
+
+    async def check() -> None:
+        store = open_store(settings.state, channels, Emulator.bounds_of(settings))
+        try:
+            await store.start()
+        finally:
+            await store.close()
+
+    asyncio.run(check())

@@ -1,26 +1,29 @@
 """The control API: reset, journal, one-shot queue, scenarios, channels and keys.
 
 A FastAPI app of its own, mounted at ``/_emulator``; its OpenAPI document is served at
-``/_emulator/openapi.json``, apart from the VIVI contract.
+``/_emulator/openapi.json``, apart from the VIVI contract. Every handler is one call to the
+service. Scripting is per channel where a ``channel`` is given (the queue, the forced scenario,
+the journal, reset), so parallel tests that each own a channel never see each other.
 """
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Query
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 from vivi_emulator import __version__
 from vivi_emulator.control.access import ADMIN_HEADER, check_admin
-from vivi_emulator.core import Emulator
-from vivi_emulator.errors import FieldError, NotFound, ValidationFailed, install_error_handlers
-from vivi_emulator.scenarios.engine import UnknownScenario
+from vivi_emulator.control.limits import BodyLimit
+from vivi_emulator.errors import FieldError, ValidationFailed, install_error_handlers, json_bytes
 from vivi_emulator.scenarios.loader import FixtureError
-from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.service import Emulator
 
-MAX_QUEUE = 1000
+Channel = Annotated[
+    str | None, Query(description="A channel id: only that channel's state (default: all).")
+]
 
 
 class ScenarioInfo(BaseModel):
@@ -39,21 +42,28 @@ class Reloaded(BaseModel):
     scenarios: int
 
 
-class JournalPage(BaseModel):
-    entries: list[dict[str, Any]]
-
-
 class Queued(BaseModel):
     name: str
     queued: int = Field(description="How many answers wait in the queue now.")
 
 
+class QueuedItem(BaseModel):
+    name: str
+    channel: str | None = Field(description="The channel it waits for; null: any channel.")
+    match: dict[str, Any] | None = Field(
+        description="What a request must hold to consume it; a reply whose match never holds "
+        "stays queued until the queue is cleared or the emulator reset."
+    )
+
+
 class QueueState(BaseModel):
-    queue: list[str]
+    queue: list[str] = Field(description="The queued replies' names, in order.")
+    items: list[QueuedItem]
 
 
 class Forced(BaseModel):
     scenario: str | None = Field(description="A scenario name, or null to stop forcing.")
+    channel: str | None = Field(default=None, description="Only for this channel (default: all).")
 
 
 class ChannelList(BaseModel):
@@ -61,12 +71,16 @@ class ChannelList(BaseModel):
 
 
 class NewChannel(BaseModel):
-    id: str = Field(min_length=1)
-    key: str | None = Field(default=None, min_length=1, description="Generated when absent.")
+    id: str = Field(min_length=1, max_length=200)
+    key: str | None = Field(
+        default=None, min_length=1, max_length=500, description="Generated when absent."
+    )
 
 
 class NewKey(BaseModel):
-    key: str | None = Field(default=None, min_length=1, description="Generated when absent.")
+    key: str | None = Field(
+        default=None, min_length=1, max_length=500, description="Generated when absent."
+    )
 
 
 class ChannelKey(BaseModel):
@@ -79,8 +93,6 @@ class Done(BaseModel):
 
 
 def create_control_app(emulator: Emulator) -> FastAPI:
-    store = emulator.store
-
     def admin(
         token: Annotated[str | None, Header(alias=ADMIN_HEADER)] = None,
     ) -> None:
@@ -97,47 +109,46 @@ def create_control_app(emulator: Emulator) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=emulator.settings.limits.max_body_bytes)
 
     @app.post("/reset", response_model=Done, summary="Forget threads, files, journal, queue")
-    def reset() -> Done:
-        store.reset()
+    async def reset(channel: Channel = None) -> Done:
+        await emulator.reset(channel)
         return Done()
 
-    @app.get("/journal", response_model=JournalPage, summary="Requests to the VIVI surface")
-    def journal(
-        channel: str | None = None,
+    @app.get("/journal", summary="Requests to the VIVI surface, oldest first")
+    async def journal(
+        channel: Channel = None,
         thread: str | None = None,
         path: Annotated[str | None, Query(description="A full path, or its last part")] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    ) -> JournalPage:
-        entries = store.journal.select(channel=channel, thread=thread, path=path)[-limit:]
-        secrets = emulator.channels.secrets()
-        return JournalPage(entries=[e.as_dict(secrets) for e in entries])
+    ) -> Response:
+        entries = (await emulator.journal(channel=channel, thread=thread, path=path))[-limit:]
+        # Written as JSON directly: entries are already plain, bounded data.
+        page = {"entries": [e.as_dict() for e in entries]}
+        return Response(json_bytes(page), media_type="application/json")
 
     @app.delete("/journal", response_model=Done)
-    def clear_journal() -> Done:
-        store.journal.clear()
+    async def clear_journal(channel: Channel = None) -> Done:
+        await emulator.clear_journal(channel)
         return Done()
 
     @app.get("/scenarios", response_model=ScenarioList)
-    def scenarios() -> ScenarioList:
+    async def scenarios(channel: Channel = None) -> ScenarioList:
         return ScenarioList(
             scenarios=[
                 ScenarioInfo(
-                    name=s.name,
-                    description=s.description,
-                    matches=s.match is not None,
-                    default=s.default,
+                    name=s.name, description=s.description, matches=s.matches, default=s.default
                 )
-                for s in emulator.scenarios.scenarios
+                for s in emulator.scenario_list()
             ],
-            forced=store.forced,
+            forced=await emulator.forced(channel),
         )
 
     @app.post("/scenarios/reload", response_model=Reloaded)
-    def reload() -> Reloaded:
+    async def reload() -> Reloaded:
         try:
-            loaded = emulator.reload_scenarios()
+            loaded = await emulator.reload_scenarios()
         except FixtureError as exc:
             problems = [FieldError(str(p.file), f"line {p.line}: {p.reason}") for p in exc.problems]
             raise ValidationFailed(
@@ -146,15 +157,26 @@ def create_control_app(emulator: Emulator) -> FastAPI:
         return Reloaded(scenarios=len(loaded.scenarios))
 
     @app.put("/forced", response_model=Forced, summary="Force a scenario for every request")
-    def force(forced: Forced) -> Forced:
-        if forced.scenario is not None and emulator.scenarios.get(forced.scenario) is None:
-            raise UnknownScenario(forced.scenario, emulator.scenarios.names)
-        store.forced = forced.scenario
+    async def force(forced: Forced) -> Forced:
+        await emulator.force(forced.scenario, forced.channel)
         return forced
 
     @app.get("/queue", response_model=QueueState)
-    def queue() -> QueueState:
-        return QueueState(queue=[s.name for s in store.queue])
+    async def queue(channel: Channel = None) -> QueueState:
+        items = await emulator.queue(channel)
+        return QueueState(
+            queue=[r.scenario.name for r in items],
+            items=[
+                QueuedItem(
+                    name=r.scenario.name,
+                    channel=r.channel,
+                    match=r.scenario.match.model_dump(exclude_defaults=True)
+                    if r.scenario.match
+                    else None,
+                )
+                for r in items
+            ],
+        )
 
     @app.post(
         "/queue",
@@ -162,47 +184,44 @@ def create_control_app(emulator: Emulator) -> FastAPI:
         status_code=201,
         summary="Queue a one-shot answer (a fixture scenario; name optional)",
     )
-    def push(reply: Annotated[dict[str, Any], Body()]) -> Queued:
-        if len(store.queue) >= MAX_QUEUE:
-            raise ValidationFailed(f"the queue holds at most {MAX_QUEUE} answers")
-        data = {"name": f"queued-{len(store.queue) + 1}", **reply}
-        try:
-            scenario = Scenario.model_validate(data)
-        except ValidationError as exc:
-            errors = [
-                FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-            raise ValidationFailed("invalid queued answer", errors) from None
-        store.queue.append(scenario)
-        return Queued(name=scenario.name, queued=len(store.queue))
+    async def push(reply: Annotated[dict[str, Any], Body()], channel: Channel = None) -> Queued:
+        name, size = await emulator.queue_reply(reply, channel)
+        return Queued(name=name, queued=size)
 
     @app.delete("/queue", response_model=Done)
-    def clear_queue() -> Done:
-        store.queue.clear()
+    async def clear_queue(channel: Channel = None) -> Done:
+        await emulator.clear_queue(channel)
         return Done()
 
     @app.get("/channels", response_model=ChannelList)
-    def channels() -> ChannelList:
-        return ChannelList(channels=emulator.channels.ids())
+    async def channels() -> ChannelList:
+        return ChannelList(channels=await emulator.channels())
 
     @app.post("/channels", response_model=ChannelKey, status_code=201)
-    def add_channel(channel: NewChannel) -> ChannelKey:
-        if channel.id in emulator.channels:
-            raise ValidationFailed(
-                f"channel '{channel.id}' exists; rotate its key instead",
-                [FieldError("id", "already exists")],
-            )
-        key = channel.key or secrets.token_urlsafe(24)
-        emulator.channels.set_key(channel.id, key)
+    async def add_channel(channel: NewChannel) -> ChannelKey:
+        key = await emulator.add_channel(channel.id, channel.key)
         return ChannelKey(id=channel.id, key=key)
 
     @app.post("/channels/{channel_id}/rotate", response_model=ChannelKey)
-    def rotate(channel_id: str, new: Annotated[NewKey | None, Body()] = None) -> ChannelKey:
-        if channel_id not in emulator.channels:
-            raise NotFound(f"unknown channel '{channel_id}'")
-        key = (new.key if new else None) or secrets.token_urlsafe(24)
-        emulator.channels.set_key(channel_id, key)  # the old key stops working at once
+    async def rotate(channel_id: str, new: Annotated[NewKey | None, Body()] = None) -> ChannelKey:
+        key = await emulator.rotate_key(channel_id, new.key if new else None)
         return ChannelKey(id=channel_id, key=key)
+
+    @app.get("/usage", summary="What the state store holds, against its bounds")
+    async def usage() -> dict[str, Any]:
+        limits = emulator.settings.limits
+        return {
+            "state": emulator.store.name,
+            "usage": await emulator.usage(),
+            "bounds": {
+                "max_threads": limits.max_threads,
+                "thread_idle_seconds": limits.thread_idle_seconds,
+                "files_quota_bytes": limits.files_quota_bytes,
+                "file_ttl_seconds": limits.file_ttl_seconds,
+                "journal_size": emulator.settings.journal_size,
+                "journal_entry_bytes": limits.journal_entry_bytes,
+                "max_queued": limits.max_queued,
+            },
+        }
 
     return app

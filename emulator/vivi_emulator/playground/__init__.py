@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from vivi_emulator.core import Emulator
+from vivi_emulator.service import Emulator
 from vivi_emulator.settings import DEFAULT_API_KEY
 
 PAGE_PREFIX = "/playground"
@@ -69,7 +69,7 @@ def routes(emulator: Emulator) -> list[BaseRoute]:
     async def playground(_: Request) -> Response:
         # Prefill the first channel; its key only when it is the embedded, public demo key: a
         # configured key is never written into a page anyone on the network could load.
-        ids = emulator.channels.ids()
+        ids = await emulator.channels()
         channel = ids[0] if ids else ""
         key = DEFAULT_API_KEY if emulator.settings.uses_default_channel else ""
         page = playground_html.replace("__VIVI_CHANNEL__", html.escape(channel)).replace(

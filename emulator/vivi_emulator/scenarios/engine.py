@@ -1,16 +1,16 @@
 """From a request to a Script: choose the scenario, then write its events with their times.
 
-Choice, in order: the ``x-vivi-scenario`` header (by name), the first scenario whose ``match``
-holds, the default scenario. Randomness (jitter) comes from a generator seeded by the run's seed
-and the request's channel, thread and turn, so a run repeats exactly, whatever order requests
-arrive in.
+Choice (after the one-shot queue, which the service consults first), in order: the
+``x-vivi-scenario`` header (by name), the scenario forced from the control API, the first
+scenario whose ``match`` holds, the default scenario. Randomness (jitter) comes from a generator
+seeded by the run's seed and the request's channel, thread and turn, so a run repeats exactly,
+whatever order requests arrive in.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -18,6 +18,7 @@ from hashlib import sha256
 from urllib.parse import unquote, urlsplit
 
 from vivi_emulator.errors import FieldError, StatusReply, ValidationFailed
+from vivi_emulator.journal import ChosenBy
 from vivi_emulator.scenarios.frames import frame_events
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import (
@@ -30,7 +31,7 @@ from vivi_emulator.scenarios.model import (
 )
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
 from vivi_emulator.scenarios.template import is_templated, render
-from vivi_emulator.state import Turn
+from vivi_emulator.store.base import Turn
 
 SCENARIO_HEADER = "x-vivi-scenario"
 
@@ -122,25 +123,18 @@ class UnknownScenario(ValidationFailed):
         super().__init__(f"invalid request: {reason}", [FieldError(SCENARIO_HEADER, reason)])
 
 
-def choose(
+def pick(
     scenarios: ScenarioSet,
     ctx: RequestContext,
-    forced: str | None,
-    queue: deque[Scenario] | None = None,
-    sticky: str | None = None,
-) -> tuple[Scenario, str]:
-    """The scenario for a request, and how it was chosen.
+    header_scenario: str | None,
+    forced_scenario: str | None,
+) -> tuple[Scenario, ChosenBy]:
+    """The scenario for a request that no queued reply took, and how it was chosen.
 
-    In order: the first queued answer whose match holds (consumed), the ``x-vivi-scenario``
-    header, a scenario forced for every request from the control API, the first fixture whose
-    match holds, the default.
+    In order: the one named by the ``x-vivi-scenario`` header, the one forced for every request
+    from the control API, the first fixture whose match holds, the default.
     """
-    for index, queued in enumerate(queue or ()):
-        if queued.match is None or matches(queued.match, ctx):
-            assert queue is not None
-            del queue[index]
-            return queued, "queue"
-    for name, how in ((forced, "header"), (sticky, "forced")):
+    for name, how in ((header_scenario, ChosenBy.HEADER), (forced_scenario, ChosenBy.FORCED)):
         if name:
             scenario = scenarios.get(name)
             if scenario is None:
@@ -148,11 +142,11 @@ def choose(
             return scenario, how
     for scenario in scenarios.scenarios:
         if scenario.match is not None and matches(scenario.match, ctx):
-            return scenario, "match"
+            return scenario, ChosenBy.MATCH
     default = scenarios.default
     if default is None:
         raise UnknownScenario("(none matched, and there is no default)", scenarios.names)
-    return default, "default"
+    return default, ChosenBy.DEFAULT
 
 
 def _chunks(text: str, chunking: Chunking) -> list[str]:

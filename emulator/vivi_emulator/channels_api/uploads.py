@@ -1,0 +1,67 @@
+"""Reading a multipart upload into files, within the limits, without a second copy.
+
+The body is fed to Starlette's multipart parser as it arrives (the parser spools each file to a
+temporary file past 1 MiB), so a 100 MiB upload is held once, as the files' bytes, not also as
+the raw body.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+
+from vivi_emulator.channels_api.body import body_chunks
+from vivi_emulator.errors import FieldError, ValidationFailed
+from vivi_emulator.settings import Limits
+from vivi_emulator.store.base import NewFile
+
+_OCTETS = "application/octet-stream"
+# Room for multipart boundaries and part headers on top of the files' own bytes.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _too_many(limits: Limits) -> ValidationFailed:
+    reason = f"must hold at most {limits.max_files} files"
+    return ValidationFailed(f"invalid request: files {reason}", [FieldError("files", reason)])
+
+
+async def read_uploads(request: Request, limits: Limits) -> list[NewFile]:
+    """The files of the request's ``files`` parts, in order; 413/422 naming the limit."""
+    parser = MultiPartParser(
+        request.headers,
+        body_chunks(request, limits.max_files * limits.max_file_bytes + _MULTIPART_OVERHEAD),
+        # The file count is checked here, and named in the error, not by the parser's words.
+        max_files=limits.max_files + 1,
+        max_fields=100,
+        max_part_size=limits.max_body_bytes,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        if exc.message.startswith("Too many files"):
+            raise _too_many(limits) from None
+        raise ValidationFailed(
+            f"invalid multipart body: {exc.message}", [FieldError("files", exc.message)]
+        ) from None
+    try:
+        parts = form.getlist("files")
+        if not parts:
+            raise ValidationFailed(
+                "invalid request: files is required (one part named 'files' per file)",
+                [FieldError("files", "is required")],
+            )
+        # A part with no file name arrives as a text field: that is a value, not a file.
+        if not all(isinstance(part, UploadFile) for part in parts):
+            raise ValidationFailed(
+                "invalid request: every 'files' part must be a file (with a filename)",
+                [FieldError("files", "must be file parts, not text fields")],
+            )
+        # The count and each file's size are checked by the service, which names the limits.
+        return [
+            NewFile(part.filename or "file", part.content_type or _OCTETS, await part.read())
+            for part in parts
+            if isinstance(part, UploadFile)
+        ]
+    finally:
+        await form.close()

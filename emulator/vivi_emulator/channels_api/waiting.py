@@ -1,0 +1,30 @@
+"""Waiting out a reply's scripted time while watching for the client to hang up.
+
+``/invoke`` and ``/batch`` answer after the time their stream would take. A client that hangs
+up meanwhile must cost nothing more: the wait stops at once, and the journal says it left.
+"""
+
+from __future__ import annotations
+
+import anyio
+from starlette.types import Receive
+
+
+async def sleep_unless_gone(receive: Receive, seconds: float) -> bool:
+    """Sleep ``seconds``; return True at once if the client hangs up first."""
+    gone = False
+    async with anyio.create_task_group() as tasks:
+
+        async def watch() -> None:
+            nonlocal gone
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    gone = True
+                    tasks.cancel_scope.cancel()
+                    return
+
+        tasks.start_soon(watch)
+        await anyio.sleep(seconds)
+        tasks.cancel_scope.cancel()
+    return gone

@@ -1,0 +1,218 @@
+"""The journal's entries: one per request to the VIVI surface, written once, when its answer is
+finished, and never changed after.
+
+An entry holds no secret (credential headers and every known key are redacted before it is
+made) and has a bounded size: a large body or a long event list is cut, with a marker saying
+how much was left out, so one request can never fill the journal's memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from vivi_emulator.redaction import Redactor, redact_headers
+
+# Size bounds of one entry, documented in the README's "Bounds"; the body and the events share
+# ``limits.journal_entry_bytes`` (a third and two thirds).
+HEADER_VALUE_BYTES = 1024
+MAX_HEADERS = 64
+# Bodies nested deeper than this are kept as text: they would cost a reader's parser dearly.
+MAX_JSON_DEPTH = 32
+
+
+class ChosenBy(StrEnum):
+    """How a request's scenario was chosen."""
+
+    QUEUE = "queue"
+    HEADER = "header"
+    FORCED = "forced"
+    MATCH = "match"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """One message of a request (a batch has several): its thread and how it was answered."""
+
+    thread: str
+    turn: int | None = None
+    scenario: str | None = None
+    chosen_by: ChosenBy | None = None
+    status: int = 200
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    # Given by the store when the entry is kept (0 before): the journal's order, across
+    # processes on a shared store.
+    id: int
+    time: float  # seconds since the epoch; ISO 8601 when read
+    method: str
+    path: str
+    channel: str
+    headers: tuple[tuple[str, str], ...]  # redacted
+    status: int
+    body: str | None = None  # redacted, perhaps cut
+    body_truncated: bool = False
+    items: tuple[ItemRecord, ...] = ()
+    events: tuple[dict[str, str], ...] | None = None  # stream: the events sent
+    events_left_out: int = 0
+    error: str | None = None
+    client_left: bool = False
+    duration_ms: float = 0.0
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    @property
+    def thread(self) -> str | None:
+        return self.items[0].thread if len(self.items) == 1 else None
+
+    def threads(self) -> list[str]:
+        return [item.thread.lower() for item in self.items]
+
+    @property
+    def operation(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    def unmatched_items(self) -> list[ItemRecord]:
+        return [i for i in self.items if i.chosen_by is ChosenBy.DEFAULT]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The entry as the control API shows it (JSON-ready)."""
+        single = self.items[0] if len(self.items) == 1 else None
+        data: dict[str, Any] = {
+            "id": self.id,
+            "time": datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds"),
+            "method": self.method,
+            "path": self.path,
+            "channel": self.channel,
+            "headers": dict(self.headers),
+            "status": self.status,
+            "body": _shown_body(self.body, self.body_truncated),
+            "thread": single.thread if single else None,
+            "turn": single.turn if single else None,
+            "scenario": single.scenario if single else None,
+            "chosen_by": str(single.chosen_by) if single and single.chosen_by else None,
+            "events": list(self.events) if self.events is not None else None,
+            "error": self.error,
+            "client_left": self.client_left,
+            "duration_ms": round(self.duration_ms, 1),
+        }
+        if self.events_left_out:
+            data["events"].append({"truncated": f"{self.events_left_out} more events not kept"})
+        if len(self.items) > 1 or self.operation == "batch":
+            data["items"] = [_item_dict(i) for i in self.items]
+        return data
+
+    # --- keeping (a shared store keeps entries as JSON) -----------------------------------------
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["items"] = [asdict(i) for i in self.items]
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes, entry_id: int) -> JournalEntry:
+        data = json.loads(text)
+        data["id"] = entry_id
+        data["headers"] = tuple(tuple(h) for h in data["headers"])
+        data["items"] = tuple(
+            ItemRecord(**{**i, "chosen_by": ChosenBy(i["chosen_by"]) if i["chosen_by"] else None})
+            for i in data["items"]
+        )
+        if data["events"] is not None:
+            data["events"] = tuple(data["events"])
+        return cls(**data)
+
+
+def _item_dict(item: ItemRecord) -> dict[str, Any]:
+    data = asdict(item)
+    data["chosen_by"] = str(item.chosen_by) if item.chosen_by else None
+    return data
+
+
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _shown_body(body: str | None, truncated: bool) -> Any:
+    """The body as JSON when it is a whole, reasonably shaped JSON text; else as text."""
+    if body is None or truncated or _depth(body) > MAX_JSON_DEPTH:
+        return body
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+# --- making entries ------------------------------------------------------------------------------
+
+
+def cut(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` within ``limit`` bytes of UTF-8, with a marker saying what was left out."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text, False
+    kept = data[:limit].decode("utf-8", "ignore")
+    return f"{kept}…[truncated: {len(data) - limit} more bytes]", True
+
+
+def body_text(raw: bytes | str | None, redact: Redactor, limit: int) -> tuple[str | None, bool]:
+    """The body as text within ``limit`` bytes, secrets removed, and whether it was cut."""
+    if raw is None:
+        return None, False
+    if isinstance(raw, bytes):
+        raw = (
+            raw[: limit + 4].decode("utf-8", "replace")
+            if len(raw) > limit
+            else raw.decode("utf-8", "replace")
+        )
+    text, truncated = cut(raw, limit) if len(raw) > limit // 4 else (raw, False)
+    return (redact.text(text) if redact else text), truncated
+
+
+def kept_headers(raw: Iterable[tuple[str, str]], redact: Redactor) -> tuple[tuple[str, str], ...]:
+    kept = []
+    for name, value in list(redact_headers(raw).items())[:MAX_HEADERS]:
+        if len(value) > HEADER_VALUE_BYTES // 4:
+            value, _ = cut(value, HEADER_VALUE_BYTES)
+        kept.append((name, redact.text(value) if redact else value))
+    return tuple(kept)
+
+
+def kept_events(
+    events: Sequence[dict[str, str]], redact: Redactor, limit: int
+) -> tuple[tuple[dict[str, str], ...], int]:
+    """The events within ``limit`` bytes of text, and how many were left out."""
+    kept: list[dict[str, str]] = []
+    budget = limit
+    for index, event in enumerate(events):
+        size = sum(len(v) for v in event.values()) + 32
+        if size > budget:
+            return tuple(kept), len(events) - index
+        budget -= size
+        kept.append({k: redact.text(v) for k, v in event.items()} if redact else event)
+    return tuple(kept), 0
