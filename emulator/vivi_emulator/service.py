@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vivi_emulator.errors import (
+    ApiError,
     FieldError,
     NotFound,
     PayloadTooLarge,
@@ -231,9 +232,14 @@ class Emulator:
 
     # --- channels and keys ----------------------------------------------------------------------
 
-    def check_key(self, channel_id: str, presented: str | None) -> None:
-        """The key check against this process's copy of the keys (no round trip)."""
-        self.store.cached_keys().check(channel_id, presented)
+    async def check_key(self, channel_id: str, presented: str | None) -> None:
+        """The key check, against this process's copy of the keys when it passes there (no
+        round trip; ``answer`` notices a rotation since), else against the current keys (a
+        channel added or a key rotated by another process counts)."""
+        try:
+            self.store.cached_keys().check(channel_id, presented)
+        except ApiError:
+            await self.check_key_now(channel_id, presented)
 
     async def check_key_now(self, channel_id: str, presented: str | None) -> None:
         """The key check against the store's current keys (a rotation elsewhere counts)."""

@@ -160,7 +160,7 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
     limits = emulator.settings.limits
 
     async def read_message(request: Request, trace: Trace) -> Message:
-        emulator.check_key(trace.call.channel, trace.call.api_key)
+        await emulator.check_key(trace.call.channel, trace.call.api_key)
         require_media_type(request, "application/json")
         trace.body = await read_body(request, limits.max_body_bytes)
         return _message(parse_json(MessageRequest, trace.body))
@@ -204,7 +204,7 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
         return _JsonAnswer(json_bytes(reply), answer.script.headers)
 
     async def batch(request: Request, trace: Trace) -> ASGIApp:
-        emulator.check_key(trace.call.channel, trace.call.api_key)
+        await emulator.check_key(trace.call.channel, trace.call.api_key)
         require_media_type(request, "application/json")
         trace.body = await read_body(request, limits.max_body_bytes)
         body = parse_json(BatchRequest, trace.body)

@@ -182,13 +182,13 @@ class RedisStore(StateStore):
     async def keys(self) -> KeyRing:
         await self._ensure_seeded()
         version = int(await self._redis.hget(self._meta, "keys") or 0)
+        if version == 0:  # a Redis that lost its data (restarted without persistence)
+            self._seeded = False
+            await self._ensure_seeded()
+            return self._ring
         if version != self._ring_version:
             return await self._refresh_keys()
         return self._ring
-
-    async def _keys_changed(self, version: int) -> None:
-        if version != self._ring_version:
-            await self._refresh_keys()
 
     @_guarded
     async def add_channel(self, channel_id: str, key: str) -> bool:
@@ -253,7 +253,6 @@ class RedisStore(StateStore):
         view = View(int(keys_v or 0), int(scen_v or 0), overrides, int(qg) + int(qc))
         previous = Turn(_text(message) or "", _text(reply) or "") if message is not None else None
         conversation = Conversation(scenario.decode(), int(first)) if scenario is not None else None
-        await self._keys_changed(view.keys_version)
         return TurnStart(int(turn), previous, conversation, view)
 
     @_guarded

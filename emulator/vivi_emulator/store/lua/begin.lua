@@ -4,14 +4,20 @@
 -- ARGV: the thread's index member, idle time (ms), max threads, thread key prefix
 -- Lua tables stop at a nil, so absent values are returned as false (a nil reply).
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Microseconds (exact in a double), made strictly increasing so that the least recently used
+-- order holds for threads used within one microsecond.
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if top[2] and tonumber(top[2]) >= now then
+  now = tonumber(top[2]) + 1
+end
 local idle = tonumber(ARGV[2])
 local turn = redis.call('HINCRBY', KEYS[1], 'n', 1)
 redis.call('PEXPIRE', KEYS[1], idle)
 -- Least recently used first: threads idle too long have expired by their TTL (their index
 -- entries go here), and threads beyond the count bound are evicted, oldest first.
 redis.call('ZADD', KEYS[2], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - idle)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - idle * 1000)
 local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
 if over > 0 then
   local old = redis.call('ZPOPMIN', KEYS[2], over)

@@ -1,0 +1,356 @@
+"""Both state stores behave the same: every test here runs on the in-memory store and on a real
+redis-server (the ``state`` fixture)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+import pytest
+
+from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
+from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.store import open_store
+from vivi_emulator.store.base import (
+    Bounds,
+    Conversation,
+    NewFile,
+    Overrides,
+    QueuedReply,
+    QueueFull,
+    QuotaExceeded,
+    StateStore,
+    Turn,
+)
+from vivi_emulator.store.memory import MemoryStore
+
+CHANNELS = {"a": "key-a", "b": "key-b"}
+T1 = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
+T2 = "7d1c2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
+
+
+@dataclass
+class Stores:
+    """Makes stores of the test's backend; ``advance`` lets time pass for bounds by time."""
+
+    state: str
+    now: list[float]
+    made: list[StateStore]
+
+    def make(self, **bounds: float) -> StateStore:
+        chosen = Bounds(**bounds)  # type: ignore[arg-type]
+        store: StateStore
+        if self.state == "memory":
+            store = MemoryStore(CHANNELS, chosen, clock=lambda: self.now[0])
+        else:
+            store = open_store(self.state, CHANNELS, chosen)
+        self.made.append(store)
+        return store
+
+    async def advance(self, seconds: float) -> None:
+        if self.state == "memory":
+            self.now[0] += seconds
+        else:  # Redis keeps time itself (TTLs, TIME): let it pass
+            await anyio.sleep(seconds)
+
+
+@pytest.fixture
+async def stores(state: str) -> AsyncIterator[Stores]:
+    made = Stores(state, [1000.0], [])
+    yield made
+    for store in made.made:
+        await store.close()
+
+
+def entry(
+    channel: str = "a", path: str = "/channelsApi/a/invoke", status: int = 200
+) -> JournalEntry:
+    return JournalEntry(
+        id=0,
+        time=1.0,
+        method="POST",
+        path=path,
+        channel=channel,
+        headers=(("vivi-api-key", "[redacted]"),),
+        status=status,
+        body='{"message": "hi"}',
+        items=(ItemRecord(T1, 1, "echo", ChosenBy.DEFAULT),),
+    )
+
+
+def reply(name: str, channel: str | None = None, **fields: object) -> QueuedReply:
+    scenario = Scenario.model_validate({"name": name, "text": name, **fields})
+    return QueuedReply(f"id-{name}", scenario, channel)
+
+
+# --- threads and turns ------------------------------------------------------------------------
+
+
+async def test_turns_count_up_and_a_committed_exchange_is_the_next_ones_previous(
+    stores: Stores,
+) -> None:
+    store = stores.make()
+    first = await store.begin_turn("a", T1)
+    assert (first.turn, first.previous, first.conversation) == (1, None, None)
+    await store.commit_turn("a", T1, 1, Turn("hello", "hi!"), Conversation("onboarding", 1))
+    second = await store.begin_turn("a", T1.upper())  # thread ids are case-insensitive
+    assert second.turn == 2
+    assert second.previous == Turn("hello", "hi!")
+    assert second.conversation == Conversation("onboarding", 1)
+    # Threads are per channel.
+    assert (await store.begin_turn("b", T1)).turn == 1
+
+
+async def test_a_status_reply_gives_its_turn_back_unless_a_later_one_opened(
+    stores: Stores,
+) -> None:
+    store = stores.make()
+    await store.begin_turn("a", T1)
+    await store.cancel_turn("a", T1, 1)
+    assert (await store.begin_turn("a", T1)).turn == 1
+    await store.begin_turn("a", T1)  # turn 2 opened meanwhile
+    await store.cancel_turn("a", T1, 1)  # too late to give turn 1 back
+    assert (await store.begin_turn("a", T1)).turn == 3
+
+
+async def test_concurrent_messages_in_one_thread_get_distinct_turns(stores: Stores) -> None:
+    store = stores.make()
+    turns: list[int] = []
+
+    async def one() -> None:
+        turns.append((await store.begin_turn("a", T1)).turn)
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(20):
+            tasks.start_soon(one)
+    assert sorted(turns) == list(range(1, 21))
+
+
+async def test_an_older_commit_never_overwrites_a_newer_one(stores: Stores) -> None:
+    store = stores.make()
+    await store.begin_turn("a", T1)
+    await store.begin_turn("a", T1)
+    await store.commit_turn("a", T1, 2, Turn("two", "2"), None)
+    await store.commit_turn("a", T1, 1, Turn("one", "1"), None)
+    assert (await store.begin_turn("a", T1)).previous == Turn("two", "2")
+
+
+async def test_threads_beyond_the_count_bound_go_least_recently_used_first(
+    stores: Stores,
+) -> None:
+    store = stores.make(max_threads=3)
+    threads = [f"{i:08x}-6a43-4d3c-9c55-6f7d4c1d2e10" for i in range(4)]
+    for thread in threads[:3]:
+        await store.begin_turn("a", thread)
+    await store.begin_turn("a", threads[0])  # used again: now the most recent
+    await store.begin_turn("a", threads[3])  # one too many: threads[1] goes
+    assert (await store.usage())["threads"] == 3
+    assert (await store.begin_turn("a", threads[0])).turn == 3
+    assert (await store.begin_turn("a", threads[1])).turn == 1  # forgotten, starts again
+
+
+async def test_idle_threads_expire(stores: Stores) -> None:
+    store = stores.make(thread_idle_seconds=0.3)
+    await store.begin_turn("a", T1)
+    await stores.advance(0.2)
+    assert (await store.begin_turn("a", T1)).turn == 2  # used within the idle time
+    await stores.advance(0.5)
+    await store.begin_turn("a", T2)  # any request prunes the idle ones
+    assert (await store.usage())["threads"] == 1
+    assert (await store.begin_turn("a", T1)).turn == 1
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+async def test_files_are_kept_and_read_back_from_any_store_sharing_the_state(
+    stores: Stores,
+) -> None:
+    store = stores.make()
+    data = bytes(range(256)) * 4
+    (file_id,) = await store.put_files("a", [NewFile("x.bin", "application/pdf", data)])
+    stored = await store.get_file(file_id)
+    assert stored is not None
+    assert (stored.channel_id, stored.name, stored.content_type, stored.data) == (
+        "a",
+        "x.bin",
+        "application/pdf",
+        data,
+    )
+    assert await store.get_file("no-such-id") is None
+    if stores.state != "memory":  # another process: another store on the same Redis
+        other = stores.make()
+        assert (await other.get_file(file_id)) == stored
+
+
+async def test_the_file_quota_refuses_a_whole_upload_and_loses_nothing(stores: Stores) -> None:
+    store = stores.make(files_quota_bytes=1000)
+    (kept,) = await store.put_files("a", [NewFile("a", "text/plain", b"x" * 600)])
+    with pytest.raises(QuotaExceeded, match="1000 bytes in all") as refused:
+        await store.put_files(
+            "a", [NewFile("b", "text/plain", b"y" * 200), NewFile("c", "text/plain", b"z" * 300)]
+        )
+    assert refused.value.status_code == 507
+    assert (await store.usage())["file_bytes"] == 600
+    stored = await store.get_file(kept)
+    assert stored is not None
+    assert stored.data == b"x" * 600
+    await store.put_files("a", [NewFile("d", "text/plain", b"w" * 400)])  # exactly fits
+    assert (await store.usage())["file_bytes"] == 1000
+
+
+async def test_files_expire_and_give_their_bytes_back(stores: Stores) -> None:
+    store = stores.make(file_ttl_seconds=0.3, files_quota_bytes=100)
+    (file_id,) = await store.put_files("a", [NewFile("a", "text/plain", b"x" * 100)])
+    await stores.advance(0.5)
+    assert await store.get_file(file_id) is None
+    # The quota counts only files not yet expired.
+    await store.put_files("a", [NewFile("b", "text/plain", b"y" * 100)])
+    assert (await store.usage())["file_bytes"] == 100
+
+
+# --- journal ------------------------------------------------------------------------------------
+
+
+async def test_the_journal_keeps_the_last_entries_in_order(stores: Stores) -> None:
+    store = stores.make(journal_size=3)
+    for status in (200, 401, 422, 429):
+        await store.record(entry(status=status))
+    kept = await store.journal()
+    assert [e.status for e in kept] == [401, 422, 429]
+    assert [e.id for e in kept] == sorted(e.id for e in kept)
+    assert kept[0].items == (ItemRecord(T1, 1, "echo", ChosenBy.DEFAULT),)
+    assert kept[0].body == '{"message": "hi"}'
+
+
+async def test_a_commit_records_its_entry_in_the_same_step(stores: Stores) -> None:
+    store = stores.make()
+    await store.begin_turn("a", T1)
+    await store.commit_turn("a", T1, 1, Turn("m", "r"), None, entry())
+    (kept,) = await store.journal()
+    assert kept.path == "/channelsApi/a/invoke"
+
+
+async def test_the_journal_is_cleared_per_channel_or_whole(stores: Stores) -> None:
+    store = stores.make()
+    await store.record(entry("a"))
+    await store.record(entry("b", "/channelsApi/b/stream"))
+    await store.clear_journal("a")
+    assert [e.channel for e in await store.journal()] == ["b"]
+    await store.clear_journal()
+    assert await store.journal() == []
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+
+async def test_a_channel_queue_comes_before_the_global_one(stores: Stores) -> None:
+    store = stores.make()
+    await store.push(reply("g1"))
+    await store.push(reply("a1", "a"))
+    await store.push(reply("b1", "b"))
+    assert [r.scenario.name for r in await store.queued("a")] == ["a1", "g1"]
+    assert [r.scenario.name for r in await store.queued("b")] == ["b1", "g1"]
+    assert sorted(r.scenario.name for r in await store.queued(None)) == ["a1", "b1", "g1"]
+    queued = (await store.queued("a"))[0]
+    assert (queued.scenario.text, queued.channel) == ("a1", "a")
+
+
+async def test_a_queued_reply_is_claimed_exactly_once(stores: Stores) -> None:
+    store = stores.make()
+    await store.push(reply("once", match={"message": {"contains": "x"}}))
+    (queued,) = await store.queued("a")
+    claims: list[bool] = []
+
+    async def claim() -> None:
+        claims.append(await store.claim(queued))
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(20):
+            tasks.start_soon(claim)
+    assert claims.count(True) == 1
+    assert await store.queued("a") == []
+
+
+async def test_the_queue_is_bounded(stores: Stores) -> None:
+    store = stores.make(max_queued=2)
+    await store.push(reply("1"))
+    await store.push(reply("2"))
+    with pytest.raises(QueueFull, match="at most 2"):
+        await store.push(reply("3"))
+    assert len(await store.queued(None)) == 2
+
+
+# --- overrides, keys, reset ---------------------------------------------------------------------
+
+
+async def test_a_channel_override_wins_over_the_global_one(stores: Stores) -> None:
+    store = stores.make()
+    await store.set_overrides(None, Overrides(forced="slow"))
+    assert (await store.begin_turn("a", T1)).view.overrides.forced == "slow"
+    await store.set_overrides("a", Overrides(forced="stall"))
+    assert (await store.begin_turn("a", T1)).view.overrides.forced == "stall"
+    assert (await store.begin_turn("b", T1)).view.overrides.forced == "slow"
+    await store.set_overrides(None, Overrides())
+    assert (await store.begin_turn("b", T1)).view.overrides.forced is None
+    assert await store.overrides("a") == Overrides(forced="stall")
+
+
+async def test_the_view_counts_queued_replies_and_knows_the_versions(stores: Stores) -> None:
+    store = stores.make()
+    before = (await store.begin_turn("a", T1)).view
+    assert before.queued == 0
+    await store.push(reply("g"))
+    await store.push(reply("b1", "b"))
+    await store.bump_scenarios()
+    view = (await store.begin_turn("a", T1)).view
+    assert view.queued == 1  # the global one; b's is not a's
+    assert view.scenarios_version == before.scenarios_version + 1
+
+
+async def test_keys_are_added_and_rotated_and_every_old_key_is_remembered(
+    stores: Stores,
+) -> None:
+    store = stores.make()
+    ring = await store.keys()
+    ring.check("a", "key-a")
+    assert await store.add_channel("c", "key-c")
+    assert not await store.add_channel("c", "other")  # exists
+    assert await store.set_key("a", "key-a2")
+    assert not await store.set_key("nope", "k")
+    ring = await store.keys()
+    ring.check("a", "key-a2")
+    ring.check("c", "key-c")
+    with pytest.raises(Exception, match="invalid API key"):
+        ring.check("a", "key-a")
+    assert {"key-a", "key-a2", "key-b", "key-c"} <= ring.ever
+    assert (await store.begin_turn("a", T1)).view.keys_version == ring.version
+
+
+async def test_reset_of_a_channel_leaves_the_others_alone(stores: Stores) -> None:
+    store = stores.make()
+    for channel in ("a", "b"):
+        await store.begin_turn(channel, T1)
+        await store.put_files(channel, [NewFile("f", "text/plain", b"x")])
+        await store.record(entry(channel))
+        await store.push(reply(f"q-{channel}", channel))
+        await store.set_overrides(channel, Overrides(forced="slow"))
+    await store.reset("a")
+    assert (await store.begin_turn("a", T1)).turn == 1
+    assert (await store.begin_turn("b", T1)).turn == 2
+    assert [e.channel for e in await store.journal()] == ["b"]
+    assert [r.scenario.name for r in await store.queued(None)] == ["q-b"]
+    assert (await store.overrides("a")).forced is None
+    assert (await store.overrides("b")).forced == "slow"
+    usage = await store.usage()
+    assert (usage["files"], usage["file_bytes"]) == (1, 1)
+    await store.reset()
+    assert await store.usage() == {
+        "threads": 0,
+        "files": 0,
+        "file_bytes": 0,
+        "journal_entries": 0,
+        "queued": 0,
+    }
+    (await store.keys()).check("b", "key-b")  # channels and keys stay
