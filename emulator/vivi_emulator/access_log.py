@@ -1,5 +1,11 @@
 """One log line per request: method, path, channel, status, duration. Never a header, so never
-the API key, and never the body."""
+the API key, and never the body.
+
+Under the CLI's logging (one ``BatchingHandler``), an access line is formatted here and handed
+to the handler directly, without a ``LogRecord``: building and formatting a record was most of
+the cost of a request to the emulator (benchmarks/results.md). Anywhere else (an application's
+own logging, pytest's caplog) the line goes through ``logging`` like any other.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,8 @@ import os
 import threading
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from vivi_emulator.errors import printable
 from vivi_emulator.paths import channel_of_path
 
 log = logging.getLogger("vivi_emulator.access")
@@ -28,12 +33,15 @@ class LogFormatter(logging.Formatter):
         self._second = -1
         self._prefix = ""
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
+    def stamp(self, created: float) -> str:
+        second = int(created)
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        return f"{self._prefix},{int(record.msecs):03d}"
+        return f"{self._prefix},{int((created - second) * 1000):03d}"
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return self.stamp(record.created)
 
 
 class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -62,9 +70,22 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._pending.append(line)
         if record.levelno >= logging.WARNING:
             self._write_pending()
-        elif self._flusher_pid != os.getpid():  # first line in this process (or a forked one)
+        else:
+            self._ensure_flusher()
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher_pid != os.getpid():  # first line in this process (or a forked one)
             self._flusher_pid = os.getpid()
             threading.Thread(target=self._flush_forever, daemon=True, name="log-flush").start()
+
+    def write_info(self, name: str, message: str) -> None:
+        """An INFO line of logger ``name``, formatted as the formatter would, no record made."""
+        formatter = self.formatter
+        stamp = formatter.stamp(time.time()) if isinstance(formatter, LogFormatter) else ""
+        line = f"{stamp} INFO {name}: {message}"
+        with self.lock:  # type: ignore[union-attr]
+            self._pending.append(line)
+            self._ensure_flusher()
 
     def _write_pending(self) -> None:
         if self._pending:
@@ -101,32 +122,36 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
-class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def _direct_handler() -> BatchingHandler | None:
+    """The CLI's handler, when it alone would write an access line (else: use logging)."""
+    handlers = logging.root.handlers
+    if len(handlers) != 1 or log.handlers or not log.isEnabledFor(logging.INFO):
+        return None
+    handler = handlers[0]
+    if not isinstance(handler, BatchingHandler) or handler.level > logging.INFO:
+        return None
+    return handler
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
 
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+def printable(text: str) -> str:
+    """A client's text fit for one log line: control characters escaped (no forged lines)."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            path = printable(scope["path"])
-            log.info(
-                "%s %s channel=%s status=%s %.1fms",
-                scope["method"],
-                path,
-                channel_of_path(path) or "-",
-                status or "-",  # no status: the client left before an answer
-                (time.perf_counter() - started) * 1000,
-            )
+
+def log_access(scope: Scope, status: int, started: float) -> None:
+    """The request's one access line: method, path, channel, status, duration."""
+    path = printable(scope["path"])
+    params = scope.get("path_params")
+    channel = params.get("channelId") if params else channel_of_path(path)
+    line = "%s %s channel=%s status=%s %.1fms" % (  # noqa: UP031 - logging's own form
+        scope["method"],
+        path,
+        printable(channel) if channel else "-",
+        status or "-",  # no status: the client left before an answer
+        (time.perf_counter() - started) * 1000,
+    )
+    direct = _direct_handler()
+    if direct is not None:
+        direct.write_info(log.name, line)
+    else:
+        log.info("%s", line)

@@ -15,9 +15,9 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vivi_emulator import __version__
-from vivi_emulator.access_log import AccessLog
 from vivi_emulator.channels_api.routes import HotPaths, channels_api
-from vivi_emulator.errors import ApiError, Guard, error_response, install_error_handlers
+from vivi_emulator.edge import Edge
+from vivi_emulator.errors import ApiError, error_response, install_error_handlers
 from vivi_emulator.playground import routes as playground_routes
 from vivi_emulator.scenarios.reload import watch_fixtures
 from vivi_emulator.service import Emulator
@@ -109,10 +109,10 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
     settings = settings or Settings()
     emulator = emulator or Emulator(settings)
     api_routes, hot = channels_api(emulator)
-    middleware = [Middleware(Guard)]
-    if settings.access_log:
-        middleware.append(Middleware(AccessLog))
-    middleware.append(Middleware(HotPaths, endpoints=hot))
+    middleware = [
+        Middleware(Edge, access_log=settings.access_log),
+        Middleware(HotPaths, endpoints=hot),
+    ]
     app = Starlette(
         routes=[
             *api_routes,

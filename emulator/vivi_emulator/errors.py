@@ -16,7 +16,6 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _log = logging.getLogger("vivi_emulator.errors")
 
@@ -133,13 +132,13 @@ async def _http_error(_: Request, exc: Exception) -> Response:
 _INTERNAL = json_bytes({"detail": "internal emulator error"})
 
 
-def _internal_error() -> Response:
+def internal_error() -> Response:
     return Response(_INTERNAL, status_code=500, media_type="application/json")
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:
-    # Starlette answers with this, then raises the exception on; ``Guard`` catches it there.
-    return _internal_error()
+    # Starlette answers with this, then raises the exception on; ``edge.Edge`` catches it.
+    return internal_error()
 
 
 def install_error_handlers(app: Any) -> None:
@@ -147,47 +146,3 @@ def install_error_handlers(app: Any) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-
-
-def printable(text: str) -> str:
-    """A client's text fit for one log line: control characters escaped (no forged lines)."""
-    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
-
-
-class Guard:
-    """The outermost layer: no exception ever reaches the server.
-
-    A bug (never the client's fault) is logged as one line, its type and where (not the
-    request's headers, which hold the key), and answered with a JSON 500 when no answer has
-    started; otherwise the connection just ends. Servers log a full traceback for anything an
-    application raises, and an emulator's log must stay readable.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked)
-        except Exception as exc:
-            if scope["type"] not in ("http", "websocket"):
-                raise  # lifespan: the server must see a failed start-up
-            _log.error(
-                "unexpected %s on %s %s",
-                type(exc).__name__,
-                scope.get("method", "-"),
-                printable(scope.get("path", "-")),
-            )
-            if not started and scope["type"] == "http":
-                try:
-                    await _internal_error()(scope, receive, send)
-                except Exception:  # the client is gone too: nothing more to do
-                    return

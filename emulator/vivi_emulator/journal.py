@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from vivi_emulator.redaction import Redactor, redact_headers
+from vivi_emulator.redaction import CREDENTIAL_HEADERS, REDACTED, Redactor
 
 # Size bounds of one entry, documented in the README's "Bounds"; the body and the events share
 # ``limits.journal_entry_bytes`` (a third and two thirds).
@@ -195,11 +195,19 @@ def body_text(raw: bytes | str | None, redact: Redactor, limit: int) -> tuple[st
 
 
 def kept_headers(raw: Iterable[tuple[str, str]], redact: Redactor) -> tuple[tuple[str, str], ...]:
+    """The request's headers (lower-case names), credentials redacted, values bounded."""
     kept = []
-    for name, value in list(redact_headers(raw).items())[:MAX_HEADERS]:
-        if len(value) > HEADER_VALUE_BYTES // 4:
-            value, _ = cut(value, HEADER_VALUE_BYTES)
-        kept.append((name, redact.text(value) if redact else value))
+    for name, value in raw:
+        if name in CREDENTIAL_HEADERS:
+            value = REDACTED
+        else:
+            if len(value) > HEADER_VALUE_BYTES // 4:  # a UTF-8 character is at most 4 bytes
+                value, _ = cut(value, HEADER_VALUE_BYTES)
+            if redact:
+                value = redact.text(value)
+        kept.append((name, value))
+        if len(kept) == MAX_HEADERS:
+            break
     return tuple(kept)
 
 

@@ -17,7 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,8 @@ from vivi_emulator.store.base import (
 
 log = logging.getLogger("vivi_emulator.service")
 
+_Headers = tuple[tuple[str, str], ...]
+
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -97,8 +99,8 @@ class Call:
     path: str
     channel: str
     headers: Mapping[str, str]  # lower-case names, as received (redacted when journaled)
-    started: float = field(default_factory=time.time)  # the wall clock, for the journal
-    clock: float = field(default_factory=time.monotonic)  # for its duration
+    started: float  # the wall clock (time.time()), for the journal
+    clock: float  # time.monotonic(), for its duration
 
     @property
     def api_key(self) -> str | None:
@@ -133,8 +135,8 @@ class Trace:
     """What happened to one request so far (request-local); ``finish`` makes it an entry."""
 
     call: Call
+    items: list[ItemRecord]
     body: bytes | str | None = None
-    items: list[ItemRecord] = field(default_factory=list)
     events: Sequence[dict[str, str]] | None = None
     status: int = 0
     error: str | None = None
@@ -173,6 +175,7 @@ class Emulator:
         self.scenarios: ScenarioSet = load_scenarios(self.fixture_folders)
         self._scenarios_version = 0
         self._redactors: tuple[int, Redactor] | None = None
+        self._headers: dict[tuple[tuple[str, str], ...], tuple[Redactor, _Headers]] = {}
 
     @staticmethod
     def bounds_of(settings: Settings) -> Bounds:
@@ -356,7 +359,7 @@ class Emulator:
             method=call.method,
             path=call.path,
             channel=call.channel,
-            headers=kept_headers(call.headers.items(), redact),
+            headers=self._kept_headers(call.headers, redact),
             status=trace.status,
             body=body,
             body_truncated=cut,
@@ -367,6 +370,18 @@ class Emulator:
             client_left=trace.client_left,
             duration_ms=(time.monotonic() - call.clock) * 1000,
         )
+
+    def _kept_headers(
+        self, headers: Mapping[str, str], redact: Redactor
+    ) -> tuple[tuple[str, str], ...]:
+        # Clients send the same headers again and again: each set is redacted once.
+        raw = tuple(headers.items())
+        cached = self._headers.get(raw)
+        if cached is None or cached[0] is not redact:
+            if len(self._headers) >= 256:
+                self._headers.clear()
+            cached = self._headers[raw] = (redact, kept_headers(raw, redact))
+        return cached[1]
 
     # --- files ----------------------------------------------------------------------------------
 

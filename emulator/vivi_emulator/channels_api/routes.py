@@ -11,6 +11,7 @@ machinery is most of the speed of the hot path (benchmarks/results.md).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from urllib.parse import quote
 
@@ -81,9 +82,9 @@ def with_headers(
 
 def _call(request: Request) -> Call:
     scope = request.scope
-    return Call(
-        scope["method"], scope["path"], scope["path_params"]["channelId"], headers_of(request)
-    )
+    channel: str = scope["path_params"]["channelId"]
+    headers = headers_of(request)
+    return Call(scope["method"], scope["path"], channel, headers, time.time(), time.monotonic())
 
 
 def _message(body: MessageRequest) -> Message:
@@ -105,7 +106,7 @@ def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
     """
 
     async def endpoint(request: Request) -> ASGIApp:
-        trace = Trace(_call(request))
+        trace = Trace(_call(request), [])
         try:
             return await handler(request, trace)
         except ApiError as exc:

@@ -66,11 +66,12 @@ class MemoryStore(StateStore):
         self._threads: OrderedDict[tuple[str, str], _Thread] = OrderedDict()
         self._files: OrderedDict[str, _File] = OrderedDict()
         self._file_bytes = 0
-        self._journal: deque[JournalEntry] = deque(maxlen=self.bounds.journal_size)
+        # (id, entry): the id is given when kept, and set on the entry only when read.
+        self._journal: deque[tuple[int, JournalEntry]] = deque(maxlen=self.bounds.journal_size)
         self._ids = itertools.count(1)
         self._queues: dict[str | None, deque[QueuedReply]] = {}
         self._overrides: dict[str | None, Overrides] = {}
-        self._views: dict[str, Overrides] = {}  # effective overrides per channel, cached
+        self._views: dict[str, View] = {}
         self._scenarios_version = 0
 
     # channels and keys
@@ -85,6 +86,7 @@ class MemoryStore(StateStore):
         self._keys[channel_id] = key
         self._ever.add(key)
         self._ring = KeyRing.of(self._keys, self._ever, self._ring.version + 1)
+        self._changed()
 
     async def add_channel(self, channel_id: str, key: str) -> bool:
         if channel_id in self._keys:
@@ -110,13 +112,18 @@ class MemoryStore(StateStore):
             threads.popitem(last=False)
 
     def _view(self, channel_id: str) -> View:
-        overrides = self._views.get(channel_id)
-        if overrides is None:
+        # Made once per channel and kept until something it shows changes (``_changed``).
+        view = self._views.get(channel_id)
+        if view is None:
             mine = self._overrides.get(channel_id, NO_OVERRIDES)
             overrides = mine.over(self._overrides.get(None, NO_OVERRIDES))
-            self._views[channel_id] = overrides
-        queued = len(self._queues.get(channel_id, ())) + len(self._queues.get(None, ()))
-        return View(self._ring.version, self._scenarios_version, overrides, queued)
+            queued = len(self._queues.get(channel_id, ())) + len(self._queues.get(None, ()))
+            view = View(self._ring.version, self._scenarios_version, overrides, queued)
+            self._views[channel_id] = view
+        return view
+
+    def _changed(self) -> None:
+        self._views.clear()
 
     async def begin_turn(self, channel_id: str, thread_id: str) -> TurnStart:
         now = self._clock()
@@ -156,16 +163,16 @@ class MemoryStore(StateStore):
     # journal
 
     async def record(self, entry: JournalEntry) -> None:
-        self._journal.append(replace(entry, id=next(self._ids)))
+        self._journal.append((next(self._ids), entry))
 
     async def journal(self) -> list[JournalEntry]:
-        return list(self._journal)
+        return [replace(entry, id=entry_id) for entry_id, entry in self._journal]
 
     async def clear_journal(self, channel_id: str | None = None) -> None:
         if channel_id is None:
             self._journal.clear()
             return
-        kept = [e for e in self._journal if e.channel != channel_id]
+        kept = [(i, e) for i, e in self._journal if e.channel != channel_id]
         self._journal.clear()
         self._journal.extend(kept)
 
@@ -176,6 +183,7 @@ class MemoryStore(StateStore):
         if len(queue) >= self.bounds.max_queued:
             raise QueueFull(f"the queue holds at most {self.bounds.max_queued} replies")
         queue.append(reply)
+        self._changed()
         return len(queue)
 
     async def queued(self, channel_id: str | None) -> list[QueuedReply]:
@@ -188,6 +196,7 @@ class MemoryStore(StateStore):
         if queue is None or reply not in queue:
             return False
         queue.remove(reply)
+        self._changed()
         return True
 
     async def clear_queue(self, channel_id: str | None = None) -> None:
@@ -195,6 +204,7 @@ class MemoryStore(StateStore):
             self._queues.clear()
         else:
             self._queues.pop(channel_id, None)
+        self._changed()
 
     # overrides
 
@@ -203,7 +213,7 @@ class MemoryStore(StateStore):
 
     async def set_overrides(self, scope: str | None, overrides: Overrides) -> None:
         self._overrides[scope] = overrides
-        self._views.clear()
+        self._changed()
 
     # files
 
@@ -254,6 +264,7 @@ class MemoryStore(StateStore):
 
     async def bump_scenarios(self) -> int:
         self._scenarios_version += 1
+        self._changed()
         return self._scenarios_version
 
     async def reset(self, channel_id: str | None = None) -> None:
@@ -268,6 +279,6 @@ class MemoryStore(StateStore):
             for file_id in [f for f, k in self._files.items() if k.stored.channel_id == channel_id]:
                 self._file_bytes -= len(self._files.pop(file_id).stored.data)
             self._overrides.pop(channel_id, None)
-        self._views.clear()
+        self._changed()
         await self.clear_journal(channel_id)
         await self.clear_queue(channel_id)
