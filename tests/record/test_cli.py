@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from vivi_emulator.scenarios.loader import parse_file
+from vivi_emulator.sse import FrameSplitter
 
 from tests.server import CLI, Running, free_port, start
 
@@ -51,13 +52,15 @@ def timed_stream(base: str, channel: str, key: str) -> tuple[bytes, list[float]]
     started = time.monotonic()
     received = b""
     times: list[float] = []
+    splitter = FrameSplitter()
     with httpx.stream(
         "POST", f"{base}/channelsApi/{channel}/stream", json=body, headers=headers, timeout=20
     ) as response:
         assert response.status_code == 200
         for part in response.iter_raw():
             received += part
-            times += [time.monotonic() - started] * (received.count(b"\n\n") - len(times))
+            times += [time.monotonic() - started] * len(splitter.feed(part))
+    assert splitter.finish() == b""
     return received, times
 
 

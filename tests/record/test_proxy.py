@@ -19,6 +19,7 @@ from vivi_emulator.record.proxy import RecordingProxy
 from vivi_emulator.record.recording import Exchange, recorded_events
 from vivi_emulator.redaction import secret_forms
 from vivi_emulator.scenarios.loader import parse_file
+from vivi_emulator.sse import FrameSplitter, encode_event
 
 from tests.contract.standin import serve
 from tests.server import free_port
@@ -26,11 +27,11 @@ from tests.support import THREAD
 
 KEY = "proxy-key-5e8d2c"
 ACCENTS = "café ✓".encode()
-START = b'data: {"message": "", "event": "on_chat_model_start"}\n\n'
+START = encode_event("", "on_chat_model_start")
 
 
 def chunk(text: str) -> bytes:
-    return b"data: " + json.dumps({"message": text, "event": "on_chat_model_stream"}).encode()
+    return encode_event(text, "on_chat_model_stream")
 
 
 class Upstream:
@@ -71,18 +72,18 @@ class Upstream:
                 tasks.start_soon(watch)
                 for index in range(200):
                     await anyio.sleep(0.05)
-                    frame = chunk(f"{index} ") + b"\n\n"
+                    frame = chunk(f"{index} ")
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
             return
         if text == "cut":
-            frame = chunk("half") + b"\n\n"
+            frame = chunk("half")
             await send({"type": "http.response.body", "body": frame, "more_body": True})
             # The upstream dies here: its connection drops without the end of the body.
             return
         # The key the client sent, quoted in a reply (JSON-escaped, as any JSON encoder writes it).
         key = self.headers.get(b"vivi-api-key", b"").decode()
-        leak = chunk(f"your key is {key}") + b"\n\n"
-        end = b'data: {"message": "", "event": "on_chat_model_end"}\n\n'
+        leak = chunk(f"your key is {key}")
+        end = encode_event("", "on_chat_model_end")
         await send({"type": "http.response.body", "body": leak + end, "more_body": False})
 
 
@@ -130,10 +131,10 @@ def test_a_client_hanging_up_closes_the_upstream_request(
     with httpx.stream(
         "POST", f"{base}/channelsApi/ch/stream", json=body, headers={"vivi-api-key": KEY}
     ) as response:
-        received = b""
+        splitter, frames = FrameSplitter(), 0
         for part in response.iter_raw():
-            received += part
-            if received.count(b"\n\n") >= 3:
+            frames += len(splitter.feed(part))
+            if frames >= 3:
                 break  # streamed through as it came: the upstream is far from done
     assert time.monotonic() - started < 5
     assert upstream.disconnected.wait(5), "the upstream never saw the client hang up"
