@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from vivi_emulator import sse
+
 CHANNEL = "demo-channel"
 KEY = "demo-key"
 THREAD = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
@@ -17,13 +19,14 @@ def url(operation: str, channel: str = CHANNEL) -> str:
 
 
 def sse_events(body: bytes) -> list[dict[str, Any]]:
-    """The JSON events of an SSE body, checking the framing on the way."""
+    """The JSON events of an SSE body, checking VIVI's exact framing on the way."""
     assert body.endswith(b"\n\n"), body[-40:]
     events = []
-    for frame in body.decode("utf-8").split("\n\n")[:-1]:
-        assert frame.startswith("data: "), frame
-        assert "\n" not in frame, frame
-        events.append(json.loads(frame.removeprefix("data: ")))
+    for frame in sse.split_frames(body):
+        data = sse.frame_data(frame)
+        assert data is not None, frame
+        assert sse.is_vivi_framed(frame), frame
+        events.append(json.loads(data))
     return events
 
 

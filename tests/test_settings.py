@@ -112,3 +112,9 @@ def test_resolved_settings_round_trip() -> None:
     assert again == settings
     assert again.channels[0].key.get_secret_value() == "secret-x"
     assert load_resolved({}) == Settings()
+
+
+def test_time_scale_is_a_setting() -> None:
+    assert load_settings(environ={"VIVI_EMULATOR_TIME_SCALE": "0.5"}).time_scale == 0.5
+    with pytest.raises(ConfigError, match="time_scale"):
+        load_settings(environ={}, overrides={"time_scale": 0})

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from vivi_emulator import cli_contract
 from vivi_emulator.app import create_app
 from vivi_emulator.cli import app as cli_app
-from vivi_emulator.recorder import RecordingProxy
+from vivi_emulator.contract import cli as contract_cli
+from vivi_emulator.record.proxy import RecordingProxy
 from vivi_emulator.settings import Settings, parse_channels
 
 from tests.contract.standin import STANDIN_CHANNEL, STANDIN_KEY, drifting_app, serve
@@ -48,8 +48,8 @@ def compare(tmp_path: Path, *paths: Path) -> tuple[int, str, str, ET.Element]:
     for path in paths:
         args += ["--compare", str(path)]
     result = CliRunner().invoke(cli_app, args)
-    markdown = (reports / cli_contract.MARKDOWN_NAME).read_text()
-    junit = ET.parse(reports / cli_contract.JUNIT_NAME).getroot()
+    markdown = (reports / contract_cli.MARKDOWN_NAME).read_text()
+    junit = ET.parse(reports / contract_cli.JUNIT_NAME).getroot()
     return result.exit_code, result.output, markdown, junit
 
 

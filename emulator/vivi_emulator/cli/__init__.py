@@ -8,7 +8,8 @@ import typer
 from vivi_emulator import __version__
 from vivi_emulator.cli.fixtures import fixtures_app
 from vivi_emulator.cli.serve import serve
-from vivi_emulator.cli_contract import contract, record
+from vivi_emulator.contract.cli import contract
+from vivi_emulator.record.cli import record
 
 app = typer.Typer(
     help="A local emulator of the VIVI API channel (channelsApi), for offline development, "

@@ -8,42 +8,18 @@ answer the ``on_chat_model_stream`` messages joined, as for any other scenario.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from vivi_emulator.scenarios.model import Frame
 from vivi_emulator.scenarios.script import END, ScriptEvent
+from vivi_emulator.sse import encode_data, frame_data, parse_event
 
 
 def frame_bytes(frame: Frame) -> bytes:
     if frame.raw is not None:
         return frame.raw.encode("utf-8")
     assert frame.data is not None
-    return b"data: " + frame.data.encode("utf-8") + b"\n\n"
-
-
-def frame_data(text: str) -> str | None:
-    """The data of one SSE frame as a client parses it; None when it has no ``data:`` line."""
-    lines = []
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if line == "data" or line.startswith("data:"):
-            value = line[5:]
-            lines.append(value[1:] if value.startswith(" ") else value)
-    return "\n".join(lines) if lines else None
-
-
-def parse_event(data: str) -> tuple[str, str] | None:
-    """(event, message) of a VIVI event's JSON; None when it is not one."""
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        return None
-    if not isinstance(payload, dict):
-        return None
-    event, message = payload.get("event"), payload.get("message")
-    if not isinstance(event, str) or not isinstance(message, str):
-        return None
-    return event, message
+    return encode_data(frame.data)
 
 
 def frame_events(frames: Sequence[Frame]) -> tuple[list[ScriptEvent], str | None]:

@@ -15,9 +15,8 @@ from schemathesis.openapi.checks import (
     UndefinedStatusCode,
     UnsupportedMethodResponse,
 )
-from schemathesis.transport.serialization import Binary
 
-from vivi_emulator.conformance import REDACTED, ContractMarks, _cap_uploads, redactor
+from vivi_emulator.contract.marks import ContractMarks, Seen
 from vivi_emulator.spec import contract
 
 STREAM = "POST /channelsApi/{channelId}/stream"
@@ -42,21 +41,21 @@ def undeclared(status: int) -> UndefinedStatusCode:
 
 
 def test_an_undeclared_error_status_means_our_list_of_errors_is_wrong() -> None:
-    touch = MARKS.classify(undeclared(400), STREAM, status_code=400)
+    touch = MARKS.classify(undeclared(400), STREAM, Seen(status_code=400))
     assert touch.source == "inferred"
     assert touch.part == "#/paths/~1channelsApi~1{channelId}~1stream/post/responses"
 
 
 def test_an_undeclared_success_status_on_a_documented_operation_breaks_the_docs() -> None:
-    assert MARKS.classify(undeclared(201), STREAM, status_code=201).source == "documented"
-    assert MARKS.classify(undeclared(201), INVOKE, status_code=201).source == "inferred"
+    assert MARKS.classify(undeclared(201), STREAM, Seen(status_code=201)).source == "documented"
+    assert MARKS.classify(undeclared(201), INVOKE, Seen(status_code=201)).source == "inferred"
 
 
 def test_a_batch_item_without_thread_id_is_found_through_the_array() -> None:
     schema = {"type": "object", "properties": {"responses": {"type": "array", "items": {
         "type": "object", "required": ["message", "threadId"]}}}}  # fmt: skip
     failure = schema_error(schema, {"responses": [{"message": "x"}]}, "Response violates schema")
-    touch = MARKS.classify(failure, BATCH, status_code=200, content_type="application/json")
+    touch = MARKS.classify(failure, BATCH, Seen(status_code=200, content_type="application/json"))
     assert touch.source == "inferred"
     assert touch.part == "#/components/schemas/InvokeResponse/properties/threadId"
     assert ("#/components/schemas/BatchResponse/properties/responses", "inferred") in touch.trail
@@ -68,7 +67,7 @@ def test_an_event_missing_its_name_breaks_the_docs() -> None:
         {"message": "hi"},
         "SSE event payload violates content schema",
     )
-    touch = MARKS.classify(failure, STREAM, status_code=200, content_type="text/event-stream")
+    touch = MARKS.classify(failure, STREAM, Seen(status_code=200, content_type="text/event-stream"))
     assert touch.source == "documented"
     assert touch.part == "#/components/schemas/StreamEvent/properties/event"
 
@@ -80,12 +79,12 @@ def test_a_wrong_header_value_touches_that_header() -> None:
         "Response header does not conform to the schema",
     )
     touch = MARKS.classify(
-        failure, STREAM, status_code=200, response_headers={"Cache-Control": "no-store"}
+        failure, STREAM, Seen(status_code=200, headers={"Cache-Control": "no-store"})
     )
     assert touch.source == "inferred"
     assert touch.part.endswith("/responses/200/headers/Cache-Control")
     missing = MissingHeaders(operation=STREAM, missing_headers=["Cache-Control"], message="")
-    assert MARKS.classify(missing, STREAM, status_code=200).part == touch.part
+    assert MARKS.classify(missing, STREAM, Seen(status_code=200)).part == touch.part
 
 
 @pytest.mark.parametrize(
@@ -97,7 +96,7 @@ def test_a_wrong_header_value_touches_that_header() -> None:
 )
 def test_ignored_auth(status: int, source: str, part: str) -> None:
     failure = IgnoredAuth(operation=STREAM, message="", scenario=AuthScenario.NO_AUTH)
-    touch = MARKS.classify(failure, STREAM, status_code=status)
+    touch = MARKS.classify(failure, STREAM, Seen(status_code=status))
     assert (touch.source, touch.part) == (source, part)
 
 
@@ -106,43 +105,23 @@ def test_accepted_invalid_data_touches_the_mutated_field() -> None:
     failure = AcceptedNegativeData(
         operation=STREAM, message=message, status_code=200, expected_statuses=["422"]
     )
-    touch = MARKS.classify(failure, STREAM, status_code=200)
+    touch = MARKS.classify(failure, STREAM, Seen(status_code=200))
     assert touch.source == "documented"
     assert touch.part == "#/components/schemas/MessageRequest/properties/userId"
     sent = {"message": "hi", "attachedFiles": 3}
     loose = AcceptedNegativeData(
         operation=STREAM, message="", status_code=200, expected_statuses=["422"]
     )
-    assert MARKS.classify(loose, STREAM, status_code=200, request_body=sent).source == "inferred"
+    assert (
+        MARKS.classify(loose, STREAM, Seen(status_code=200, request_body=sent)).source == "inferred"
+    )
 
 
 def test_failures_outside_the_contract() -> None:
     wrong_method = UnsupportedMethodResponse(
         operation=STREAM, method="GET", status_code=404, failure_reason="wrong_status", message=""
     )
-    assert MARKS.classify(wrong_method, STREAM, status_code=404).source == "inferred"
+    assert MARKS.classify(wrong_method, STREAM, Seen(status_code=404)).source == "inferred"
     crash = ServerError(operation=STREAM, status_code=500)
-    assert MARKS.classify(crash, STREAM, status_code=500).source == "unmarked"
-    assert MARKS.classify(crash, "GET /nowhere", status_code=500).source == "unmarked"
-
-
-def test_the_key_is_redacted_in_every_form() -> None:
-    redact = redactor('k/e"y')
-    text = 'raw k/e"y, url k%2Fe%22y, json k/e\\"y'
-    assert redact(text) == f"raw {REDACTED}, url {REDACTED}, json {REDACTED}"
-
-
-def test_uploads_are_cut_in_place() -> None:
-    class Case:
-        def __init__(self) -> None:
-            self.body: Any = {
-                "files": [Binary(b"x" * 100), b"y" * 100, Binary(b"z")],
-                "n": b"w" * 9,
-            }
-
-    case = Case()
-    files = case.body["files"]
-    _cap_uploads(8)(None, case)
-    assert case.body["files"] is files
-    assert [len(f.data) if isinstance(f, Binary) else len(f) for f in files] == [8, 8, 1]
-    assert case.body["n"] == b"w" * 8
+    assert MARKS.classify(crash, STREAM, Seen(status_code=500)).source == "unmarked"
+    assert MARKS.classify(crash, "GET /nowhere", Seen(status_code=500)).source == "unmarked"

@@ -1,4 +1,6 @@
-"""Record through `vivi-emulator record` from a live emulator, then replay with `serve --fixtures`.
+"""`vivi-emulator record`: light to start, and a recording replays what it recorded.
+
+Record through `vivi-emulator record` from a live emulator, then replay with `serve --fixtures`.
 
 The replay must send the same bytes as the upstream did, at the recorded times: every frame
 within TOLERANCE of its recorded time, both counted from the first frame (so the time to the
@@ -13,6 +15,7 @@ import itertools
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +25,7 @@ import httpx
 import pytest
 
 from vivi_emulator.scenarios.loader import parse_file
+from vivi_emulator.sse import FrameSplitter
 
 from tests.server import CLI, Running, free_port, start
 
@@ -48,13 +52,15 @@ def timed_stream(base: str, channel: str, key: str) -> tuple[bytes, list[float]]
     started = time.monotonic()
     received = b""
     times: list[float] = []
+    splitter = FrameSplitter()
     with httpx.stream(
         "POST", f"{base}/channelsApi/{channel}/stream", json=body, headers=headers, timeout=20
     ) as response:
         assert response.status_code == 200
         for part in response.iter_raw():
             received += part
-            times += [time.monotonic() - started] * (received.count(b"\n\n") - len(times))
+            times += [time.monotonic() - started] * len(splitter.feed(part))
+    assert splitter.finish() == b""
     return received, times
 
 
@@ -189,3 +195,21 @@ def test_a_replay_sends_the_same_bytes_at_the_recorded_times(
     assert times[-1] - times[0] == pytest.approx(due[-1] - due[0], rel=0.2)
     assert invoked.json()["message"] == "one two three four five six"
     assert invoke_seconds == pytest.approx(due[-1], abs=TOLERANCE + 0.1)
+
+
+def test_the_record_command_never_imports_schemathesis() -> None:
+    """`record` runs where schemathesis is not wanted: importing the CLI and the proxy skips it."""
+    script = (
+        "import sys\n"
+        "import vivi_emulator.cli, vivi_emulator.record.cli, vivi_emulator.record.proxy\n"
+        "from vivi_emulator.record.proxy import RecordingProxy\n"
+        "import tempfile, pathlib\n"
+        "RecordingProxy('http://127.0.0.1:9', pathlib.Path(tempfile.mkdtemp()))\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'schemathesis')\n"
+        "assert not loaded, loaded\n"
+        "assert 'vivi_emulator.contract.run' not in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

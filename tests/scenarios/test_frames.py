@@ -13,7 +13,7 @@ from vivi_emulator.app import create_app
 from vivi_emulator.scenarios.engine import RequestContext, build_script
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
-from vivi_emulator.settings import ConfigError, Settings, load_settings
+from vivi_emulator.settings import Settings
 
 from tests.support import AUTH, THREAD, url
 
@@ -118,9 +118,3 @@ async def test_stream_and_invoke_replay_a_recording(recorded_client: httpx.Async
     cut = await recorded_client.post(url("invoke"), headers=AUTH, json={**body, "message": "cut"})
     assert cut.status_code == 500
     assert "without on_chat_model_end" in cut.json()["detail"]
-
-
-def test_time_scale_is_a_setting() -> None:
-    assert load_settings(environ={"VIVI_EMULATOR_TIME_SCALE": "0.5"}).time_scale == 0.5
-    with pytest.raises(ConfigError, match="time_scale"):
-        load_settings(environ={}, overrides={"time_scale": 0})

@@ -7,8 +7,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from vivi_emulator.conformance import Conformance, Finding, redactor
-from vivi_emulator.contract_report import (
+from vivi_emulator.contract.report import (
     RunInfo,
     junit_xml,
     markdown,
@@ -16,6 +15,8 @@ from vivi_emulator.contract_report import (
     terminal_summary,
     use_color,
 )
+from vivi_emulator.contract.result import Conformance, Finding
+from vivi_emulator.redaction import Redactor
 
 KEY = "report-key-42aa"
 STREAM = "POST /channelsApi/{channelId}/stream"
@@ -58,7 +59,7 @@ def findings() -> Conformance:
 
 def info() -> RunInfo:
     options = {"rate limit": "5/s"}
-    return RunInfo(target="http://x", channel="c", options=options, redact=redactor(KEY))
+    return RunInfo(target="http://x", channel="c", options=options, redact=Redactor([KEY]))
 
 
 def test_the_terminal_summary_sorts_by_source_and_colours_only_when_asked() -> None:

@@ -13,13 +13,12 @@ from xml.etree import ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
-from vivi_emulator import cli_contract, conformance
 from vivi_emulator.cli import app as cli_app
+from vivi_emulator.contract import cli as contract_cli
 
 from tests.contract.standin import (
     STANDIN_CHANNEL,
     STANDIN_KEY,
-    Counting,
     drifting_app,
     endless_app,
     serve,
@@ -56,8 +55,8 @@ def contract(folder: Path, *args: str, key: str, timeout: float = 120) -> Run:
         check=False,
     )
     seconds = time.monotonic() - started
-    report = (folder / cli_contract.MARKDOWN_NAME).read_text()
-    junit = ET.parse(folder / cli_contract.JUNIT_NAME).getroot()
+    report = (folder / contract_cli.MARKDOWN_NAME).read_text()
+    junit = ET.parse(folder / contract_cli.JUNIT_NAME).getroot()
     return Run(done.returncode, done.stdout + done.stderr, report, junit, seconds)
 
 
@@ -146,27 +145,6 @@ def test_an_endless_stream_is_cut_by_the_limits(tmp_path: Path) -> None:
     assert run.code == 0, run.out
 
 
-def test_the_rate_limit_spaces_the_requests() -> None:
-    counting = Counting(drifting_app)
-    with serve(counting) as base:
-        result = conformance.check_conformance(
-            base_url=base,
-            channel_id=STANDIN_CHANNEL,
-            api_key=STANDIN_KEY,
-            operations=["invokeMessage"],
-            phases=["coverage"],
-            max_examples=2,
-            rate_limit="4/s",
-            max_time=2,
-        )
-    times = counting.times
-    assert len(times) >= 5
-    assert result.findings
-    # Never more than the limit (plus one for the bucket's edge) within any second.
-    for index, first in enumerate(times):
-        assert sum(1 for t in times[index:] if t - first < 1.0) <= 5
-
-
 def test_a_real_target_needs_a_channel_and_a_key(tmp_path: Path) -> None:
     args = ["contract", "--url", "http://127.0.0.1:9", "--channel", "c"]
     result = CliRunner().invoke(
@@ -183,5 +161,22 @@ def test_a_real_target_needs_a_channel_and_a_key(tmp_path: Path) -> None:
     assert "unknown operation id 'nope'" in unknown.output
 
 
-def test_the_cli_and_the_engine_know_the_same_phases() -> None:
-    assert cli_contract.PHASES == conformance.PHASES
+def test_a_real_service_gets_a_rate_limit_and_small_uploads_unless_told() -> None:
+    remote = contract_cli.ContractArgs(url="https://vivi.test", channel="c", api_key="s3cr3t-k")
+    options = contract_cli.run_options(remote)
+    assert (options.rate_limit, options.max_upload_bytes) == ("5/s", 4096)
+    assert contract_cli.described(options)["rate limit"] == "5/s"
+    told = contract_cli.ContractArgs(
+        url="https://vivi.test", rate_limit="none", max_upload_bytes=10, phase=["examples"]
+    )
+    options = contract_cli.run_options(told)
+    assert (options.rate_limit, options.max_upload_bytes, options.phases) == (
+        None,
+        10,
+        ("examples",),
+    )
+    local = contract_cli.run_options(contract_cli.ContractArgs())
+    assert (local.rate_limit, local.max_upload_bytes) == (None, None)
+    assert (local.channel_id, local.api_key) == ("demo-channel", "demo-key")
+    assert "s3cr3t-k" not in repr(remote)
+    assert "s3cr3t-k" not in repr(contract_cli.run_options(remote))

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 from xml.etree import ElementTree as ET  # only ever writes XML, never parses it
 
-from vivi_emulator.conformance import Conformance, Finding, Source
+from vivi_emulator.contract.marks import Source
+from vivi_emulator.contract.result import Conformance, Finding
 
 MEANING: dict[Source, str] = {
     "documented": "the API broke its docs: report it to VIVI; the contract stays",
@@ -108,25 +109,26 @@ def terminal_summary(result: Conformance, info: RunInfo, color: bool = False) ->
         lines.append(paint(f"FAIL  {verdict(result)}", "red", bold=True))
     if result.findings:
         lines.append(f"  {len(result.findings)} finding(s): {_counts(result)}")
-        for source in _ORDER:
-            if result.by_source(source):
-                lines.append(f"    {paint(source, _COLORS[source])}: {MEANING[source]}")
-    for source in _ORDER:
-        for finding in _sorted(result.by_source(source)):
-            times = f" (x{finding.occurrences})" if finding.occurrences > 1 else ""
-            status = f" -> {finding.status_code}" if finding.status_code is not None else ""
-            lines += [
-                "",
-                f"{paint(f'[{source}]', _COLORS[source], bold=True)} {finding.operation}{status}: "
-                f"{finding.title}{times}",
-                f"    {_first_line(finding.message)}",
-                f"    check {finding.check}; contract part {finding.part or '(none)'}",
-            ]
+        sources = [source for source in _ORDER if result.by_source(source)]
+        lines += [f"    {paint(source, _COLORS[source])}: {MEANING[source]}" for source in sources]
+    for finding in [f for source in _ORDER for f in _sorted(result.by_source(source))]:
+        tag = paint(f"[{finding.source}]", _COLORS[finding.source], bold=True)
+        lines += ["", *_terminal_finding(tag, finding)]
     for error in result.errors:
         lines += ["", paint("[error] ", "red", bold=True) + _first_line(error)]
     for warning in result.warnings:
         lines += ["", paint("[warning] ", "yellow") + warning]
     return info.redact("\n".join(lines))
+
+
+def _terminal_finding(tag: str, finding: Finding) -> list[str]:
+    times = f" (x{finding.occurrences})" if finding.occurrences > 1 else ""
+    status = f" -> {finding.status_code}" if finding.status_code is not None else ""
+    return [
+        f"{tag} {finding.operation}{status}: {finding.title}{times}",
+        f"    {_first_line(finding.message)}",
+        f"    check {finding.check}; contract part {finding.part or '(none)'}",
+    ]
 
 
 # --- Markdown ---------------------------------------------------------------------------------
@@ -149,19 +151,7 @@ def markdown(result: Conformance, info: RunInfo) -> str:
     out += [f"**{status}: {verdict(result)}.**", ""]
     if result.findings:
         out += [f"{len(result.findings)} finding(s): {_counts(result)}.", ""]
-    out += ["| | |", "|---|---|", f"| target | {_cell(info.target)} |"]
-    if info.channel:
-        out.append(f"| channel | `{_cell(info.channel)}` |")
-    out += [
-        f"| mode | {'requests sent by schemathesis' if info.mode == 'live' else 'recordings'} |",
-        f"| operations | {len(result.operations)} |",
-        f"| {'requests' if info.mode == 'live' else 'recorded answers'} | {result.requests} |",
-        f"| duration | {result.duration:.1f} s |",
-    ]
-    if info.started_at:
-        out.append(f"| started | {info.started_at} |")
-    for name, value in info.options.items():
-        out.append(f"| {_cell(name)} | {_cell(value)} |")
+    out += _markdown_table(result, info)
     out += [
         "",
         "## What the findings mean",
@@ -173,27 +163,10 @@ def markdown(result: Conformance, info: RunInfo) -> str:
     out += [f"- **{source}**: {MEANING[source]}." for source in _ORDER]
     for source in _ORDER:
         findings = _sorted(result.by_source(source))
-        if not findings:
-            continue
-        out += ["", f"## {HEADINGS[source]} ({len(findings)})"]
+        if findings:
+            out += ["", f"## {HEADINGS[source]} ({len(findings)})"]
         for number, finding in enumerate(findings, 1):
-            status = f", answered {finding.status_code}" if finding.status_code is not None else ""
-            out += [
-                "",
-                f"### {number}. `{finding.operation}`: {finding.title}",
-                "",
-                f"- check `{finding.check}` ({finding.code or 'no code'}), phase {finding.phase}"
-                f"{status}, seen {finding.occurrences} time(s)",
-                f"- contract part: `{finding.part or '(none)'}` ({finding.source})",
-            ]
-            if len(finding.trail) > 1:
-                trail = ", ".join(f"`{pointer}` ({mark})" for pointer, mark in finding.trail)
-                out.append(f"- on the way: {trail}")
-            out += ["", *_fence(finding.message)]
-            if finding.reproduce:
-                lang = "sh" if finding.reproduce.startswith("curl") else "text"
-                label = "Recorded in:" if info.mode == "compare" else "Reproduce:"
-                out += ["", label, "", *_fence(finding.reproduce, lang)]
+            out += ["", *_markdown_finding(number, finding, info.mode)]
     if result.errors:
         out += ["", f"## Errors ({len(result.errors)})", ""]
         out += ["The run could not check everything; these are not findings, but fail the run.", ""]
@@ -207,6 +180,43 @@ def markdown(result: Conformance, info: RunInfo) -> str:
         for (operation, check), (ok, failed) in sorted(result.checks.items()):
             out.append(f"| `{_cell(operation)}` | {check} | {ok} | {failed} |")
     return info.redact("\n".join(out) + "\n")
+
+
+def _markdown_table(result: Conformance, info: RunInfo) -> list[str]:
+    """What was checked, how, and with which options."""
+    out = ["| | |", "|---|---|", f"| target | {_cell(info.target)} |"]
+    if info.channel:
+        out.append(f"| channel | `{_cell(info.channel)}` |")
+    out += [
+        f"| mode | {'requests sent by schemathesis' if info.mode == 'live' else 'recordings'} |",
+        f"| operations | {len(result.operations)} |",
+        f"| {'requests' if info.mode == 'live' else 'recorded answers'} | {result.requests} |",
+        f"| duration | {result.duration:.1f} s |",
+    ]
+    if info.started_at:
+        out.append(f"| started | {info.started_at} |")
+    out += [f"| {_cell(name)} | {_cell(value)} |" for name, value in info.options.items()]
+    return out
+
+
+def _markdown_finding(number: int, finding: Finding, mode: str) -> list[str]:
+    status = f", answered {finding.status_code}" if finding.status_code is not None else ""
+    out = [
+        f"### {number}. `{finding.operation}`: {finding.title}",
+        "",
+        f"- check `{finding.check}` ({finding.code or 'no code'}), phase {finding.phase}"
+        f"{status}, seen {finding.occurrences} time(s)",
+        f"- contract part: `{finding.part or '(none)'}` ({finding.source})",
+    ]
+    if len(finding.trail) > 1:
+        trail = ", ".join(f"`{pointer}` ({mark})" for pointer, mark in finding.trail)
+        out.append(f"- on the way: {trail}")
+    out += ["", *_fence(finding.message)]
+    if finding.reproduce:
+        lang = "sh" if finding.reproduce.startswith("curl") else "text"
+        label = "Recorded in:" if mode == "compare" else "Reproduce:"
+        out += ["", label, "", *_fence(finding.reproduce, lang)]
+    return out
 
 
 # --- JUnit XML --------------------------------------------------------------------------------

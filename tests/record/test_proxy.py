@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -14,18 +15,23 @@ import pytest
 import yaml
 from starlette.types import Receive, Scope, Send
 
-from vivi_emulator.recorder import RecordingProxy, is_credential, recorded_events
+from vivi_emulator.record.proxy import RecordingProxy
+from vivi_emulator.record.recording import Exchange, recorded_events
+from vivi_emulator.redaction import secret_forms
 from vivi_emulator.scenarios.loader import parse_file
+from vivi_emulator.sse import FrameSplitter, encode_event
 
 from tests.contract.standin import serve
+from tests.server import free_port
 from tests.support import THREAD
 
 KEY = "proxy-key-5e8d2c"
-START = b'data: {"message": "", "event": "on_chat_model_start"}\n\n'
+ACCENTS = "café ✓".encode()
+START = encode_event("", "on_chat_model_start")
 
 
 def chunk(text: str) -> bytes:
-    return b"data: " + json.dumps({"message": text, "event": "on_chat_model_stream"}).encode()
+    return encode_event(text, "on_chat_model_stream")
 
 
 class Upstream:
@@ -33,6 +39,7 @@ class Upstream:
 
     def __init__(self) -> None:
         self.disconnected = threading.Event()
+        self.headers: dict[bytes, bytes] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,10 +51,13 @@ class Upstream:
             if not message.get("more_body"):
                 break
         text = json.loads(body)["message"]
+        self.headers = dict(scope["headers"])
         headers = [(b"content-type", b"text/event-stream")]
         if text == "leaky":
             headers += [(b"set-cookie", b"session=s3cr3t"), (b"x-upstream-token", b"t0k3n")]
             headers += [(b"x-request-id", b"req-1")]
+        if text == "accents":
+            headers += [(b"x-greeting", ACCENTS)]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": START, "more_body": True})
         if text == "slow":
@@ -62,24 +72,43 @@ class Upstream:
                 tasks.start_soon(watch)
                 for index in range(200):
                     await anyio.sleep(0.05)
-                    frame = chunk(f"{index} ") + b"\n\n"
+                    frame = chunk(f"{index} ")
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
             return
         if text == "cut":
-            frame = chunk("half") + b"\n\n"
+            frame = chunk("half")
             await send({"type": "http.response.body", "body": frame, "more_body": True})
             # The upstream dies here: its connection drops without the end of the body.
             return
-        leak = chunk(f"your key is {KEY}") + b"\n\n"
-        end = b'data: {"message": "", "event": "on_chat_model_end"}\n\n'
+        # The key the client sent, quoted in a reply (JSON-escaped, as any JSON encoder writes it).
+        key = self.headers.get(b"vivi-api-key", b"").decode()
+        leak = chunk(f"your key is {key}")
+        end = encode_event("", "on_chat_model_end")
         await send({"type": "http.response.body", "body": leak + end, "more_body": False})
 
 
+class Done:
+    """The exchanges the proxy is done with, as its ``on_exchange`` hook reports them."""
+
+    def __init__(self) -> None:
+        self.exchanges: list[Exchange] = []
+        self.event = threading.Event()
+
+    def __call__(self, exchange: Exchange) -> None:
+        self.exchanges.append(exchange)
+        self.event.set()
+
+
 @pytest.fixture
-def proxied(tmp_path: Path) -> Iterator[tuple[str, RecordingProxy, Upstream]]:
+def done() -> Done:
+    return Done()
+
+
+@pytest.fixture
+def proxied(tmp_path: Path, done: Done) -> Iterator[tuple[str, RecordingProxy, Upstream]]:
     upstream = Upstream()
     with serve(upstream) as upstream_base:
-        proxy = RecordingProxy(upstream_base, tmp_path, timeout=10)
+        proxy = RecordingProxy(upstream_base, tmp_path, timeout=10, on_exchange=done)
         with serve(proxy) as base:
             yield base, proxy, upstream
 
@@ -94,7 +123,7 @@ def send(base: str, message: str) -> httpx.Response:
 
 
 def test_a_client_hanging_up_closes_the_upstream_request(
-    proxied: tuple[str, RecordingProxy, Upstream],
+    proxied: tuple[str, RecordingProxy, Upstream], done: Done
 ) -> None:
     base, proxy, upstream = proxied
     body = {"message": "slow", "threadId": THREAD}
@@ -102,14 +131,18 @@ def test_a_client_hanging_up_closes_the_upstream_request(
     with httpx.stream(
         "POST", f"{base}/channelsApi/ch/stream", json=body, headers={"vivi-api-key": KEY}
     ) as response:
-        received = b""
+        splitter, frames = FrameSplitter(), 0
         for part in response.iter_raw():
-            received += part
-            if received.count(b"\n\n") >= 3:
+            frames += len(splitter.feed(part))
+            if frames >= 3:
                 break  # streamed through as it came: the upstream is far from done
     assert time.monotonic() - started < 5
     assert upstream.disconnected.wait(5), "the upstream never saw the client hang up"
-    time.sleep(0.2)
+    assert done.event.wait(5), "the proxy never finished the exchange"
+    [exchange] = done.exchanges
+    assert exchange.client_gone
+    assert exchange.frames is not None
+    assert len(exchange.frames.frames) >= 3  # it had streamed, and still recorded nothing
     assert not proxy.recording.path.exists(), "a hung-up exchange is not recorded"
 
 
@@ -143,18 +176,70 @@ def test_credentials_are_never_written(proxied: tuple[str, RecordingProxy, Upstr
     assert recorded_events(scenario)[1] == ("on_chat_model_stream", "your key is [redacted]")
 
 
-@pytest.mark.parametrize(
-    ("name", "credential"),
-    [
-        ("Authorization", True),
-        ("vivi-api-key", True),
-        ("X-Api-Key", True),
-        ("Set-Cookie", True),
-        ("x-session-id", True),
-        ("x-accel-buffering", False),
-        ("retry-after", False),
-        ("content-type", False),
-    ],
-)
-def test_credential_headers(name: str, credential: bool) -> None:
-    assert is_credential(name) is credential
+@pytest.fixture
+def proxy_errors(
+    proxied: tuple[str, RecordingProxy, Upstream],
+) -> Iterator[list[logging.LogRecord]]:
+    """What the proxy's server logs as errors (a traceback is one)."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(logging.ERROR)
+    # Added once the servers run: each uvicorn start configures this logger afresh.
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def test_non_ascii_header_values_pass_through_unchanged(
+    proxied: tuple[str, RecordingProxy, Upstream], proxy_errors: list[logging.LogRecord]
+) -> None:
+    base, proxy, upstream = proxied
+    response = httpx.post(
+        f"{base}/channelsApi/ch/stream",
+        json={"message": "accents", "threadId": THREAD},
+        headers={b"vivi-api-key": KEY.encode(), b"x-note": ACCENTS},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert upstream.headers[b"x-note"] == ACCENTS
+    assert dict(response.headers.raw)[b"x-greeting"] == ACCENTS
+    assert proxy_errors == []
+    [scenario] = yaml.safe_load(proxy.recording.path.read_text())["scenarios"]
+    assert scenario["headers"]["x-greeting"] == ACCENTS.decode()
+
+
+@pytest.mark.parametrize("key", ['proxy"key\\5e8d', "proxy-kéy-5e8d"])
+def test_a_key_quoted_in_a_reply_is_never_written_in_any_form(
+    proxied: tuple[str, RecordingProxy, Upstream], key: str
+) -> None:
+    base, proxy, _ = proxied
+    response = httpx.post(
+        f"{base}/channelsApi/ch/stream",
+        json={"message": "leaky", "threadId": THREAD},
+        headers={b"vivi-api-key": key.encode()},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert json.dumps(key)[1:-1].encode() in response.content  # the reply quotes it, escaped
+    text = proxy.recording.path.read_text()
+    for form in secret_forms(key):
+        assert form not in text
+    [scenario] = yaml.safe_load(text)["scenarios"]
+    assert recorded_events(scenario)[1] == ("on_chat_model_stream", "your key is [redacted]")
+
+
+def test_an_upstream_that_does_not_answer_is_a_json_502_and_nothing_is_recorded(
+    tmp_path: Path, done: Done
+) -> None:
+    proxy = RecordingProxy(f"http://127.0.0.1:{free_port()}", tmp_path, on_exchange=done)
+    with serve(proxy) as base:
+        response = send(base, "hello")
+    assert response.status_code == 502
+    assert response.json() == {"detail": "the upstream did not answer (ConnectError)"}
+    assert done.event.wait(5)
+    assert not proxy.recording.path.exists()

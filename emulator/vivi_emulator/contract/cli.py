@@ -1,0 +1,277 @@
+"""``vivi-emulator contract``: check a target against the contract, and report.
+
+The target is the in-process emulator (the default), any base URL (``--url``, the real VIVI API
+included), or recorded answers (``--compare``). The command writes a terminal summary, a Markdown
+report and a JUnit XML file; its exit status is 0 only when the target conforms.
+
+schemathesis is imported when a run starts, not with the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from vivi_emulator.cli.params import options_command
+from vivi_emulator.contract.options import PHASES, RunOptions
+from vivi_emulator.redaction import Redactor
+from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from vivi_emulator.contract.report import RunInfo
+    from vivi_emulator.contract.result import Conformance
+
+# Against a real service: at most this many requests a second unless told otherwise, and
+# generated files no larger than this.
+DEFAULT_RATE_LIMIT = "5/s"
+DEFAULT_MAX_UPLOAD_BYTES = 4096
+MARKDOWN_NAME = "contract-report.md"
+JUNIT_NAME = "contract-junit.xml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContractArgs:
+    """The command's options, as given (the key never in a repr)."""
+
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL of the target (the real API: https://api-prod-<deployment>.vivi.bot). "
+            "Default: the emulator in-process, no network."
+        ),
+    ] = None
+    channel: Annotated[
+        str | None,
+        typer.Option(help="The channel id to test.", envvar="VIVI_CHANNEL_ID"),
+    ] = None
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            help="The channel's API key; better given as VIVI_API_KEY, so it never appears on a "
+            "command line. Removed from every report.",
+            envvar="VIVI_API_KEY",
+            show_default=False,
+        ),
+    ] = field(default=None, repr=False)
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Check recorded answers (files or folders written by `record`) against the "
+            "contract, without sending anything. Repeatable.",
+        ),
+    ] = None
+    max_examples: Annotated[
+        int, typer.Option(help="Examples generated per operation and phase.", min=1)
+    ] = 10
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            help=f"At most this many requests, e.g. 5/s or 100/m; 'none' for no limit. "
+            f"Default: {DEFAULT_RATE_LIMIT} with --url, none in-process.",
+        ),
+    ] = None
+    operation: Annotated[
+        list[str] | None,
+        typer.Option(help="Test only this operation id (repeatable), e.g. streamMessage."),
+    ] = None
+    exclude_operation: Annotated[
+        list[str] | None,
+        typer.Option(help="Do not test this operation id (repeatable)."),
+    ] = None
+    phase: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Run only this phase (repeatable): {', '.join(PHASES)}. Default: all."),
+    ] = None
+    max_events: Annotated[
+        int, typer.Option(help="Read at most this many events of one stream.", min=1)
+    ] = 1000
+    stream_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds for one request, reading its whole stream included.", min=0.1),
+    ] = 30.0
+    max_time: Annotated[
+        int | None, typer.Option(help="Stop the whole run after this many seconds.", min=1)
+    ] = None
+    max_upload_bytes: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Cut every generated file to this size. Default: {DEFAULT_MAX_UPLOAD_BYTES} "
+            "with --url (no large uploads to a real service unless asked), no limit in-process.",
+            min=0,
+        ),
+    ] = None
+    seed: Annotated[int | None, typer.Option(help="Seed of the generated examples.")] = None
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help=f"Folder for {MARKDOWN_NAME} and {JUNIT_NAME} (created if needed).",
+            file_okay=False,
+        ),
+    ] = Path("contract-report")
+    color: Annotated[
+        bool | None,
+        typer.Option(
+            "--color/--no-color",
+            help="Colours in the summary. Default: when the output is a terminal and NO_COLOR "
+            "is not set.",
+            show_default=False,
+        ),
+    ] = None
+    progress: Annotated[
+        bool, typer.Option(help="One line per operation and phase as the run goes (stderr).")
+    ] = True
+
+
+@options_command(ContractArgs)
+def contract(args: ContractArgs) -> None:
+    """Check a target against the contract; exit status 0 only when it conforms.
+
+    Findings are sorted by the contract parts they touch: `documented` (the API broke its docs)
+    or `inferred` (our guess was wrong: the contract must change). See docs/contract-testing.md.
+    """
+    from vivi_emulator.contract.report import passed
+
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    if args.compare and args.url:
+        raise _fail("give --url or --compare, not both")
+    redact = Redactor([args.api_key or ""])
+    if args.compare:
+        result, info = _compare(args.compare, redact)
+    else:
+        result, info = _live(args, redact)
+    _report(result, replace(info, started_at=started_at), args.report_dir, args.color)
+    raise typer.Exit(0 if passed(result) else 1)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"vivi-emulator contract: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _compare(paths: list[Path], redact: Redactor) -> tuple[Conformance, RunInfo]:
+    from vivi_emulator.contract.compare import compare_recordings
+    from vivi_emulator.contract.report import RunInfo
+
+    info = RunInfo(target=", ".join(str(p) for p in paths), mode="compare", redact=redact)
+    return compare_recordings(paths), info
+
+
+def _live(args: ContractArgs, redact: Redactor) -> tuple[Conformance, RunInfo]:
+    from vivi_emulator.contract.report import RunInfo
+    from vivi_emulator.contract.run import check_conformance
+
+    if args.url is not None:
+        _check_remote(args, redact)
+    try:
+        options = run_options(args)
+        info = RunInfo(
+            target=args.url or "the emulator, in-process",
+            channel=options.channel_id,
+            options=described(options),
+            redact=redact,
+        )
+
+        def show(line: str) -> None:
+            typer.echo(redact(line), err=True)
+
+        target = args.url if args.url is not None else _emulator(options)
+        result = check_conformance(target, options, progress=show if args.progress else None)
+    except ValueError as exc:
+        raise _fail(redact(str(exc))) from None
+    return result, info
+
+
+def _check_remote(args: ContractArgs, redact: Redactor) -> None:
+    assert args.url is not None
+    parts = urlsplit(args.url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise _fail(f"--url must be an http(s) base URL, got {redact(args.url)!r}")
+    if parts.username or parts.password:
+        raise _fail("--url must not hold a user or password")
+    if not args.channel:
+        raise _fail("give the channel id: --channel or VIVI_CHANNEL_ID")
+    if not args.api_key:
+        raise _fail("give the API key: VIVI_API_KEY (or --api-key)")
+
+
+def run_options(args: ContractArgs) -> RunOptions:
+    """What the run may do: the options given, and the defaults that differ for a real service
+    (a rate limit, small uploads)."""
+    remote = args.url is not None
+    rate_limit = args.rate_limit
+    if rate_limit is None:
+        rate_limit = DEFAULT_RATE_LIMIT if remote else None
+    elif rate_limit.strip().lower() in {"", "0", "none", "off"}:
+        rate_limit = None
+    upload_cap = args.max_upload_bytes
+    if upload_cap is None and remote:
+        upload_cap = DEFAULT_MAX_UPLOAD_BYTES
+    return RunOptions(
+        channel_id=args.channel or DEFAULT_CHANNEL_ID,
+        api_key=args.api_key or DEFAULT_API_KEY,
+        max_examples=args.max_examples,
+        seed=args.seed,
+        phases=tuple(args.phase or PHASES),
+        rate_limit=rate_limit,
+        max_stream_events=args.max_events,
+        request_timeout=args.stream_timeout,
+        operations=tuple(args.operation or ()),
+        exclude_operations=tuple(args.exclude_operation or ()),
+        max_upload_bytes=upload_cap,
+        max_time=args.max_time,
+    )
+
+
+def described(options: RunOptions) -> dict[str, str]:
+    """The run's options, for the reports' headers."""
+    table = {
+        "max examples": str(options.max_examples),
+        "phases": ", ".join(options.phases),
+        "rate limit": options.rate_limit or "none",
+        "max events per stream": str(options.max_stream_events),
+        "seconds per request": f"{options.request_timeout:g}",
+        "max run time": f"{options.max_time} s" if options.max_time else "none",
+        "max upload bytes": (
+            str(options.max_upload_bytes) if options.max_upload_bytes is not None else "no limit"
+        ),
+    }
+    if options.operations:
+        table["operations"] = ", ".join(options.operations)
+    if options.exclude_operations:
+        table["excluded operations"] = ", ".join(options.exclude_operations)
+    if options.seed is not None:
+        table["seed"] = str(options.seed)
+    return table
+
+
+def _emulator(options: RunOptions) -> ASGIApp:
+    """The emulator, in-process, with the run's channel and key."""
+    from pydantic import SecretStr
+
+    from vivi_emulator.app import create_app
+    from vivi_emulator.settings import Channel, Settings
+
+    channels = (Channel(id=options.channel_id, key=SecretStr(options.api_key)),)
+    return create_app(Settings(channels=channels, access_log=False, reload_fixtures=False))
+
+
+def _report(result: Conformance, info: RunInfo, folder: Path | None, color: bool | None) -> None:
+    from vivi_emulator.contract.report import junit_xml, markdown, stdout_color, terminal_summary
+
+    written = []
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKDOWN_NAME).write_text(markdown(result, info), encoding="utf-8")
+        (folder / JUNIT_NAME).write_text(junit_xml(result, info), encoding="utf-8")
+        written = [folder / MARKDOWN_NAME, folder / JUNIT_NAME]
+    use = stdout_color(color)
+    typer.echo(terminal_summary(result, info, color=use), color=use)
+    if written:
+        typer.echo(f"\nreports: {', '.join(str(p) for p in written)}")

@@ -1,0 +1,79 @@
+"""``vivi-emulator record``: a recording proxy in front of a real VIVI deployment.
+
+Light to import: the proxy (httpx, uvicorn) loads when the command runs, and nothing here
+loads schemathesis (a test keeps it so).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from vivi_emulator.cli.params import options_command
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordArgs:
+    """The command's options, as given."""
+
+    upstream: Annotated[
+        str,
+        typer.Option(
+            help="Base URL of the real VIVI deployment: https://api-prod-<deployment>.vivi.bot."
+        ),
+    ]
+    host: Annotated[str, typer.Option(help="Address the proxy listens on.")] = "127.0.0.1"
+    port: Annotated[int, typer.Option(help="Port the proxy listens on.")] = 8100
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder for the recording files.", file_okay=False),
+    ] = Path("recordings")
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the upstream between two reads.", min=0.1)
+    ] = 300.0
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info"
+
+
+@options_command(RecordArgs)
+def record(args: RecordArgs) -> None:
+    """A recording proxy: point a client at it, and what the real API answers becomes fixtures.
+
+    Every request goes to the upstream unchanged; the answer streams back as it arrives. The
+    message operations are written as scenarios (`serve --fixtures <out>` replays them; `contract
+    --compare <out>` checks them). The API key and credential headers are never written.
+    """
+    import uvicorn
+
+    from vivi_emulator.record.proxy import RecordingProxy, safe_upstream
+
+    parts = urlsplit(args.upstream)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        typer.echo("vivi-emulator record: --upstream must be an http(s) base URL", err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    proxy = RecordingProxy(args.upstream, args.out, timeout=args.timeout)
+    typer.echo(
+        f"vivi-emulator record: http://{args.host}:{args.port} -> {safe_upstream(args.upstream)}\n"
+        f"  recording into {proxy.recording.path} (written after every answer)\n"
+        f"  replay: vivi-emulator serve --fixtures {args.out}\n"
+        f"  drift:  vivi-emulator contract --compare {proxy.recording.path}"
+    )
+    sys.stdout.flush()
+    uvicorn.run(
+        proxy,
+        host=args.host,
+        port=args.port,
+        access_log=False,  # headers hold the key; the proxy logs its own lines
+        log_level=args.log_level,
+        timeout_graceful_shutdown=3,
+    )
