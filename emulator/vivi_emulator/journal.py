@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -113,8 +113,12 @@ class JournalEntry:
     # --- keeping (a shared store keeps entries as JSON) -----------------------------------------
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["items"] = [asdict(i) for i in self.items]
+        # By hand: dataclasses.asdict deep-copies every value, a measured share of a request
+        # on the shared store.
+        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        data["items"] = [
+            (i.thread, i.turn, i.scenario, i.chosen_by, i.status, i.error) for i in self.items
+        ]
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -123,12 +127,15 @@ class JournalEntry:
         data["id"] = entry_id
         data["headers"] = tuple(tuple(h) for h in data["headers"])
         data["items"] = tuple(
-            ItemRecord(**{**i, "chosen_by": ChosenBy(i["chosen_by"]) if i["chosen_by"] else None})
-            for i in data["items"]
+            ItemRecord(thread, turn, scenario, ChosenBy(chosen) if chosen else None, status, error)
+            for thread, turn, scenario, chosen, status, error in data["items"]
         )
         if data["events"] is not None:
             data["events"] = tuple(data["events"])
         return cls(**data)
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(JournalEntry) if f.name != "id")
 
 
 def _item_dict(item: ItemRecord) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from vivi_emulator.store.base import (
     TurnStart,
     View,
 )
+from vivi_emulator.store.redis_batch import HiredisPackedConnection, ScriptBatcher
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -121,6 +122,7 @@ class RedisStore(StateStore):
             # One retry at once: a pooled connection from before a Redis restart fails once,
             # and the retry on a fresh one succeeds; a Redis that is down fails fast.
             retry=Retry(NoBackoff(), 1),
+            connection_class=HiredisPackedConnection,
         )
         # Typed loosely: redis-py's annotations mix its sync and asyncio clients' return types.
         self._redis: Any = redis.Redis(connection_pool=self._pool)
@@ -138,6 +140,8 @@ class RedisStore(StateStore):
         self._threads, self._journal, self._seq = p + "threads", p + "j", p + "j:seq"
         self._files, self._fsize, self._fbytes = p + "files", p + "fsize", p + "fbytes"
         self._seeded = False
+        self._batch = ScriptBatcher(self._redis)
+        self._idle_ms = int(self.bounds.thread_idle_seconds * 1000)
 
     # lifecycle
 
@@ -231,27 +235,20 @@ class RedisStore(StateStore):
     async def begin_turn(self, channel_id: str, thread_id: str) -> TurnStart:
         if not self._seeded:
             await self._ensure_seeded()
-        key, member = self._thread_key(channel_id, thread_id)
-        (turn, message, reply, scenario, first, keys_v, scen_v, qg, qc, og, oc) = await self._begin(
-            keys=[
-                key,
-                self._threads,
-                self._meta,
-                self._scope_key("q", None),
-                self._scope_key("q", channel_id),
-                self._scope_key("o", None),
-                self._scope_key("o", channel_id),
-            ],
-            args=[
-                member,
-                int(self.bounds.thread_idle_seconds * 1000),
-                self.bounds.max_threads,
-                self._prefix + "t:",
-            ],
+        reply = await self._batch.call(
+            self._begin,
+            self._prefix,
+            channel_id,
+            thread_id.lower(),
+            self._idle_ms,
+            self.bounds.max_threads,
         )
+        (turn, message, reply_text, scenario, first, keys_v, scen_v, qg, qc, og, oc) = reply
         overrides = self._parse_overrides(oc).over(self._parse_overrides(og))
         view = View(int(keys_v or 0), int(scen_v or 0), overrides, int(qg) + int(qc))
-        previous = Turn(_text(message) or "", _text(reply) or "") if message is not None else None
+        previous = (
+            Turn(_text(message) or "", _text(reply_text) or "") if message is not None else None
+        )
         conversation = Conversation(scenario.decode(), int(first)) if scenario is not None else None
         return TurnStart(int(turn), previous, conversation, view)
 
@@ -270,28 +267,27 @@ class RedisStore(StateStore):
         conversation: Conversation | None,
         entry: JournalEntry | None = None,
     ) -> None:
-        key, _ = self._thread_key(channel_id, thread_id)
-        await self._commit(
-            keys=[key, self._journal, self._seq],
-            args=[
-                turn,
-                exchange.message,
-                exchange.reply,
-                conversation.scenario if conversation else "",
-                conversation.first_turn if conversation else 0,
-                entry.to_json() if entry is not None else "",
-                self.bounds.journal_size,
-            ],
+        await self._batch.call(
+            self._commit,
+            self._prefix,
+            f"{channel_id}{_SEP}{thread_id.lower()}",
+            turn,
+            exchange.message,
+            exchange.reply,
+            conversation.scenario if conversation else "",
+            conversation.first_turn if conversation else 0,
+            entry.to_json() if entry is not None else "",
+            self.bounds.journal_size,
         )
 
     # journal
 
     @_guarded
     async def record(self, entry: JournalEntry) -> None:
-        await self._commit(
-            keys=["", self._journal, self._seq],
-            args=[0, "", "", "", 0, entry.to_json(), self.bounds.journal_size],
-        )
+        await self._batch.call(
+            self._commit, self._prefix, "", 0, "", "", "", 0, entry.to_json(),
+            self.bounds.journal_size,
+        )  # fmt: skip
 
     @_guarded
     async def journal(self) -> list[JournalEntry]:

@@ -1,35 +1,38 @@
 -- Open the next turn of a thread, and read what the request needs, in one step.
--- KEYS: thread hash, threads index (zset), meta hash, global queue, channel queue,
---       global overrides, channel overrides
--- ARGV: the thread's index member, idle time (ms), max threads, thread key prefix
+-- ARGV: key prefix, channel id, thread id (lower case), idle time (ms), max threads.
+-- The keys are computed here (fewer arguments to send on the hot path): standalone Redis only.
 -- Lua tables stop at a nil, so absent values are returned as false (a nil reply).
+local p, channel = ARGV[1], ARGV[2]
+local member = channel .. '\0' .. ARGV[3]
+local thread, index = p .. 't:' .. member, p .. 'threads'
+local idle, max_threads = tonumber(ARGV[4]), tonumber(ARGV[5])
+
 local t = redis.call('TIME')
 -- Microseconds (exact in a double), made strictly increasing so that the least recently used
 -- order holds for threads used within one microsecond.
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
 if top[2] and tonumber(top[2]) >= now then
   now = tonumber(top[2]) + 1
 end
-local idle = tonumber(ARGV[2])
-local turn = redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('PEXPIRE', KEYS[1], idle)
+local turn = redis.call('HINCRBY', thread, 'n', 1)
+redis.call('PEXPIRE', thread, idle)
 -- Least recently used first: threads idle too long have expired by their TTL (their index
 -- entries go here), and threads beyond the count bound are evicted, oldest first.
-redis.call('ZADD', KEYS[2], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - idle * 1000)
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+redis.call('ZADD', index, now, member)
+redis.call('ZREMRANGEBYSCORE', index, '-inf', now - idle * 1000)
+local over = redis.call('ZCARD', index) - max_threads
 if over > 0 then
-  local old = redis.call('ZPOPMIN', KEYS[2], over)
+  local old = redis.call('ZPOPMIN', index, over)
   for i = 1, #old, 2 do
-    redis.call('UNLINK', ARGV[4] .. old[i])
+    redis.call('UNLINK', p .. 't:' .. old[i])
   end
 end
-local th = redis.call('HMGET', KEYS[1], 'm', 'r', 'cs', 'cf')
-local meta = redis.call('HMGET', KEYS[3], 'keys', 'scenarios')
+local th = redis.call('HMGET', thread, 'm', 'r', 'cs', 'cf')
+local meta = redis.call('HMGET', p .. 'meta', 'keys', 'scenarios')
 return {
   turn, th[1] or false, th[2] or false, th[3] or false, th[4] or false,
   meta[1] or false, meta[2] or false,
-  redis.call('LLEN', KEYS[4]), redis.call('LLEN', KEYS[5]),
-  redis.call('GET', KEYS[6]) or false, redis.call('GET', KEYS[7]) or false,
+  redis.call('LLEN', p .. 'q:'), redis.call('LLEN', p .. 'q:c:' .. channel),
+  redis.call('GET', p .. 'o:') or false, redis.call('GET', p .. 'o:c:' .. channel) or false,
 }
