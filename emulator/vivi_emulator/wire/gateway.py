@@ -8,10 +8,6 @@ meets that here first. The same on /stream, /invoke and /batch (docs/decisions.m
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import anyio
-
 from vivi_emulator.errors import ApiError
 from vivi_emulator.scenarios.script import Script
 
@@ -42,7 +38,8 @@ class GatewayTimeout(ApiError):
 
 
 def gateway_failure(script: Script, streaming: bool) -> tuple[float, GatewayTimeout] | None:
-    """The wait and the timeout an intermediary answers with instead of ``script``, if any.
+    """The wait and the timeout an intermediary answers with instead of ``script``, if any
+    (the handlers wait, watching for the client to hang up, then raise it).
 
     ``gateway-timeout``: always (the origin is scripted to send nothing in time). ``idle-cut`` on
     /invoke and /batch: a 504 when the reply takes the idle time or longer, as a load balancer
@@ -59,19 +56,3 @@ def gateway_failure(script: Script, streaming: bool) -> tuple[float, GatewayTime
         if script.duration >= idle:
             return idle, GatewayTimeout(504, idle)
     return None
-
-
-async def before_answer(
-    script: Script,
-    streaming: bool,
-    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-) -> None:
-    """Raise the intermediary's timeout after its wait, when ``script``'s preset says so.
-
-    Called by the handlers before they answer (only for scripts with ``wire``).
-    """
-    failure = gateway_failure(script, streaming)
-    if failure is not None:
-        seconds, timeout = failure
-        await sleep(seconds)
-        raise timeout
