@@ -1,4 +1,5 @@
-"""Intermediaries on every endpoint: a gateway timeout, and an idle cut of a slow /invoke."""
+"""Wire options over HTTP, in-process: gateway timeouts and idle cuts on every endpoint, the
+queue, the journal, and /invoke left alone."""
 
 from __future__ import annotations
 
@@ -114,3 +115,21 @@ async def test_without_wire_the_stream_is_the_docs_framing(scaled: httpx.AsyncCl
     response = await scaled.post(url("stream"), headers=forced("wire-baseline"), json=BODY)
     events = sse_events(response.content)
     assert "".join(e["message"] for e in events) == "Grüße aus Köln! Ça va? ✓ 日本語も大丈夫 🙂"
+
+
+async def test_a_queued_reply_carries_its_wire_options(scaled: httpx.AsyncClient) -> None:
+    queued = {"text": "from the queue", "wire": {"line_ending": "crlf", "event_ids": True}}
+    assert (await scaled.post("/_emulator/queue", json=queued)).status_code in (200, 201)
+    response = await scaled.post(url("stream"), headers=AUTH, json=BODY)
+    assert response.content.startswith(
+        b'id: 1\r\ndata: {"message": "", "event": "on_chat_model_start"}\r\n\r\n'
+    )
+
+
+async def test_bad_wire_options_in_the_queue_are_a_422_naming_them(
+    scaled: httpx.AsyncClient,
+) -> None:
+    queued = {"text": "x", "wire": {"split": {"inside": "crlf"}}}
+    response = await scaled.post("/_emulator/queue", json=queued)
+    assert response.status_code == 422
+    assert "needs line_ending: crlf" in response.text
