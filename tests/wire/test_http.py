@@ -133,3 +133,11 @@ async def test_bad_wire_options_in_the_queue_are_a_422_naming_them(
     response = await scaled.post("/_emulator/queue", json=queued)
     assert response.status_code == 422
     assert "needs line_ending: crlf" in response.text
+
+
+async def test_a_gateway_timeout_keeps_the_turn(scaled: httpx.AsyncClient) -> None:
+    await scaled.post(url("invoke"), headers=forced("gateway-timeout"), json=BODY)
+    await scaled.post(url("invoke"), headers=AUTH, json=BODY)
+    first, second = (await scaled.get("/_emulator/journal")).json()["entries"]
+    assert (first["status"], first["turn"]) == (524, 1)
+    assert (second["status"], second["turn"]) == (200, 2)  # the origin got the first message
