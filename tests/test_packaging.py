@@ -33,6 +33,7 @@ def test_wheel_ships_the_contract_and_fixtures(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "vivi_emulator/_bundled/openapi/vivi-channels-api.yaml" in names
     assert "vivi_emulator/_bundled/fixtures/defaults.yaml" in names
+    assert "vivi_emulator/_bundled/fixtures/wire.yaml" in names
     assert "vivi_emulator/_bundled/fixtures/scenarios.schema.json" in names
     assert "vivi_emulator/playground/static/playground.js" in names
     assert not any(n.startswith("tests/") for n in names)

@@ -10,6 +10,7 @@ from starlette.types import Message
 
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.streaming import EventStream
+from vivi_emulator.wire import WireOptions, with_wire
 
 SCOPE: dict[str, Any] = {"type": "http", "asgi": {"spec_version": "2.4"}}
 
@@ -123,3 +124,32 @@ async def test_send_failing_on_a_closed_socket_ends_quietly() -> None:
 
     await EventStream(_script(0.0))(SCOPE, _never_disconnect, send)
     await EventStream(_script(0.01))(SCOPE, _never_disconnect, send)
+
+
+async def test_a_wire_cut_lingers_then_closes_without_ending_the_body() -> None:
+    script = with_wire(
+        Script(events=(ScriptEvent(START), ScriptEvent(CHUNK, "late", delay=90))),
+        WireOptions(preset="idle-cut"),
+    )
+    timeline: list[tuple[str, object]] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        timeline.append(("sleep", seconds))
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            timeline.append(("send", message["body"]))
+
+    await EventStream(script, sleep=fake_sleep)(SCOPE, _never_disconnect, send)
+    # the start, 60 s of silence, then the connection is dropped: no final empty body message
+    assert timeline == [
+        ("send", b'data: {"message": "", "event": "on_chat_model_start"}\n\n'),
+        ("sleep", 60.0),
+    ]
+
+
+async def test_a_stream_without_wire_options_plays_the_docs_batches() -> None:
+    stream = EventStream(_script(0.0))
+    assert stream.script.wire is None
+    assert (stream.abort, stream.linger) == (False, 0.0)
+    assert stream.batches is stream.script.encoded  # encoded once, shared by every request

@@ -32,6 +32,8 @@ class ApiError(Exception):
     """An error the VIVI surface answers with a JSON body."""
 
     status_code: int = 400
+    # Every error of VIVI's is JSON; a scripted intermediary's (wire.gateway) is its own page.
+    media_type: str = "application/json"
 
     def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
@@ -40,6 +42,9 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"detail": self.detail}
+
+    def content(self) -> bytes:
+        return json_bytes(self.body())
 
 
 class Unauthorized(ApiError):
@@ -106,10 +111,10 @@ def json_bytes(payload: Any) -> bytes:
 
 def error_response(exc: ApiError) -> Response:
     return Response(
-        json_bytes(exc.body()),
+        exc.content(),
         status_code=exc.status_code,
         headers=exc.headers,
-        media_type="application/json",
+        media_type=exc.media_type,
     )
 
 

@@ -303,7 +303,9 @@ class Emulator:
                 history=(start.previous,) if start.previous is not None else (),
             )
             scenario, chosen_by = await self._choose(ctx, view)
-            script = build_script(scenario, ctx, self.seed, self.settings.time_scale)
+            script = build_script(
+                scenario, ctx, self.seed, self.settings.time_scale, self.settings.wire
+            )
         except StatusReply as reply:
             await store.cancel_turn(call.channel, message.thread_id, start.turn)
             if isinstance(reply, ScriptedStatus):

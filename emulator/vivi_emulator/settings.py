@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from vivi_emulator.wire.options import WireOptions
+
 DEFAULT_CHANNEL_ID = "demo-channel"
 DEFAULT_API_KEY = "demo-key"  # the documented embedded default, not a secret
 
@@ -94,6 +96,9 @@ class Settings(_Model):
     # Connections one worker serves at once (granian's backpressure): long-lived streams each
     # hold one, so the default leaves room for thousands.
     max_connections: int = Field(default=10_000, ge=1)
+    # Wire options or an intermediary preset for every stream whose scenario has no `wire` of
+    # its own, e.g. {preset: idle-cut, idle_seconds: 5} (docs/wire.md). None: the docs' framing.
+    wire: WireOptions | None = None
 
     @field_validator("state")
     @classmethod
@@ -172,6 +177,12 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             values[name] = value
     if (channels := environ.get(_ENV_PREFIX + "CHANNELS")) is not None:
         values["channels"] = parse_channels(channels)
+    if (wire := environ.get(_ENV_PREFIX + "WIRE")) is not None:
+        # A YAML flow mapping, as in the settings file: '{preset: idle-cut, idle_seconds: 5}'.
+        try:
+            values["wire"] = yaml.safe_load(wire)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"VIVI_EMULATOR_WIRE is not valid YAML: {exc}") from None
     if (fixtures := environ.get(_ENV_PREFIX + "FIXTURES")) is not None:
         values["fixtures"] = [p for p in fixtures.split(os.pathsep) if p]
     limits = {}

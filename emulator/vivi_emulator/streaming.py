@@ -18,6 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from vivi_emulator.scenarios.script import Script, ScriptEvent
 from vivi_emulator.sse import frame
+from vivi_emulator.wire.plan import Plan, plan
 
 STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -54,6 +55,15 @@ def encoded(script: Script) -> list[_Batch]:
         batches = list(_batches(script))
         object.__setattr__(script, "encoded", batches)
     return batches
+
+
+def wire_plan(script: Script) -> Plan:
+    """The writes of a script with wire options (vivi_emulator.wire), made once per script."""
+    made: Plan | None = script.encoded
+    if made is None:
+        made = plan(script)
+        object.__setattr__(script, "encoded", made)
+    return made
 
 
 def journal_events(events: tuple[ScriptEvent, ...]) -> list[dict[str, str]]:
@@ -111,7 +121,14 @@ class EventStream:
         self._on_sent = on_sent
         self._on_finish = on_finish
         self.headers = [*STREAM_HEADERS, *extra_headers]
-        self.batches = encoded(script)
+        # Without wire options, the docs' framing; with them, the writes the options ask for.
+        self.abort = script.abort
+        self.linger = 0.0
+        if script.wire is None:
+            self.batches = encoded(script)
+        else:
+            wired = wire_plan(script)
+            self.batches, self.abort, self.linger = wired.writes, wired.abort, wired.linger
         self.played = Played()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -138,7 +155,7 @@ class EventStream:
 
     @property
     def timed(self) -> bool:
-        return any(delay > 0 for delay, _, _ in self.batches)
+        return self.linger > 0 or any(delay > 0 for delay, _, _ in self.batches)
 
     async def _play(self, send: Send) -> None:
         try:
@@ -156,10 +173,13 @@ class EventStream:
                 self.played.events.extend(events)
                 if self._on_sent is not None:
                     self._on_sent(events)
+            if self.abort and self.linger > 0:
+                await self._sleep(self.linger)  # an idle cut: the silence passes first
             await self._finish()
-            if self.script.abort:
-                # The `disconnect` fault: return without finishing the body. ASGI servers then
-                # close the connection, and the client sees the stream cut mid-way.
+            if self.abort:
+                # The `disconnect` fault (and the wire's cuts): return without finishing the
+                # body. ASGI servers then close the connection, and the client sees the stream
+                # cut mid-way.
                 return
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:

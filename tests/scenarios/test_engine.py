@@ -13,6 +13,7 @@ from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.script import CHUNK, END, START
 from vivi_emulator.store.base import Turn
+from vivi_emulator.wire import Wire, WireOptions
 
 from tests.support import THREAD
 
@@ -253,3 +254,41 @@ def test_fault_omit_end() -> None:
     script = build_script(scenario(text="a", fault={"omit_end": True}), ctx(), 0)
     assert [e.event for e in script.events] == [START, CHUNK]
     assert script.broken is not None
+
+
+def test_wire_options_travel_on_the_script_with_the_scale_and_seed() -> None:
+    s = scenario(text="hi", wire={"line_ending": "crlf"})
+    script = build_script(s, ctx(), seed=7, time_scale=0.5)
+    assert script.wire is not None
+    assert script.wire.options.line_ending == "crlf"
+    assert (script.wire.time_scale, script.wire.seed) == (0.5, 7)
+    assert build_script(scenario(text="hi"), ctx(), seed=0).wire is None
+
+
+def test_the_wire_setting_applies_only_to_scenarios_without_their_own() -> None:
+    setting = WireOptions(preset="idle-cut")
+    own = build_script(scenario(text="hi", wire={"bom": True}), ctx(), 0, 1.0, setting)
+    assert own.wire is not None
+    assert own.wire.options == WireOptions(bom=True)
+    plain = scenario(text="hi")
+    assert build_script(plain, ctx(), 0, 1.0, setting).wire == Wire(setting)
+    # The same constant scenario, cached, still answers per setting.
+    assert build_script(plain, ctx(), 0, 1.0).wire is None
+
+
+def test_a_turn_without_wire_takes_the_scenarios() -> None:
+    s = scenario(
+        wire={"line_ending": "cr"},
+        turns=[{"text": "one"}, {"text": "two", "wire": {"line_ending": "crlf"}}],
+    )
+    first = build_script(s, ctx(turn=1), 0).wire
+    second = build_script(s, ctx(turn=2), 0).wire
+    assert first is not None
+    assert second is not None
+    assert (first.options.line_ending, second.options.line_ending) == ("cr", "crlf")
+
+
+def test_a_status_scenario_ignores_the_wire_setting() -> None:
+    s = scenario(status={"code": 429})
+    with pytest.raises(StatusReply):
+        build_script(s, ctx(), 0, 1.0, WireOptions(preset="gateway-timeout"))

@@ -41,6 +41,7 @@ from vivi_emulator.errors import (
 from vivi_emulator.paths import parse_api_path
 from vivi_emulator.service import Answer, Call, Emulator, Message, ScriptedStatus, Trace
 from vivi_emulator.streaming import EventStream, Played
+from vivi_emulator.wire.gateway import gateway_failure
 
 Endpoint = Callable[[Request], Awaitable[ASGIApp]]
 _Handler = Callable[[Request, Trace], Awaitable[ASGIApp]]
@@ -166,10 +167,24 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
         trace.body = await read_body(request, limits.max_body_bytes)
         return _message(parse_json(MessageRequest, trace.body))
 
+    async def gateway(request: Request, trace: Trace, answer: Answer, streaming: bool) -> None:
+        """A scripted intermediary's timeout (wire presets, docs/wire.md): the turn is kept (the
+        origin got the message), and after the wait the intermediary's answer is raised."""
+        failure = gateway_failure(answer.script, streaming)
+        if failure is None:
+            return
+        await emulator.keep(trace.call, answer)
+        seconds, timeout = failure
+        if await sleep_unless_gone(request.receive, seconds):
+            raise ClientGone
+        raise timeout
+
     async def stream(request: Request, trace: Trace) -> ASGIApp:
         message = await read_message(request, trace)
         answer = await emulator.answer(trace.call, message)
         trace.items.append(answer.item)
+        if answer.script.wire is not None:
+            await gateway(request, trace, answer, streaming=True)
         await emulator.keep(trace.call, answer)
 
         async def finished(played: Played) -> None:
@@ -196,6 +211,8 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
         message = await read_message(request, trace)
         answer = await emulator.answer(trace.call, message)
         trace.items.append(answer.item)
+        if answer.script.wire is not None:
+            await gateway(request, trace, answer, streaming=False)
         if answer.script.broken is not None:
             await emulator.keep(trace.call, answer)
             raise _broken(answer)
@@ -219,6 +236,8 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
         for item in body.messages:
             answer = await emulator.answer(trace.call, _message(item))
             trace.items.append(answer.item)
+            if answer.script.wire is not None:
+                await gateway(request, trace, answer, streaming=False)
             await emulator.keep(trace.call, answer)
             if answer.script.broken is not None:
                 raise _broken(answer)

@@ -8,6 +8,7 @@ import typer
 from vivi_emulator import __version__
 from vivi_emulator.cli.fixtures import fixtures_app
 from vivi_emulator.cli.serve import serve
+from vivi_emulator.cli.wire import wire_test
 from vivi_emulator.contract.cli import contract
 from vivi_emulator.record.cli import record
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(contract)
 app.command()(record)
+app.command("wire-test")(wire_test)
 app.add_typer(fixtures_app, name="fixtures")
 
 

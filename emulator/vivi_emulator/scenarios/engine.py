@@ -32,6 +32,7 @@ from vivi_emulator.scenarios.model import (
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
 from vivi_emulator.scenarios.template import is_templated, render
 from vivi_emulator.store.base import Turn
+from vivi_emulator.wire import Wire, WireOptions
 
 SCENARIO_HEADER = "x-vivi-scenario"
 
@@ -233,12 +234,13 @@ def _rng(seed: int, ctx: RequestContext, scenario: str) -> random.Random:
 # Scripts that are the same for every request (no placeholder, no jitter), built once. Keyed by
 # the response object, kept alive by the entry so the key cannot be reused; cleared when large
 # (fixture reloads make new objects).
-_CONSTANT: dict[tuple[int, float], tuple[Response, Script | None]] = {}
+_Key = tuple[int, float, WireOptions | None]
+_CONSTANT: dict[_Key, tuple[Response, Script | None]] = {}
 
 
-def _constant(response: Response, time_scale: float) -> tuple[Script | None, bool]:
+def _constant(key: _Key, response: Response) -> tuple[Script | None, bool]:
     """(the cached script, whether this response can be cached at all)."""
-    cached = _CONSTANT.get((id(response), time_scale))
+    cached = _CONSTANT.get(key)
     if cached is not None and cached[0] is response:
         return cached[1], cached[1] is not None
     cacheable = not response.timing.jitter_ms and not is_templated(response)
@@ -246,9 +248,16 @@ def _constant(response: Response, time_scale: float) -> tuple[Script | None, boo
 
 
 def build_script(
-    scenario: Scenario, ctx: RequestContext, seed: int, time_scale: float = 1.0
+    scenario: Scenario,
+    ctx: RequestContext,
+    seed: int,
+    time_scale: float = 1.0,
+    wire: WireOptions | None = None,
 ) -> Script:
-    """The Script of ``scenario`` for this request; a status scenario raises its StatusReply."""
+    """The Script of ``scenario`` for this request; a status scenario raises its StatusReply.
+
+    ``wire`` (the ``wire`` setting) applies to a stream whose scenario has no ``wire`` of its own.
+    """
     response: Response = scenario
     if scenario.turns:
         response = scenario.turns[min(ctx.turn, len(scenario.turns)) - 1]
@@ -256,22 +265,30 @@ def build_script(
         status = response.status
         body = status.body or {"detail": _REASON_PHRASES.get(status.code, "scripted error")}
         raise StatusReply(status.code, body, {**response.headers, **status.headers})
-    script, cacheable = _constant(response, time_scale)
+    key = (id(response), time_scale, wire)
+    script, cacheable = _constant(key, response)
     if script is not None:
         return script
-    script = _build(scenario.name, response, ctx, seed, time_scale)
+    options = response.wire or scenario.wire or wire
+    script = _build(scenario.name, response, ctx, seed, time_scale, options)
     if len(_CONSTANT) > 4096:
         _CONSTANT.clear()
-    _CONSTANT[(id(response), time_scale)] = (response, script if cacheable else None)
+    _CONSTANT[key] = (response, script if cacheable else None)
     return script
 
 
 def _build(
-    name: str, response: Response, ctx: RequestContext, seed: int, time_scale: float
+    name: str,
+    response: Response,
+    ctx: RequestContext,
+    seed: int,
+    time_scale: float,
+    wire: WireOptions | None = None,
 ) -> Script:
     """The Script of ``response`` for this request.
 
-    Every scripted delay is multiplied by ``time_scale`` (0.5 plays twice as fast).
+    Every scripted delay is multiplied by ``time_scale`` (0.5 plays twice as fast); so are the
+    wire options' times, when the stream is played.
     """
     recorded_break: str | None = None
     if response.frames is not None:
@@ -293,4 +310,5 @@ def _build(
         abort=abort,
         broken=broken,
         headers=tuple(response.headers.items()),
+        wire=Wire(wire, time_scale, seed) if wire is not None else None,
     )

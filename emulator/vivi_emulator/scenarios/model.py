@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vivi_emulator.wire.options import WireOptions
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -190,6 +192,11 @@ class Response(_Strict):
     timing: Timing = Timing()
     fault: Fault = Fault()
     headers: dict[str, str] = Field(default_factory=dict)
+    wire: WireOptions | None = Field(
+        default=None,
+        description="How the stream's bytes are written, or the intermediary it passes "
+        "(docs/wire.md). On a scenario with turns: for the turns without their own.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Response:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vivi_emulator.wire import Wire
 
 START = "on_chat_model_start"
 CHUNK = "on_chat_model_stream"
@@ -39,6 +42,8 @@ class Script:
     broken: str | None = None
     # Extra response headers (e.g. recorded ones).
     headers: tuple[tuple[str, str], ...] = field(default=())
+    # How the stream's bytes are written (vivi_emulator.wire); None: the docs' framing.
+    wire: Wire | None = None
 
     # Derived once, when the script is made: both are read on every request.
     duration: float = field(init=False, repr=False, compare=False)
@@ -49,7 +54,8 @@ class Script:
     A verbatim frame counts with the message its JSON carries (recorded frames); a malformed one
     carries none."""
 
-    # The SSE bytes of the events, encoded on first play and kept (streaming.EventStream).
+    # The SSE bytes of the events (or the wire plan), made on first play and kept
+    # (streaming.EventStream).
     encoded: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
