@@ -1,0 +1,69 @@
+"""Running targets: start one, wait for its first answer, check it answers right, stop it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .common import Scenario, log
+from .probes import functional_check, scenario_probe, wait_ready
+from .processes import Proc, free_port
+from .results import Results
+from .targets import Target
+
+
+@dataclass
+class Instance:
+    target: Target
+    proc: Proc
+    port: int
+    events: int = 0  # data lines per stream of the scenario it was started for, as probed
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+
+def start_checked(
+    t: Target, scenario: Scenario | None = None, extra: list[str] | None = None
+) -> tuple[Instance, list[str]]:
+    """Start t and check its answers (that it plays the scenario, if one); the problems.
+
+    The instance is returned even when there are problems: the caller stops it.
+    """
+    port = free_port()
+    suffix = f"-{scenario.name}" if scenario else ""
+    proc = t.start(port, (t.delayed_args if scenario else []) + (extra or []), suffix)
+    log(f"  starting {t.name}{f' ({scenario.name})' if scenario else ''} on :{port}")
+    inst = Instance(t, proc, port)
+    if wait_ready(proc, port, t.ready_timeout) is None:
+        return inst, [f"no 2xx within {t.ready_timeout:.0f} s (log: {proc.log_path})"]
+    if scenario:
+        why, inst.events = scenario_probe(port, scenario)
+        return inst, [why] if why else []
+    return inst, functional_check(t, port)
+
+
+@contextlib.contextmanager
+def running(
+    res: Results, names: list[str], scenario: Scenario | None = None
+) -> Iterator[list[Instance]]:
+    """The targets that started and answered right; a failure is recorded for every other one."""
+    live: list[Instance] = []
+    try:
+        for name in names:
+            try:
+                inst, problems = start_checked(res.targets[name], scenario)
+            except RuntimeError as exc:  # a service the target needs did not start
+                res.failures.append(f"{name}: {exc}")
+                continue
+            if problems:
+                inst.proc.stop()
+                res.failures.append(f"{name}: " + "; ".join(problems))
+            else:
+                live.append(inst)
+        yield live
+    finally:
+        for inst in live:
+            inst.proc.stop()
