@@ -8,18 +8,21 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .common import BENCH, log
 from .machine import machine_description
-from .phases import delayed_phase, startup_phase, throughput_phase
+from .phases import delayed_phase, many_streams_phase, startup_phase, throughput_phase
 from .processes import install_cleanup
 from .report import print_summary, report
 from .results import Results
+from .soak import soak_phase
 from .summary import summary_rows
 from .targets import ALL_TARGETS, build_targets
+from .threads import threads_phase
 
-ALL_WORKLOADS = ["invoke", "stream", "startup", "delayed"]
+ALL_WORKLOADS = ["invoke", "stream", "startup", "delayed", "many-streams", "threads", "soak"]
 # option: (full run, --smoke); None on the command line means "the mode's default"
 DEFAULTS = {
     "rounds": (3, 1),
@@ -28,7 +31,12 @@ DEFAULTS = {
     "warmup_runs": (10, 1),
     "streams": (1000, 50),
     "startup_samples": (5, 1),
+    "many_streams": (3000, 300),
+    "distinct_threads": (100_000, 10_000),
+    "max_threads": (10_000, 1000),
+    "minutes": (1.0, 0.1),
 }
+SOAK_MINUTES = 3.0  # --soak alone
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +50,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="seconds-long run: 1 round, 1 s per wrk run, 50 delayed streams, no peers;"
         " writes no results.md",
+    )
+    p.add_argument(
+        "--soak",
+        action="store_true",
+        help="only the soak and fault run, for --minutes (default 3); writes no results.md",
+    )
+    p.add_argument(
+        "--minutes",
+        type=float,
+        help="minutes of soak per target (default 1 in a full run, 3 with --soak; smoke 0.1)",
     )
     p.add_argument("--rounds", type=int, help="rounds of A B A B (default 3; smoke 1)")
     p.add_argument("--duration", type=float, help="seconds per wrk run (default 8; smoke 1)")
@@ -62,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--client-procs", type=int, default=1, help="processes of the streams client (default 1)"
+    )
+    p.add_argument(
+        "--many-streams",
+        type=int,
+        help="long streams opened at once against one emulator worker (default 3000; smoke 300)",
+    )
+    p.add_argument(
+        "--distinct-threads",
+        type=int,
+        help="invoke requests, each with a new threadId (default 100000; smoke 10000)",
+    )
+    p.add_argument(
+        "--max-threads",
+        type=int,
+        help="the emulator's limits.max_threads for that workload (default 10000; smoke 1000)",
     )
     p.add_argument("--startup-samples", type=int, help="start-ups per target (default 5; smoke 1)")
     p.add_argument("--only", help=f"comma-separated targets: {','.join(ALL_TARGETS)}")
@@ -89,12 +122,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = _parser()
     a = p.parse_args(argv)
     a.workloads = [w.strip() for w in a.workloads.split(",") if w.strip()]
+    if a.soak:
+        a.workloads = ["soak"]
+        a.minutes = a.minutes or SOAK_MINUTES
     if set(a.workloads) - set(ALL_WORKLOADS):
         p.error(f"unknown workload(s); known: {ALL_WORKLOADS}")
     for name, (full, smoke) in DEFAULTS.items():
         if getattr(a, name) is None:
             setattr(a, name, smoke if a.smoke else full)
-    if a.out is None and not a.smoke:
+    if a.out is None and not (a.smoke or a.soak):
         a.out = str(BENCH / "results.md")
     return a
 
@@ -105,17 +141,22 @@ def _raise_open_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
 
-def _run_phases(res: Results) -> None:
-    w = res.args.workloads
-    if "startup" in w:
-        log("start-up and idle memory:")
-        startup_phase(res)
-    if {"invoke", "stream"} & set(w):
-        log("throughput (wrk):")
-        throughput_phase(res)
-    if "delayed" in w:
-        log("delayed streams:")
-        delayed_phase(res)
+# In order: (the workloads a phase runs, its title, the phase)
+PHASES: list[tuple[set[str], str, Callable[[Results], None]]] = [
+    ({"startup"}, "start-up and idle memory", startup_phase),
+    ({"invoke", "stream"}, "throughput (wrk)", throughput_phase),
+    ({"delayed"}, "delayed streams", delayed_phase),
+    ({"many-streams"}, "many streams on one worker", many_streams_phase),
+    ({"threads"}, "RSS after many distinct threads", threads_phase),
+    ({"soak"}, "soak and faults", soak_phase),
+]
+
+
+def _run_phases(res: Results, started: float) -> None:
+    for workloads, title, phase in PHASES:
+        if workloads & set(res.args.workloads):
+            log(f"{title} (at {time.monotonic() - started:.0f} s):")
+            phase(res)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         f"targets: {', '.join(targets)}; workloads: {', '.join(args.workloads)}; "
         f"{args.rounds} round(s)"
     )
-    _run_phases(res)
+    _run_phases(res, started)
     elapsed = time.monotonic() - started
     print_summary(res)
     if args.out:

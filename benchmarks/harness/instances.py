@@ -38,11 +38,19 @@ def start_checked(
     log(f"  starting {t.name}{f' ({scenario.name})' if scenario else ''} on :{port}")
     inst = Instance(t, proc, port)
     if wait_ready(proc, port, t.ready_timeout) is None:
-        return inst, [f"no 2xx within {t.ready_timeout:.0f} s (log: {proc.log_path})"]
+        return inst, [not_ready(proc, t.ready_timeout)]
     if scenario:
         why, inst.events = scenario_probe(port, scenario)
         return inst, [why] if why else []
     return inst, functional_check(t, port)
+
+
+def not_ready(proc: Proc, timeout: float) -> str:
+    """Why a process gave no first answer: it exited (with its last words), or it took too long."""
+    if proc.alive():
+        return f"no 2xx within {timeout:.0f} s (log: {proc.log_path})"
+    last = proc.log_text().strip().splitlines()[-1:] or [""]
+    return f"exited with status {proc.popen.returncode}: {last[0][:200]} (log: {proc.log_path})"
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""The phases of a run, in order: start-up, throughput (wrk, rounds A B A B), delayed streams."""
+"""Phases of a run: start-up, throughput (wrk, rounds A B A B), delayed streams, many streams."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import http.client
 import time
 from typing import Any
 
-from .common import DELAYED, STREAM_PATH, log
-from .instances import Instance, running
+from .common import DELAYED, LONG, STREAM_PATH, log
+from .instances import Instance, not_ready, running
 from .probes import post, wait_ready
 from .processes import free_port
 from .results import Results
@@ -23,9 +23,8 @@ def measure_startup(t: Target) -> dict[str, Any]:
     t0 = time.monotonic()
     proc = t.start(port, suffix="-startup")
     try:
-        ready = wait_ready(proc, port, t.ready_timeout)
-        if ready is None:
-            return {"error": f"no 2xx within {t.ready_timeout:.0f} s (log: {proc.log_path})"}
+        if wait_ready(proc, port, t.ready_timeout) is None:
+            return {"error": not_ready(proc, t.ready_timeout)}
         startup = time.monotonic() - t0
         with contextlib.suppress(OSError, http.client.HTTPException):
             post(port, STREAM_PATH, {"Accept": "text/event-stream"})
@@ -110,3 +109,21 @@ def delayed_phase(res: Results) -> None:
                     f"{r['peak_open']}, RSS {r['rss_peak_mb']:.0f} MiB, client CPU "
                     f"{r['client_cpu']:.2f}"
                 )
+
+
+def many_streams_phase(res: Results) -> None:
+    """--many-streams long streams at once against one emulator worker, and (full runs) against
+    bare Starlette on granian's defaults, whose backpressure caps a worker at 1,024 requests."""
+    wanted = ["emulator-granian"] + ([] if res.args.smoke else ["bare-granian"])
+    names = [n for n in wanted if n in res.targets]
+    with running(res, names, LONG) as live:
+        for inst in live:
+            load = StreamLoad(LONG, res.args.many_streams, res.args.ramp, res.args.client_procs)
+            r = run_streams(inst, load)
+            r["round"] = 1
+            res.add("many-streams", inst.name, r)
+            log(
+                f"  many streams {inst.name:17} {r['complete']}/{load.streams} complete, peak "
+                f"open {r['peak_open']}, lateness p99 {r['p99_ms']:.0f} ms, first event p99 "
+                f"{r['first_event_p99_ms']:.0f} ms, RSS {r['rss_peak_mb']:.0f} MiB"
+            )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .common import DELAYED, REPO, fmt
+from .common import DELAYED, LONG, REPO, fmt
 from .results import Results
-from .summary import Row, summary_rows
+from .rows import Row
+from .soak_traffic import is_right
+from .summary import summary_rows
 from .targets import Target
 
 WRK_COLUMNS = [
@@ -107,6 +109,50 @@ def _delayed_table(res: Results) -> str:
     return f"{title}\n\n{md_table(DELAYED_COLUMNS, rows)}"
 
 
+def _many_streams_table(res: Results) -> str:
+    rows = [_stream_row(name, r) for name, runs in res.runs["many-streams"].items() for r in runs]
+    title = (
+        f"### many streams ({res.args.many_streams} streams of {LONG.events} events "
+        f"{LONG.interval * 1000:.0f} ms apart, opened over {res.args.ramp:g} s, one worker)"
+    )
+    return f"{title}\n\n{md_table(DELAYED_COLUMNS, rows)}"
+
+
+def _threads_table(res: Results) -> str:
+    parts = []
+    for name, runs in res.runs["threads"].items():
+        r = runs[0]
+        rows = [["0 (after warm-up)", fmt(r["rss_idle_mb"], 1)]]
+        rows += [[f"{int(n):,}", fmt(mb, 1)] for n, mb in r["series"]]
+        parts.append(
+            f"### RSS after distinct threads ({name}, limits.max_threads {r['max_threads']})"
+            f"\n\n{md_table(['threads sent', 'RSS MiB'], rows)}"
+        )
+    return "\n\n".join(parts)
+
+
+def _soak_table(res: Results) -> str:
+    parts = []
+    for name, runs in res.runs["soak"].items():
+        r = runs[0]
+        rows = [
+            [
+                action,
+                ", ".join(f"{o} x{k}" for o, k in outcomes.items()),
+                "yes" if all(is_right(action, o) for o in outcomes) else "NO",
+            ]
+            for action, outcomes in r["by_action"].items()
+        ]
+        series = ", ".join(f"{t:g} s {mb:.0f}" for t, mb in r["rss_series"])
+        parts.append(
+            f"### soak and faults ({name}, {r['seconds']:g} s, {r['requests']} requests)\n\n"
+            + md_table(["action", "outcomes", "all right?"], rows)
+            + f"\n\nRSS MiB over time: {series}; after: {r['rss_end_mb']:.0f}."
+            + (f" Traceback lines: {r['traceback_lines']}" if r["tracebacks"] else "")
+        )
+    return "\n\n".join(parts)
+
+
 def _command(t: Target) -> str:
     argv = " ".join(t.argv(0)).replace(str(REPO) + "/", "").replace(" 0 ", " P ")
     extra = " ".join(t.delayed_args).replace(str(REPO) + "/", "")
@@ -121,8 +167,13 @@ def detail_tables(res: Results) -> str:
     ]
     if "startup" in res.runs:
         parts.append(_startup_table(res))
-    if "delayed" in res.runs:
-        parts.append(_delayed_table(res))
+    tables = {
+        "delayed": _delayed_table,
+        "many-streams": _many_streams_table,
+        "threads": _threads_table,
+        "soak": _soak_table,
+    }
+    parts += [table(res) for w, table in tables.items() if w in res.runs]
     rows = [[name, t.label, _command(t), t.note] for name, t in res.targets.items()]
     parts.append("### targets\n\n" + md_table(["target", "what", "command", "notes"], rows))
     return "\n\n".join(parts)

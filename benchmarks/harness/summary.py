@@ -2,25 +2,65 @@
 
 from __future__ import annotations
 
-import math
-
 from .common import fmt
 from .results import Results
+from .rows import Row, ok
+from .summary_state import soak_rows, threads_rows
+from .summary_streams import delayed_rows, many_streams_rows
 
-Row = list[str]
 SERVERS = ("granian", "uvicorn")
-FLOORS = {"invoke": 0.75, "stream": 0.6}  # emulator / bare Starlette on the same server
 UNITS = {"invoke": "req/s", "stream": "responses/s"}
 PEER_GOALS = {("invoke", "prism"): 4.0}  # emulator on its default server / peer
-
-
-def met(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("met" if ok else "NOT MET")
-
-
-def _ok(x: float, good: bool) -> str:
-    """met / NOT MET, or n/a when x was not measured."""
-    return met(None if math.isnan(x) else good)
+EMU1, EMU2 = "emulator-granian", "emulator-redis-2w"
+# (workload, A, B, figure, target for A / B or None); each measured in the same rounds.
+RATIOS: list[tuple[str, str, str, str, float | None]] = [
+    (
+        "invoke",
+        EMU1,
+        "bare-granian-log",
+        "invoke: emulator / bare Starlette with granian's access log, both on granian",
+        0.75,
+    ),
+    ("invoke", EMU1, "bare-granian", "invoke: emulator / bare Starlette (no log), granian", None),
+    (
+        "invoke",
+        "emulator-uvicorn",
+        "bare-uvicorn",
+        "invoke: emulator / bare Starlette (no log), uvicorn",
+        None,
+    ),
+    ("invoke", EMU2, EMU1, "invoke: emulator on Redis, 2 workers / in memory, 1 worker", 1.3),
+    (
+        "invoke",
+        EMU2,
+        "bare-granian-2w",
+        "invoke: emulator on Redis, 2 workers / bare Starlette, 2 workers",
+        None,
+    ),
+    (
+        "invoke",
+        "bare-granian-2w",
+        "bare-granian",
+        "invoke: bare Starlette, 2 workers / 1 worker (what a second worker gives here)",
+        None,
+    ),
+    ("stream", EMU1, "bare-granian", "stream: emulator / bare Starlette, both on granian", 0.6),
+    (
+        "stream",
+        "emulator-uvicorn",
+        "bare-uvicorn",
+        "stream: emulator / bare Starlette, both on uvicorn",
+        0.6,
+    ),
+    ("stream", EMU2, EMU1, "stream: emulator on Redis, 2 workers / in memory, 1 worker", None),
+    (
+        "stream",
+        "bare-granian-2w",
+        "bare-granian",
+        "stream: bare Starlette, 2 workers / 1 worker",
+        None,
+    ),
+]
 
 
 def default_server() -> str:
@@ -32,26 +72,20 @@ def default_server() -> str:
         return "uvicorn"
 
 
-def _floor_rows(res: Results, w: str) -> list[Row]:
+def _ratio_rows(res: Results) -> list[Row]:
     rows = []
-    for server in SERVERS:
-        emu, bare = f"emulator-{server}", f"bare-{server}"
-        if not res.have(w, emu, bare):
+    for w, a, b, figure, goal in RATIOS:
+        if not res.have(w, a, b):
             continue
-        r, rs = res.paired_ratio(w, emu, bare, "rps")
+        r, rs = res.paired_ratio(w, a, b, "rps")
         measured = (
-            f"{fmt(r)} ({fmt(res.med(w, emu, 'rps'), 0)} vs {fmt(res.med(w, bare, 'rps'), 0)} "
+            f"{fmt(r)} ({fmt(res.med(w, a, 'rps'), 0)} vs {fmt(res.med(w, b, 'rps'), 0)} "
             f"{UNITS[w]}; rounds {', '.join(fmt(x) for x in rs)})"
         )
-        goal = FLOORS[w]
-        rows.append(
-            [
-                f"{w}: emulator / bare Starlette, both on {server}",
-                measured,
-                f"≥ {goal}",
-                _ok(r, r >= goal),
-            ]
-        )
+        if goal is None:
+            rows.append([figure, measured, "—", "—"])
+        else:
+            rows.append([figure, measured, f"≥ {goal}", ok(r, r >= goal)])
     return rows
 
 
@@ -76,7 +110,7 @@ def _peer_rows(res: Results, w: str, dflt: str) -> list[Row]:
                 f"{fmt(res.med(w, peer, 'rps'), 0)} {UNITS[w]})"
             )
             target = f"≥ {goal:g}x (default server)" if applies else "—"
-            rows.append([figure, measured, target, _ok(r, r >= (goal or 0)) if applies else "—"])
+            rows.append([figure, measured, target, ok(r, r >= (goal or 0)) if applies else "—"])
     return rows
 
 
@@ -92,7 +126,7 @@ def _startup_rows(res: Results) -> list[Row]:
                 f"start-up to first answer: emulator on {server}",
                 f"{fmt(s, 3)} s",
                 "< 0.5 s",
-                _ok(s, s < 0.5),
+                ok(s, s < 0.5),
             ]
         )
         for ref in (f"bare-{server}", "prism", "wiremock"):
@@ -111,70 +145,9 @@ def _startup_rows(res: Results) -> list[Row]:
                     figure,
                     measured,
                     "< 1 (faster)" if is_peer else "—",
-                    _ok(r, r < 1) if is_peer else "—",
+                    ok(r, r < 1) if is_peer else "—",
                 ]
             )
-    return rows
-
-
-def _delayed_target_rows(res: Results, name: str, who: str, is_emu: bool) -> list[Row]:
-    runs = res.runs["delayed"][name]
-    n = runs[0]["streams"]
-    complete = min(r["complete"] for r in runs)
-    p99 = res.med("delayed", name, "p99_ms")
-    rss = res.med("delayed", name, "rss_peak_mb")
-
-    def med(key: str) -> str:
-        return fmt(res.med("delayed", name, key), 1)
-
-    lateness = (
-        f"{med('p50_ms')} / {fmt(p99, 1)} ms (p50 at event 1 {med('p50_first_ms')}, at the last "
-        f"{med('p50_last_ms')}; client CPU {fmt(res.med('delayed', name, 'client_cpu'))}, loop "
-        f"lag p99 {med('client_lag_p99_ms')} ms)"
-    )
-    peak = min(r["peak_open"] for r in runs)
-    return [
-        [
-            f"{n} delayed streams, {who}: all complete",
-            f"{complete}/{n} (worst round), peak open {peak}",
-            "all" if is_emu else "—",
-            met(complete == n) if is_emu else "—",
-        ],
-        [
-            f"{n} delayed streams, {who}: lateness p50 / p99",
-            lateness,
-            "p99 < 20 ms" if is_emu else "—",
-            _ok(p99, p99 < 20) if is_emu else "—",
-        ],
-        [
-            f"{n} delayed streams, {who}: peak RSS",
-            f"{fmt(rss, 0)} MiB",
-            "< 250 MB" if is_emu else "—",
-            _ok(rss, rss < 250) if is_emu else "—",
-        ],
-    ]
-
-
-def _delayed_rows(res: Results) -> list[Row]:
-    rows = []
-    n = res.args.streams
-    for server in SERVERS:
-        emu, bare = f"emulator-{server}", f"bare-{server}"
-        if emu in res.targets and not res.have("delayed", emu):
-            rows.append(
-                [
-                    f"{n} delayed streams, emulator on {server}",
-                    "not measured (see the notes)",
-                    "all complete, p99 < 20 ms, RSS < 250 MB",
-                    "n/a",
-                ]
-            )
-        for name, who in ((emu, f"emulator on {server}"), (bare, f"bare Starlette on {server}")):
-            if res.have("delayed", name):
-                rows += _delayed_target_rows(res, name, who, name == emu)
-        if res.have("delayed", emu, bare):
-            r, _ = res.paired_ratio("delayed", emu, bare, "rss_peak_mb")
-            rows.append([f"{n} delayed streams: RSS emulator / bare, {server}", fmt(r), "—", "—"])
     return rows
 
 
@@ -196,10 +169,11 @@ def _idle_rows(res: Results) -> list[Row]:
 def summary_rows(res: Results) -> list[Row]:
     """(figure, measured, target, met) rows: every one a ratio or a same-run comparison."""
     dflt = default_server()
-    rows: list[Row] = []
+    rows = _ratio_rows(res)
     for w in ("invoke", "stream"):
-        rows += _floor_rows(res, w) + _peer_rows(res, w, dflt)
+        rows += _peer_rows(res, w, dflt)
     rows += _startup_rows(res)
     if "delayed" in res.args.workloads:
-        rows += _delayed_rows(res)
+        rows += delayed_rows(res)
+    rows += many_streams_rows(res) + threads_rows(res) + soak_rows(res)
     return rows + _idle_rows(res)

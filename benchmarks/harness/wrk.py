@@ -53,8 +53,8 @@ def _parse(text: str) -> dict[str, Any]:
     }
 
 
-def run_wrk(inst: Instance, job: WrkJob) -> dict[str, Any]:
-    """Requests/s, p99 latency, non-2xx count, and the CPU (cores) of the server and of wrk."""
+def _execute(inst: Instance, job: WrkJob) -> dict[str, Any]:
+    """Run wrk: its output, the seconds it took, and the CPU (cores) of the server and of wrk."""
     url = f"http://127.0.0.1:{inst.port}{job.path}"
     cmd = ["wrk", f"-t{job.threads}", f"-c{job.connections}", f"-d{job.duration:g}s", "--latency"]
     cmd += ["-s", str(BENCH / "wrk" / job.script), url]
@@ -68,12 +68,35 @@ def run_wrk(inst: Instance, job: WrkJob) -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         return {"error": "wrk timed out"}
     wall = time.monotonic() - wall0
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
-    if not m:
-        return {"error": f"wrk: {(out.stderr or out.stdout).strip()[:200]}"}
     return {
-        "rps": float(m.group(1)),
-        **_parse(out.stdout),
+        "stdout": out.stdout,
+        "stderr": out.stderr,
+        "wall": wall,
         "server_cpu": (inst.proc.cpu_s() - cpu0) / wall,
         "wrk_cpu": (_children_cpu_s() - wrk0) / wall,
     }
+
+
+def run_wrk(inst: Instance, job: WrkJob) -> dict[str, Any]:
+    """Requests/s, p99 latency, non-2xx count, and the CPU (cores) of the server and of wrk."""
+    ran = _execute(inst, job)
+    if "error" in ran:
+        return ran
+    m = re.search(r"Requests/sec:\s+([\d.]+)", ran["stdout"])
+    if not m:
+        return {"error": f"wrk: {(ran['stderr'] or ran['stdout']).strip()[:200]}"}
+    cpu = {"server_cpu": ran["server_cpu"], "wrk_cpu": ran["wrk_cpu"]}
+    return {"rps": float(m.group(1)), **_parse(ran["stdout"]), **cpu}
+
+
+def run_wrk_counted(inst: Instance, job: WrkJob) -> dict[str, Any]:
+    """A run whose script ends wrk after a count of responses (wrk/threads.lua): that count,
+    the non-2xx among them, and requests/s over the run."""
+    ran = _execute(inst, job)
+    if "error" in ran:
+        return ran
+    m = re.search(r"threads-done (\d+) non2xx (\d+)", ran["stdout"])
+    if not m:
+        return {"error": f"wrk: {(ran['stderr'] or ran['stdout']).strip()[:200]}"}
+    done = int(m.group(1))
+    return {"requests": done, "non2xx": int(m.group(2)), "rps": done / ran["wall"]}

@@ -1,0 +1,259 @@
+"""The soak's client: good and bad requests, hang-ups and slow clients, over raw sockets.
+
+Every request is written by hand (asyncio streams, `Connection: close`) so that it can be cut,
+slowed or malformed at any byte. Each action returns an outcome: the status the server answered
+(with `+detail` when the body carries a JSON `detail`), or what became of the connection
+(`closed`, `reset`, `timeout`, `hung up` when the client left on purpose).
+"""
+
+# ruff: noqa: S311  (random picks of traffic and timing, not secrets)
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import socket
+import struct
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .common import CHANNEL, DELAYED, KEY
+
+Action = Callable[["Client"], Awaitable[str]]
+
+
+def _message() -> dict[str, str]:
+    return {"message": "hello", "threadId": str(uuid.uuid4())}
+
+
+def request(path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
+    head = {
+        "Host": "127.0.0.1",
+        "Content-Type": "application/json",
+        "vivi-api-key": KEY,
+        "Connection": "close",
+        "Content-Length": str(len(body)),
+        **(headers or {}),
+    }
+    lines = [f"POST /channelsApi/{CHANNEL}/{path} HTTP/1.1"]
+    lines += [f"{k}: {v}" for k, v in head.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def outcome_of(reply: bytes) -> str:
+    """The status of a complete reply, `+detail` if its body names one, `+end` if a chunked body
+    ended properly; `closed` if the server closed without answering."""
+    if not reply.startswith(b"HTTP/1.1 "):
+        return "closed" if not reply else "garbled"
+    status = reply[9:12].decode()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    out = status
+    if b'"detail"' in body:
+        out += "+detail"
+    if b"transfer-encoding: chunked" in head.lower() and body.endswith(b"0\r\n\r\n"):
+        out += "+end"
+    return out
+
+
+@dataclass
+class Client:
+    port: int
+    timeout: float = 15.0
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), self.timeout)
+
+    async def exchange(self, raw: bytes) -> str:
+        """Send raw, read the whole reply (the server closes: Connection: close); its outcome."""
+        try:
+            reader, writer = await self.connect()
+            writer.write(raw)
+            await writer.drain()
+            reply = await asyncio.wait_for(reader.read(), self.timeout)
+            writer.close()
+        except TimeoutError:
+            return "timeout"
+        except ConnectionResetError:
+            return "reset"
+        except OSError as exc:
+            return f"error {exc.errno}"
+        return outcome_of(reply)
+
+
+def _abort(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP RST half the time (SO_LINGER 0), as a killed client does; else a FIN."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None and random.random() < 0.5:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.close()
+
+
+async def invoke(c: Client) -> str:
+    return await c.exchange(request("invoke", json.dumps(_message()).encode()))
+
+
+async def stream(c: Client) -> str:
+    body = json.dumps(_message()).encode()
+    return await c.exchange(request("stream", body, {"Accept": "text/event-stream"}))
+
+
+async def batch(c: Client) -> str:
+    body = json.dumps({"messages": [_message() for _ in range(3)]}).encode()
+    return await c.exchange(request("batch", body))
+
+
+async def upload(c: Client) -> str:
+    boundary = uuid.uuid4().hex
+    data = random.randbytes(2048)
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    ctype = f"multipart/form-data; boundary={boundary}"
+    return await c.exchange(request("files", body, {"Content-Type": ctype}))
+
+
+async def bad_json(c: Client) -> str:
+    return await c.exchange(request("invoke", b'{"message": "hello", "threadId": '))
+
+
+async def bad_field(c: Client) -> str:
+    return await c.exchange(request("invoke", b'{"message": "hello", "threadId": "not-a-uuid"}'))
+
+
+async def wrong_key(c: Client) -> str:
+    body = json.dumps(_message()).encode()
+    return await c.exchange(request("invoke", body, {"vivi-api-key": uuid.uuid4().hex}))
+
+
+async def unknown_channel(c: Client) -> str:
+    raw = request("invoke", json.dumps(_message()).encode())
+    return await c.exchange(raw.replace(f"/channelsApi/{CHANNEL}/".encode(), b"/channelsApi/nope/"))
+
+
+async def wrong_type(c: Client) -> str:
+    body = json.dumps(_message()).encode()
+    return await c.exchange(request("invoke", body, {"Content-Type": "text/plain"}))
+
+
+async def too_large(c: Client) -> str:
+    body = b'{"message": "' + b"x" * 1_500_000 + b'", "threadId": "' + uuid.uuid4().hex.encode()
+    return await c.exchange(request("invoke", body + b'"}'))
+
+
+async def garbage(c: Client) -> str:
+    return await c.exchange(b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n")
+
+
+async def hangup_stream(c: Client) -> str:
+    """Open a delayed stream, read its first event, leave."""
+    body = json.dumps(_message()).encode()
+    raw = request("stream", body, {"Accept": "text/event-stream", **DELAYED.headers})
+    try:
+        reader, writer = await c.connect()
+        writer.write(raw)
+        await writer.drain()
+        await asyncio.wait_for(reader.readuntil(b"data:"), c.timeout)
+    except (OSError, TimeoutError, asyncio.IncompleteReadError):
+        return "no first event"
+    _abort(writer)
+    return "hung up"
+
+
+async def hangup_invoke(c: Client) -> str:
+    """An invoke whose reply takes a second (the delayed scenario): leave while it is due."""
+    raw = request("invoke", json.dumps(_message()).encode(), DELAYED.headers)
+    try:
+        _, writer = await c.connect()
+        writer.write(raw)
+        await writer.drain()
+        await asyncio.sleep(random.uniform(0.05, 0.5))
+    except (OSError, TimeoutError):
+        return "no connection"
+    _abort(writer)
+    return "hung up"
+
+
+async def hangup_body(c: Client) -> str:
+    """Promise a body, send part of it, leave."""
+    raw = request("invoke", json.dumps(_message()).encode())
+    cut = raw.index(b"\r\n\r\n") + 4 + random.randint(1, 40)
+    try:
+        _, writer = await c.connect()
+        writer.write(raw[:cut])
+        await writer.drain()
+        await asyncio.sleep(random.uniform(0.0, 0.3))
+    except (OSError, TimeoutError):
+        return "no connection"
+    _abort(writer)
+    return "hung up"
+
+
+async def slow_headers(c: Client) -> str:
+    """Slowloris: a request line, then a header line every half second, never the blank line."""
+    try:
+        _, writer = await c.connect()
+        writer.write(f"POST /channelsApi/{CHANNEL}/invoke HTTP/1.1\r\nHost: x\r\n".encode())
+        for i in range(random.randint(2, 6)):
+            await asyncio.sleep(0.5)
+            writer.write(f"X-Slow-{i}: {'a' * 20}\r\n".encode())
+            await writer.drain()
+    except (OSError, TimeoutError):
+        return "server closed"
+    _abort(writer)
+    return "hung up"
+
+
+async def slow_body(c: Client) -> str:
+    """A good request whose body arrives in pieces 0.3 s apart: it must be answered."""
+    raw = request("invoke", json.dumps(_message()).encode())
+    start = raw.index(b"\r\n\r\n") + 4
+    pieces = [raw[: start + 5], raw[start + 5 : start + 20], raw[start + 20 : -5], raw[-5:]]
+    try:
+        reader, writer = await c.connect()
+        for piece in pieces:
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.3)
+        reply = await asyncio.wait_for(reader.read(), c.timeout)
+        writer.close()
+    except (OSError, TimeoutError):
+        return "no answer"
+    return outcome_of(reply)
+
+
+# name: (action, weight, outcomes that are right; None: any outcome is, the client left).
+# "4xx+detail": any 4xx with a JSON detail (which 4xx is the contract tests' business).
+ACTIONS: dict[str, tuple[Action, int, set[str] | None]] = {
+    "invoke": (invoke, 20, {"200"}),
+    "stream": (stream, 20, {"200+end"}),
+    "batch": (batch, 8, {"200"}),
+    "upload": (upload, 6, {"200"}),
+    "bad-json": (bad_json, 5, {"4xx+detail"}),
+    "bad-field": (bad_field, 5, {"4xx+detail"}),
+    "unknown-channel": (unknown_channel, 2, {"4xx+detail"}),
+    "wrong-type": (wrong_type, 2, {"4xx+detail"}),
+    "wrong-key": (wrong_key, 5, {"401+detail"}),
+    "too-large": (too_large, 1, {"413+detail"}),
+    "garbage": (garbage, 2, {"400", "closed", "reset"}),
+    "hangup-stream": (hangup_stream, 6, None),
+    "hangup-invoke": (hangup_invoke, 4, None),
+    "hangup-body": (hangup_body, 4, None),
+    "slow-headers": (slow_headers, 2, None),
+    "slow-body": (slow_body, 3, {"200"}),
+}
+# What must work once the soak is over: each of these, NORMAL_EACH times.
+NORMAL = ["invoke", "stream", "batch", "upload"]
+
+
+def is_right(name: str, outcome: str) -> bool:
+    expected = ACTIONS[name][2]
+    if expected is None or outcome in expected:
+        return True
+    return "4xx+detail" in expected and outcome.startswith("4") and outcome.endswith("+detail")
