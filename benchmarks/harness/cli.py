@@ -28,11 +28,11 @@ DEFAULTS = {
     "rounds": (3, 1),
     "duration": (8.0, 1.0),
     "warmup": (2.0, 0.5),
-    "warmup_runs": (10, 1),
+    "warmup_runs": (10, 0),  # the smoke run proves the harness: no warm-up
     "streams": (1000, 50),
     "startup_samples": (5, 1),
     "many_streams": (3000, 300),
-    "distinct_threads": (100_000, 10_000),
+    "distinct_threads": (100_000, 5000),
     "max_threads": (10_000, 1000),
     "minutes": (1.0, 0.1),
 }
@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         "--warmup-runs",
         type=int,
         help="at most this many warm-up runs per target and workload, stopping when two "
-        "agree within 10%% (default 10; smoke 1)",
+        "agree within 10%% (default 10; smoke 0)",
     )
     p.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--distinct-threads",
         type=int,
-        help="invoke requests, each with a new threadId (default 100000; smoke 10000)",
+        help="invoke requests, each with a new threadId (default 100000; smoke 5000)",
     )
     p.add_argument(
         "--max-threads",

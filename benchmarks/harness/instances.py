@@ -25,24 +25,32 @@ class Instance:
         return self.target.name
 
 
-def start_checked(
-    t: Target, scenario: Scenario | None = None, extra: list[str] | None = None
-) -> tuple[Instance, list[str]]:
-    """Start t and check its answers (that it plays the scenario, if one); the problems.
-
-    The instance is returned even when there are problems: the caller stops it.
-    """
+def launch(t: Target, scenario: Scenario | None = None, extra: list[str] | None = None) -> Instance:
+    """Start t on a free port (with its delayed arguments if for a scenario), without waiting."""
     port = free_port()
     suffix = f"-{scenario.name}" if scenario else ""
     proc = t.start(port, (t.delayed_args if scenario else []) + (extra or []), suffix)
     log(f"  starting {t.name}{f' ({scenario.name})' if scenario else ''} on :{port}")
-    inst = Instance(t, proc, port)
+    return Instance(t, proc, port)
+
+
+def check(inst: Instance, scenario: Scenario | None = None) -> list[str]:
+    """Wait for the first answer, then check the answers (that it plays the scenario, if one)."""
+    t, proc, port = inst.target, inst.proc, inst.port
     if wait_ready(proc, port, t.ready_timeout) is None:
-        return inst, [not_ready(proc, t.ready_timeout)]
+        return [not_ready(proc, t.ready_timeout)]
     if scenario:
         why, inst.events = scenario_probe(port, scenario)
-        return inst, [why] if why else []
-    return inst, functional_check(t, port)
+        return [why] if why else []
+    return functional_check(t, port)
+
+
+def start_checked(
+    t: Target, scenario: Scenario | None = None, extra: list[str] | None = None
+) -> tuple[Instance, list[str]]:
+    """Start t and check it; the problems (the instance is returned anyway: the caller stops it)."""
+    inst = launch(t, scenario, extra)
+    return inst, check(inst, scenario)
 
 
 def not_ready(proc: Proc, timeout: float) -> str:
@@ -60,17 +68,18 @@ def running(
     """The targets that started and answered right; a failure is recorded for every other one."""
     live: list[Instance] = []
     try:
-        for name in names:
+        launched = []
+        for name in names:  # all at once: their start-ups overlap
             try:
-                inst, problems = start_checked(res.targets[name], scenario)
+                launched.append(launch(res.targets[name], scenario))
             except RuntimeError as exc:  # a service the target needs did not start
                 res.failures.append(f"{name}: {exc}")
-                continue
-            if problems:
+        live += launched
+        for inst in launched:
+            if problems := check(inst, scenario):
                 inst.proc.stop()
-                res.failures.append(f"{name}: " + "; ".join(problems))
-            else:
-                live.append(inst)
+                live.remove(inst)
+                res.failures.append(f"{inst.name}: " + "; ".join(problems))
         yield live
     finally:
         for inst in live:

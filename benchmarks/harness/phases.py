@@ -53,6 +53,8 @@ def startup_phase(res: Results) -> None:
 def _warm_up(inst: Instance, workload: str, res: Results) -> None:
     """Unmeasured load until two runs agree within 10 %: JITs (WireMock, Prism), lazy imports."""
     a = res.args
+    if not a.warmup_runs:
+        return
     prev, rps, i = 0.0, 0.0, 0
     while i < a.warmup_runs:
         i += 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.client
+import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from .common import BODY, INVOKE_PATH, KEY, STREAM_PATH, Scenario
 from .processes import Proc
@@ -34,6 +36,20 @@ def post(
         resp = conn.getresponse()
         body = resp.read()
         return Reply(resp.status, resp.getheader("content-type") or "", body, time.monotonic() - t0)
+    finally:
+        conn.close()
+
+
+def get_json(port: int, path: str, timeout: float = 5.0) -> Any:
+    """GET path and decode its JSON (the control API: /_emulator/...); None if it fails."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        return json.loads(body) if resp.status == 200 else None
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
     finally:
         conn.close()
 

@@ -19,6 +19,7 @@ WRK_COLUMNS = [
     "p99 latency ms",
     "server CPU (cores)",
     "wrk CPU (cores)",
+    "redis-server CPU (cores)",
     "non-2xx",
 ]
 DELAYED_COLUMNS = [
@@ -57,6 +58,7 @@ def _wrk_table(res: Results, w: str, unit: str) -> str:
                 fmt(res.med(w, name, "p99_ms"), 1),
                 fmt(res.med(w, name, "server_cpu")),
                 fmt(res.med(w, name, "wrk_cpu")),
+                fmt(res.med(w, name, "redis_cpu")) if res.targets[name].redis else "—",
                 str(sum(r.get("non2xx", 0) for r in runs)),
             ]
         )
@@ -122,11 +124,11 @@ def _threads_table(res: Results) -> str:
     parts = []
     for name, runs in res.runs["threads"].items():
         r = runs[0]
-        rows = [["0 (after warm-up)", fmt(r["rss_idle_mb"], 1)]]
-        rows += [[f"{int(n):,}", fmt(mb, 1)] for n, mb in r["series"]]
+        rows = [["0 (after warm-up)", fmt(r["rss_idle_mb"], 1), ""]]
+        rows += [[f"{int(n):,}", fmt(mb, 1), f"{int(held):,}"] for n, mb, held in r["series"]]
         parts.append(
             f"### RSS after distinct threads ({name}, limits.max_threads {r['max_threads']})"
-            f"\n\n{md_table(['threads sent', 'RSS MiB'], rows)}"
+            f"\n\n{md_table(['threads sent', 'RSS MiB', 'threads held'], rows)}"
         )
     return "\n\n".join(parts)
 

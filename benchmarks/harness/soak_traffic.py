@@ -28,6 +28,10 @@ def _message() -> dict[str, str]:
     return {"message": "hello", "threadId": str(uuid.uuid4())}
 
 
+def _message_bytes() -> bytes:
+    return json.dumps(_message()).encode()
+
+
 def request(path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
     head = {
         "Host": "127.0.0.1",
@@ -91,11 +95,11 @@ def _abort(writer: asyncio.StreamWriter) -> None:
 
 
 async def invoke(c: Client) -> str:
-    return await c.exchange(request("invoke", json.dumps(_message()).encode()))
+    return await c.exchange(request("invoke", _message_bytes()))
 
 
 async def stream(c: Client) -> str:
-    body = json.dumps(_message()).encode()
+    body = _message_bytes()
     return await c.exchange(request("stream", body, {"Accept": "text/event-stream"}))
 
 
@@ -104,7 +108,7 @@ async def batch(c: Client) -> str:
     return await c.exchange(request("batch", body))
 
 
-async def upload(c: Client) -> str:
+def _upload_request() -> bytes:
     boundary = uuid.uuid4().hex
     data = random.randbytes(2048)
     body = (
@@ -116,7 +120,11 @@ async def upload(c: Client) -> str:
         + f"\r\n--{boundary}--\r\n".encode()
     )
     ctype = f"multipart/form-data; boundary={boundary}"
-    return await c.exchange(request("files", body, {"Content-Type": ctype}))
+    return request("files", body, {"Content-Type": ctype})
+
+
+async def upload(c: Client) -> str:
+    return await c.exchange(_upload_request())
 
 
 async def bad_json(c: Client) -> str:
@@ -128,17 +136,17 @@ async def bad_field(c: Client) -> str:
 
 
 async def wrong_key(c: Client) -> str:
-    body = json.dumps(_message()).encode()
+    body = _message_bytes()
     return await c.exchange(request("invoke", body, {"vivi-api-key": uuid.uuid4().hex}))
 
 
 async def unknown_channel(c: Client) -> str:
-    raw = request("invoke", json.dumps(_message()).encode())
+    raw = request("invoke", _message_bytes())
     return await c.exchange(raw.replace(f"/channelsApi/{CHANNEL}/".encode(), b"/channelsApi/nope/"))
 
 
 async def wrong_type(c: Client) -> str:
-    body = json.dumps(_message()).encode()
+    body = _message_bytes()
     return await c.exchange(request("invoke", body, {"Content-Type": "text/plain"}))
 
 
@@ -153,7 +161,7 @@ async def garbage(c: Client) -> str:
 
 async def hangup_stream(c: Client) -> str:
     """Open a delayed stream, read its first event, leave."""
-    body = json.dumps(_message()).encode()
+    body = _message_bytes()
     raw = request("stream", body, {"Accept": "text/event-stream", **DELAYED.headers})
     try:
         reader, writer = await c.connect()
@@ -168,7 +176,7 @@ async def hangup_stream(c: Client) -> str:
 
 async def hangup_invoke(c: Client) -> str:
     """An invoke whose reply takes a second (the delayed scenario): leave while it is due."""
-    raw = request("invoke", json.dumps(_message()).encode(), DELAYED.headers)
+    raw = request("invoke", _message_bytes(), DELAYED.headers)
     try:
         _, writer = await c.connect()
         writer.write(raw)
@@ -181,9 +189,9 @@ async def hangup_invoke(c: Client) -> str:
 
 
 async def hangup_body(c: Client) -> str:
-    """Promise a body, send part of it, leave."""
-    raw = request("invoke", json.dumps(_message()).encode())
-    cut = raw.index(b"\r\n\r\n") + 4 + random.randint(1, 40)
+    """Promise a body (an invoke's JSON or an upload's multipart), send part of it, leave."""
+    raw = _upload_request() if random.random() < 0.5 else request("invoke", _message_bytes())
+    cut = raw.index(b"\r\n\r\n") + 4 + random.randint(1, 200)
     try:
         _, writer = await c.connect()
         writer.write(raw[:cut])
@@ -212,7 +220,7 @@ async def slow_headers(c: Client) -> str:
 
 async def slow_body(c: Client) -> str:
     """A good request whose body arrives in pieces 0.3 s apart: it must be answered."""
-    raw = request("invoke", json.dumps(_message()).encode())
+    raw = request("invoke", _message_bytes())
     start = raw.index(b"\r\n\r\n") + 4
     pieces = [raw[: start + 5], raw[start + 5 : start + 20], raw[start + 20 : -5], raw[-5:]]
     try:

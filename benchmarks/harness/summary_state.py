@@ -14,17 +14,12 @@ def threads_rows(res: Results) -> list[Row]:
         measured = (
             f"idle {fmt(r['rss_idle_mb'], 0)}, at {r['max_threads']} threads "
             f"{fmt(r['rss_at_bound_mb'], 0)}, after {fmt(r['rss_after_mb'], 0)} MiB; "
-            f"{fmt(r['bytes_per_thread'], 0)} B per thread"
+            f"{fmt(r['bytes_per_thread'], 0)} B per thread; threads held at most "
+            + (f"{r['held_max']:,}" if r["held_max"] >= 0 else "(not reported)")
         )
-        rows.append(
-            [
-                f"RSS after {r['distinct']} distinct threads, {name}, max_threads "
-                f"{r['max_threads']}",
-                measured,
-                f"within the bound (≤ {fmt(r['rss_allowed_mb'], 0)} MiB)",
-                met(r["within"]),
-            ]
-        )
+        figure = f"RSS after {r['distinct']:,} distinct threads, {name}"
+        bound = f"≤ {fmt(r['rss_allowed_mb'], 0)} MiB, ≤ {r['max_threads']:,} threads held"
+        rows.append([figure, measured, bound, met(r["within"])])
     return rows
 
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import resource
 import subprocess
@@ -60,6 +61,8 @@ def _execute(inst: Instance, job: WrkJob) -> dict[str, Any]:
     cmd += ["-s", str(BENCH / "wrk" / job.script), url]
     if job.script_args:
         cmd += ["--", *job.script_args]
+    redis = inst.target.redis
+    redis0 = redis.cpu_s() if redis else 0.0
     cpu0, wrk0, wall0 = inst.proc.cpu_s(), _children_cpu_s(), time.monotonic()
     try:
         out = subprocess.run(
@@ -74,6 +77,7 @@ def _execute(inst: Instance, job: WrkJob) -> dict[str, Any]:
         "wall": wall,
         "server_cpu": (inst.proc.cpu_s() - cpu0) / wall,
         "wrk_cpu": (_children_cpu_s() - wrk0) / wall,
+        "redis_cpu": (redis.cpu_s() - redis0) / wall if redis else math.nan,
     }
 
 
@@ -85,7 +89,7 @@ def run_wrk(inst: Instance, job: WrkJob) -> dict[str, Any]:
     m = re.search(r"Requests/sec:\s+([\d.]+)", ran["stdout"])
     if not m:
         return {"error": f"wrk: {(ran['stderr'] or ran['stdout']).strip()[:200]}"}
-    cpu = {"server_cpu": ran["server_cpu"], "wrk_cpu": ran["wrk_cpu"]}
+    cpu = {k: ran[k] for k in ("server_cpu", "wrk_cpu", "redis_cpu")}
     return {"rps": float(m.group(1)), **_parse(ran["stdout"]), **cpu}
 
 
