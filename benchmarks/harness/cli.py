@@ -48,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--smoke",
         action="store_true",
-        help="seconds-long run: 1 round, 1 s per wrk run, 50 delayed streams, no peers;"
-        " writes no results.md",
+        help="a short run that proves the harness (1 round, 1 s per wrk run, small loads, no"
+        " peers); writes no results.md",
     )
     p.add_argument(
         "--soak",
