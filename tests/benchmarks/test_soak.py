@@ -32,6 +32,13 @@ def test_bad_input_must_get_a_4xx_with_a_detail() -> None:
     assert not is_right("wrong-key", "403+detail")  # this one is exact: 401
 
 
+def test_a_refused_chunked_body_may_end_in_a_reset_a_declared_one_may_not() -> None:
+    assert is_right("too-large-chunked", "reset")
+    assert is_right("too-large-chunked", "413+detail")
+    assert not is_right("too-large", "reset")
+    assert not is_right("too-large-chunked", "500+detail")
+
+
 def test_a_client_that_left_has_no_wrong_outcome() -> None:
     assert is_right("hangup-stream", "hung up")
     assert is_right("slow-headers", "server closed")
