@@ -22,16 +22,20 @@ SCRIPTED = [
 ]
 
 
-async def frames(delayed: bool) -> AsyncIterator[bytes]:
-    if not delayed:  # an async generator: a sync iterator would go through the thread pool
+# The scenarios of benchmarks/fixtures, by name: seconds between two of their 20 events.
+INTERVALS = {"bench-delayed": 0.05, "bench-long": 0.25}
+
+
+async def frames(interval: float | None) -> AsyncIterator[bytes]:
+    if interval is None:  # an async generator: a sync iterator would go through the thread pool
         for frame in FRAMES:
             yield frame
         return
-    # The delayed-streams workload: 20 events 50 ms apart, each on its schedule (no drift).
+    # The delayed-streams workloads: 20 events, each on its schedule (no drift).
     loop = asyncio.get_running_loop()
     start = loop.time()
     for i, frame in enumerate(SCRIPTED):
-        await asyncio.sleep(max(0.0, start + i * 0.05 - loop.time()))
+        await asyncio.sleep(max(0.0, start + i * interval - loop.time()))
         yield frame
 
 
@@ -42,8 +46,9 @@ async def invoke(request: Request) -> Response:
 
 async def stream(request: Request) -> Response:
     await request.body()
-    delayed = "x-vivi-scenario" in request.headers
-    return StreamingResponse(frames(delayed), media_type="text/event-stream")
+    scenario = request.headers.get("x-vivi-scenario")
+    interval = None if scenario is None else INTERVALS.get(scenario, 0.05)
+    return StreamingResponse(frames(interval), media_type="text/event-stream")
 
 
 app = Starlette(

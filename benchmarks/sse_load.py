@@ -18,7 +18,7 @@ import json
 import resource
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 clock = time.monotonic
 
@@ -39,9 +39,10 @@ class Stream(asyncio.Protocol):
         self.close_t = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        # uvloop's transport is not a subclass of asyncio.Transport, but has its methods.
+        self.transport = cast(asyncio.Transport, transport)
         self.open_t = clock()
-        transport.write(self.request)
+        self.transport.write(self.request)
 
     def _body(self, data: bytes, now: float) -> None:
         lines = (self.line + data).split(b"\n")
@@ -61,64 +62,72 @@ class Stream(asyncio.Protocol):
         if not self.done.done():
             self.done.set_result(None)
 
+    # Each parser of a state takes the unread bytes and returns what is left of them, or None when
+    # it needs more bytes to go on (the bytes are then kept for the next read).
+
+    def _head(self, buf: bytes, _now: float) -> bytes | None:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head, rest = buf[:end].lower(), buf[end + 4 :]
+        self.status = int(head[9:12])
+        if b"transfer-encoding: chunked" in head:
+            self.state, self.remaining = "chunked", -1
+        elif b"content-length:" in head:
+            start = head.index(b"content-length:") + 15
+            self.state, self.remaining = "length", int(head[start:].split(b"\r\n", 1)[0])
+            if self.remaining == 0:
+                self._finish(True)
+        else:
+            self.state = "close"
+        return rest
+
+    def _chunked(self, buf: bytes, now: float) -> bytes | None:
+        if self.remaining < 0:  # waiting for a chunk-size line
+            end = buf.find(b"\r\n")
+            if end < 0:
+                return None
+            size = int(buf[:end].split(b";", 1)[0], 16)
+            if size == 0:
+                self._finish(True)
+                return b""
+            self.remaining = size + 2
+            return buf[end + 2 :]
+        if not buf:
+            return None
+        piece, rest = buf[: self.remaining], buf[self.remaining :]
+        data_left = self.remaining - 2  # the chunk's own CRLF is not body
+        if data_left > 0:
+            self._body(piece[:data_left], now)
+        self.remaining -= len(piece)
+        if self.remaining == 0:
+            self.remaining = -1
+        return rest
+
+    def _length(self, buf: bytes, now: float) -> bytes | None:
+        if not buf:
+            return None
+        piece, rest = buf[: self.remaining], buf[self.remaining :]
+        self.remaining -= len(piece)
+        self._body(piece, now)
+        if self.remaining == 0:
+            self._body(b"\n", now)
+            self._finish(True)
+        return rest
+
     def data_received(self, data: bytes) -> None:
         now = clock()
+        parsers = {"head": self._head, "chunked": self._chunked, "length": self._length}
         buf = self.buf + data
-        while True:
-            if self.state == "head":
-                end = buf.find(b"\r\n\r\n")
-                if end < 0:
-                    break
-                head, buf = buf[:end].lower(), buf[end + 4 :]
-                self.status = int(head[9:12])
-                if b"transfer-encoding: chunked" in head:
-                    self.state, self.remaining = "chunked", -1
-                elif b"content-length:" in head:
-                    start = head.index(b"content-length:") + 15
-                    self.remaining = int(head[start:].split(b"\r\n", 1)[0])
-                    self.state = "length"
-                    if self.remaining == 0:
-                        self._finish(True)
-                        return
-                else:
-                    self.state = "close"
-            elif self.state == "chunked":
-                if self.remaining < 0:  # waiting for a chunk-size line
-                    end = buf.find(b"\r\n")
-                    if end < 0:
-                        break
-                    size = int(buf[:end].split(b";", 1)[0], 16)
-                    buf = buf[end + 2 :]
-                    if size == 0:
-                        self._finish(True)
-                        return
-                    self.remaining = size + 2
-                    continue
-                if not buf:
-                    break
-                piece, buf = buf[: self.remaining], buf[self.remaining :]
-                data_left = self.remaining - 2  # the chunk's own CRLF is not body
-                if data_left > 0:
-                    self._body(piece[:data_left], now)
-                self.remaining -= len(piece)
-                if self.remaining == 0:
-                    self.remaining = -1
-            elif self.state == "length":
-                if not buf:
-                    break
-                piece, buf = buf[: self.remaining], buf[self.remaining :]
-                self.remaining -= len(piece)
-                self._body(piece, now)
-                if self.remaining == 0:
-                    self._body(b"\n", now)
-                    self._finish(True)
-                    return
-            elif self.state == "close":
+        while self.state != "end":
+            if self.state == "close":  # the body ends when the connection does
                 self._body(buf, now)
-                buf = b""
-                break
-            else:
+                self.buf = b""
                 return
+            rest = parsers[self.state](buf, now)
+            if rest is None:
+                break
+            buf = rest
         self.buf = buf
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -206,7 +215,7 @@ def main() -> None:
     want = min(hard, max(soft, args.streams + 256))
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
 
         result = uvloop.run(run(args))
     except ImportError:

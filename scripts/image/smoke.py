@@ -2,13 +2,13 @@
 
 Standard library only (it runs on the CI host's python3, outside any virtualenv).
 
-    smoke.py mirror [--suite bookworm]          the Debian mirror apt uses on this host
-    smoke.py free-port                          a free TCP port on 127.0.0.1
-    smoke.py start --port P -- CMD...           run CMD (podman run/start), time it to the first 200
-    smoke.py stream --port P                    /stream with the default key: 200 and the event lines
-    smoke.py wrong-key --port P                 /stream with a wrong key: 401 and a JSON detail
-    smoke.py stop --port P -- CMD...            open a stream, run CMD (podman stop) while it is in
-                                                flight, time CMD and check how the stream ended
+    smoke.py mirror [--suite bookworm]        the Debian mirror apt uses on this host
+    smoke.py free-port                        a free TCP port on 127.0.0.1
+    smoke.py start --port P -- CMD...         run CMD (podman run/start), time it to the first 200
+    smoke.py stream --port P                  /stream with the default key: 200 and the event lines
+    smoke.py wrong-key --port P               /stream with a wrong key: 401 and a JSON detail
+    smoke.py stop --port P -- CMD...          open a stream, run CMD (podman stop) while it is in
+                                              flight, time CMD and check how the stream ended
 
 --channel and --key choose the channel and key (default: the embedded demo ones), --scenario sends
 the `x-vivi-scenario` header, --expect-text is the exact text a stream must carry, --bad-key the
@@ -46,36 +46,46 @@ class CheckFailed(Exception):
 # Host look-ups
 
 
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _one_line_sources(text: str) -> Iterator[tuple[str, list[str]]]:
+    """`deb [options] URI SUITE ...` lines; the options in brackets are dropped."""
+    for line in text.splitlines():
+        words = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
+        if len(words) >= 3 and words[0] == "deb":
+            yield words[1], [words[2]]
+
+
+def _deb822_sources(text: str) -> Iterator[tuple[str, list[str]]]:
+    """Enabled `Types: deb` stanzas of a .sources file: each URI with the stanza's suites."""
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line.startswith("#") or ":" not in line or line[:1].isspace():
+                continue
+            key, value = line.split(":", 1)
+            fields[key.strip().lower()] = value.strip()
+        enabled = fields.get("enabled", "yes").lower() != "no"
+        if enabled and "deb" in fields.get("types", "").split():
+            for uri in fields.get("uris", "").split():
+                yield uri, fields.get("suites", "").split()
+
+
 def _apt_sources() -> Iterator[tuple[str, list[str]]]:
     """(URI, suites) of every enabled apt source on this host, one-line and deb822 formats."""
     one_line = ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]
     for path in one_line:
-        try:
-            text = open(path, encoding="utf-8").read()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            line = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
-            if len(line) >= 3 and line[0] == "deb":
-                yield line[1], [line[2]]
+        if (text := _read(path)) is not None:
+            yield from _one_line_sources(text)
     for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-        try:
-            text = open(path, encoding="utf-8").read()
-        except OSError:
-            continue
-        for stanza in re.split(r"\n\s*\n", text):
-            fields: dict[str, str] = {}
-            for line in stanza.splitlines():
-                if line.startswith("#") or ":" not in line or line[:1].isspace():
-                    continue
-                key, value = line.split(":", 1)
-                fields[key.strip().lower()] = value.strip()
-            if fields.get("enabled", "yes").lower() == "no":
-                continue
-            if "deb" not in fields.get("types", "").split():
-                continue
-            for uri in fields.get("uris", "").split():
-                yield uri, fields.get("suites", "").split()
+        if (text := _read(path)) is not None:
+            yield from _deb822_sources(text)
 
 
 def cmd_mirror(args: argparse.Namespace) -> None:
@@ -187,7 +197,8 @@ def cmd_start(args: argparse.Namespace) -> None:
     """Runs the command that starts the container and times it to the first 200 from health."""
     deadline_s = args.timeout
     t0 = time.monotonic()
-    proc = subprocess.Popen(args.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The command is the caller's own (scripts/image-smoke: podman run/start), run without a shell.
+    proc = subprocess.Popen(args.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
     first_ok: float | None = None
     while time.monotonic() - t0 < deadline_s:
         if _health_ok(args.port):
@@ -210,8 +221,9 @@ def cmd_stream(args: argparse.Namespace) -> None:
     conn, resp = _open_stream(args.port, args.key, args.channel, 30, args.scenario)
     try:
         if resp.status != 200:
-            raise CheckFailed(f"/stream with key {args.key!r} answered {resp.status}: "
-                              f"{resp.read()[:300]!r}")
+            raise CheckFailed(
+                f"/stream with key {args.key!r} answered {resp.status}: {resp.read()[:300]!r}"
+            )
         ctype = resp.getheader("content-type", "")
         if not ctype.startswith("text/event-stream"):
             raise CheckFailed(f"/stream content-type is {ctype!r}, not text/event-stream")
@@ -232,7 +244,9 @@ def cmd_wrong_key(args: argparse.Namespace) -> None:
     finally:
         conn.close()
     if resp.status != 401:
-        raise CheckFailed(f"/stream with a wrong key answered {resp.status}, not 401: {body[:300]!r}")
+        raise CheckFailed(
+            f"/stream with a wrong key answered {resp.status}, not 401: {body[:300]!r}"
+        )
     try:
         detail = json.loads(body)["detail"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -270,7 +284,7 @@ def cmd_stop(args: argparse.Namespace) -> None:
     first.wait(args.timeout)
     in_flight = not ended_at
     t0 = time.monotonic()
-    proc = subprocess.run(args.command, capture_output=True, timeout=120, check=False)
+    proc = subprocess.run(args.command, capture_output=True, timeout=120, check=False)  # noqa: S603
     stop_s = time.monotonic() - t0
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()
@@ -285,8 +299,10 @@ def cmd_stop(args: argparse.Namespace) -> None:
         how = f"cut ({type(failure[0]).__name__})"
     else:
         how = "closed early"
-    print(f"stop_seconds={stop_s:.3f} stream_in_flight_at_stop={'yes' if in_flight else 'no'} "
-          f"stream_end={how.replace(' ', '_')} events={len(events)}")
+    print(
+        f"stop_seconds={stop_s:.3f} stream_in_flight_at_stop={'yes' if in_flight else 'no'} "
+        f"stream_end={how.replace(' ', '_')} events={len(events)}"
+    )
 
 
 def main() -> int:
@@ -300,8 +316,12 @@ def main() -> int:
     p = sub.add_parser("free-port")
     p.set_defaults(func=cmd_free_port)
 
-    for name, func in (("start", cmd_start), ("stream", cmd_stream),
-                       ("wrong-key", cmd_wrong_key), ("stop", cmd_stop)):
+    for name, func in (
+        ("start", cmd_start),
+        ("stream", cmd_stream),
+        ("wrong-key", cmd_wrong_key),
+        ("stop", cmd_stop),
+    ):
         p = sub.add_parser(name)
         p.add_argument("--port", type=int, required=True)
         p.add_argument("--channel", default=DEFAULT_CHANNEL)

@@ -1,0 +1,179 @@
+"""The summary: one row per figure, (figure, measured, target, met?), every one a same-run ratio."""
+
+from __future__ import annotations
+
+from .common import fmt
+from .results import Results
+from .rows import Row, ok
+from .summary_state import soak_rows, threads_rows
+from .summary_streams import delayed_rows, many_streams_rows
+
+SERVERS = ("granian", "uvicorn")
+UNITS = {"invoke": "req/s", "stream": "responses/s"}
+PEER_GOALS = {("invoke", "prism"): 4.0}  # emulator on its default server / peer
+EMU1, EMU2 = "emulator-granian", "emulator-redis-2w"
+# (workload, A, B, figure, target for A / B or None); each measured in the same rounds.
+RATIOS: list[tuple[str, str, str, str, float | None]] = [
+    (
+        "invoke",
+        EMU1,
+        "bare-granian-log",
+        "invoke: emulator / bare Starlette with granian's access log, both on granian",
+        0.75,
+    ),
+    ("invoke", EMU1, "bare-granian", "invoke: emulator / bare Starlette (no log), granian", None),
+    (
+        "invoke",
+        "emulator-uvicorn",
+        "bare-uvicorn",
+        "invoke: emulator / bare Starlette (no log), uvicorn",
+        None,
+    ),
+    ("invoke", EMU2, EMU1, "invoke: emulator on Redis, 2 workers / in memory, 1 worker", 1.3),
+    (
+        "invoke",
+        EMU2,
+        "bare-granian-2w",
+        "invoke: emulator on Redis, 2 workers / bare Starlette, 2 workers",
+        None,
+    ),
+    (
+        "invoke",
+        "bare-granian-2w",
+        "bare-granian",
+        "invoke: bare Starlette, 2 workers / 1 worker (what a second worker gives here)",
+        None,
+    ),
+    ("stream", EMU1, "bare-granian", "stream: emulator / bare Starlette, both on granian", 0.6),
+    (
+        "stream",
+        "emulator-uvicorn",
+        "bare-uvicorn",
+        "stream: emulator / bare Starlette, both on uvicorn",
+        0.6,
+    ),
+    ("stream", EMU2, EMU1, "stream: emulator on Redis, 2 workers / in memory, 1 worker", None),
+    (
+        "stream",
+        "bare-granian-2w",
+        "bare-granian",
+        "stream: bare Starlette, 2 workers / 1 worker",
+        None,
+    ),
+]
+
+
+def default_server() -> str:
+    try:
+        from vivi_emulator.settings import Settings
+
+        return str(Settings.model_fields["server"].default)
+    except Exception:  # the harness must not depend on the emulator's internals
+        return "uvicorn"
+
+
+def _ratio_rows(res: Results) -> list[Row]:
+    rows = []
+    for w, a, b, figure, goal in RATIOS:
+        if not res.have(w, a, b):
+            continue
+        r, rs = res.paired_ratio(w, a, b, "rps")
+        measured = (
+            f"{fmt(r)} ({fmt(res.med(w, a, 'rps'), 0)} vs {fmt(res.med(w, b, 'rps'), 0)} "
+            f"{UNITS[w]}; rounds {', '.join(fmt(x) for x in rs)})"
+        )
+        if goal is None:
+            rows.append([figure, measured, "—", "—"])
+        else:
+            rows.append([figure, measured, f"≥ {goal}", ok(r, r >= goal)])
+    return rows
+
+
+def _peer_rows(res: Results, w: str, dflt: str) -> list[Row]:
+    rows = []
+    for peer in ("prism", "wiremock"):
+        if peer not in res.targets:
+            continue  # not selected, or not installed (see the notes)
+        goal = PEER_GOALS.get((w, peer))
+        for server in SERVERS:
+            emu = f"emulator-{server}"
+            if not res.have(w, emu):
+                continue
+            applies = goal is not None and server == dflt
+            figure = f"{w}: emulator on {server} / {peer}"
+            if not res.have(w, peer):
+                rows.append([figure, "n/a (not run)", f"≥ {goal:g}x" if applies else "—", "n/a"])
+                continue
+            r, _ = res.paired_ratio(w, emu, peer, "rps")
+            measured = (
+                f"{fmt(r)}x ({fmt(res.med(w, emu, 'rps'), 0)} vs "
+                f"{fmt(res.med(w, peer, 'rps'), 0)} {UNITS[w]})"
+            )
+            target = f"≥ {goal:g}x (default server)" if applies else "—"
+            rows.append([figure, measured, target, ok(r, r >= (goal or 0)) if applies else "—"])
+    return rows
+
+
+def _startup_rows(res: Results) -> list[Row]:
+    rows = []
+    for server in SERVERS:
+        emu = f"emulator-{server}"
+        if not res.have("startup", emu):
+            continue
+        s = res.med("startup", emu, "startup_s")
+        rows.append(
+            [
+                f"start-up to first answer: emulator on {server}",
+                f"{fmt(s, 3)} s",
+                "< 0.5 s",
+                ok(s, s < 0.5),
+            ]
+        )
+        for ref in (f"bare-{server}", "prism", "wiremock"):
+            figure = f"start-up: emulator on {server} / {ref}"
+            is_peer = ref in ("prism", "wiremock")
+            if not res.have("startup", ref):
+                if ref in res.targets:
+                    rows.append([figure, "n/a (not run)", "< 1 (faster)", "n/a"])
+                continue
+            r, _ = res.paired_ratio("startup", emu, ref, "startup_s")
+            measured = (
+                f"{fmt(r)} ({fmt(s, 3)} s vs {fmt(res.med('startup', ref, 'startup_s'), 3)} s)"
+            )
+            rows.append(
+                [
+                    figure,
+                    measured,
+                    "< 1 (faster)" if is_peer else "—",
+                    ok(r, r < 1) if is_peer else "—",
+                ]
+            )
+    return rows
+
+
+def _idle_rows(res: Results) -> list[Row]:
+    rows = []
+    for name in res.targets:
+        if not res.have("startup", name):
+            continue
+        rss = res.med("startup", name, "rss_idle_mb")
+        row = [f"idle RSS: {name}", f"{fmt(rss, 0)} MiB", "—", "—"]
+        bare = name.replace("emulator-", "bare-")
+        if name.startswith("emulator-") and res.have("startup", bare):
+            r, _ = res.paired_ratio("startup", name, bare, "rss_idle_mb")
+            row[1] += f" ({fmt(r)}x bare)"
+        rows.append(row)
+    return rows
+
+
+def summary_rows(res: Results) -> list[Row]:
+    """(figure, measured, target, met) rows: every one a ratio or a same-run comparison."""
+    dflt = default_server()
+    rows = _ratio_rows(res)
+    for w in ("invoke", "stream"):
+        rows += _peer_rows(res, w, dflt)
+    rows += _startup_rows(res)
+    if "delayed" in res.args.workloads:
+        rows += delayed_rows(res)
+    rows += many_streams_rows(res) + threads_rows(res) + soak_rows(res)
+    return rows + _idle_rows(res)

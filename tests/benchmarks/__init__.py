@@ -1,0 +1,1 @@
+"""Tests of the benchmark harness's own logic (benchmarks/): its parsers and its judgements."""
