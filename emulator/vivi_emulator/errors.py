@@ -87,6 +87,13 @@ class AgentFailed(ApiError):
     status_code = 500
 
 
+class ReplyTooLarge(ApiError):
+    """A scenario whose reply renders over the bounds (``scenarios.checks``): its author's
+    fault, not the client's, so a 500 saying why."""
+
+    status_code = 500
+
+
 class StatusReply(ApiError):
     """A scripted non-200 answer (429, 500, ...): any status, headers and JSON body."""
 

@@ -68,7 +68,7 @@ def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("yaml_reply", "why"),
     [
-        ("text: '" + "x" * (2 * 1024 * 1024) + "'", "bytes"),
+        ("text: '" + "x" * (2 * 1024 * 1024) + "'", "characters"),
         ("chunking: {chars: 1}\n    text: '" + "x" * 200_000 + "'", "events"),
     ],
     ids=["text too large", "too many chunks"],

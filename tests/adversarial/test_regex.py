@@ -17,7 +17,7 @@ from tests.server import CLI
 from tests.support import AUTH, THREAD, url
 
 # Against a backtracking engine each of these takes longer than the age of the universe.
-CATASTROPHIC = ["(a+)+$", "(a|a)*$", "(a*)*b", "(.*a){20}$"]
+CATASTROPHIC = ["(a+)+$", "^(a|a)*$", "(a*)*b", "(.*a){20}$"]
 HOSTILE = "a" * 5000 + "!"
 
 
@@ -75,7 +75,8 @@ def test_a_regex_in_a_header_matcher_is_checked_too(served: Served) -> None:
         json={"text": "x", "match": {"headers": {"x-test": {"regex": r"(\w)\1"}}}},
     )
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"].startswith("match.headers.x-test")
+    assert response.json()["errors"][0]["field"].startswith("match.headers")
+    assert "backreference" in response.json()["errors"][0]["reason"]
 
 
 def test_ignore_case_still_works(served: Served) -> None:
