@@ -47,6 +47,10 @@ class ApiError(Exception):
         return json_bytes(self.body())
 
 
+class BadRequest(ApiError):
+    status_code = 400
+
+
 class Unauthorized(ApiError):
     status_code = 401
 

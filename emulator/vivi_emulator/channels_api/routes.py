@@ -126,7 +126,7 @@ def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
             raise exc from None
         except ClientGone:
             trace.client_left = True
-            trace.error = "the client hung up before its request was read"
+            trace.error = "the client hung up before its answer was ready"
             await emulator.finish(trace)
             return _Nothing()
 
