@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from vivi_emulator.app import create_app
 from vivi_emulator.settings import Settings, load_settings
@@ -77,7 +78,7 @@ async def test_allowed_hosts_adds_names(allowed: tuple[str, ...], host: str, sta
 
 
 async def test_another_bind_answers_any_name_unless_allowed_hosts_is_set() -> None:
-    exposed = Settings(access_log=False, host="0.0.0.0", admin_token="t0k")
+    exposed = Settings(access_log=False, host="0.0.0.0", admin_token=SecretStr("t0k"))
     assert await _status(exposed, "emulator.internal", "/_emulator/health") == 200
     limited = exposed.model_copy(update={"allowed_hosts": ("emulator.internal",)})
     assert await _status(limited, "emulator.internal", "/_emulator/health") == 200
@@ -108,7 +109,9 @@ async def test_a_control_request_from_another_origin_is_refused(
     assert response.status_code == status, response.text
 
 
-@pytest.mark.parametrize(("site", "status"), [("same-origin", 200), ("none", 200), ("same-site", 403)])
+@pytest.mark.parametrize(
+    ("site", "status"), [("same-origin", 200), ("none", 200), ("same-site", 403)]
+)
 async def test_sec_fetch_site_is_honoured(
     client: httpx.AsyncClient, site: str, status: int
 ) -> None:

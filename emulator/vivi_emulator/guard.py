@@ -85,11 +85,7 @@ class Guard:
             return True
         if any(a.startswith(".") and (name.endswith(a) or name == a[1:]) for a in self.allowed):
             return True
-        return (
-            name in _LOCAL_NAMES
-            or name.endswith(_LOCAL_SUFFIXES)
-            or _is_loopback_address(name)
-        )
+        return name in _LOCAL_NAMES or name.endswith(_LOCAL_SUFFIXES) or _is_loopback_address(name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

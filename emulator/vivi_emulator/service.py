@@ -42,6 +42,7 @@ from vivi_emulator.journal import (
 from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.redaction import Redactor
 from vivi_emulator.resources import default_fixtures_dir
+from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.engine import (
     SCENARIO_HEADER,
     RequestContext,
@@ -50,7 +51,6 @@ from vivi_emulator.scenarios.engine import (
     matches,
     pick,
 )
-from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios, model_errors
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.script import Script

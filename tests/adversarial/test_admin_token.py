@@ -32,7 +32,10 @@ def test_anything_else_is_refused(exposed: Served, presented: str) -> None:
 def test_no_token_is_refused(exposed: Served) -> None:
     response = exposed.http.post("/_emulator/channels/demo-channel/rotate", json={})
     assert response.status_code == 401
-    assert response.json()["detail"] == "control endpoints need the admin token in 'x-vivi-admin-token'"
+    assert (
+        response.json()["detail"]
+        == "control endpoints need the admin token in 'x-vivi-admin-token'"
+    )
 
 
 def _tree(pid: int) -> list[int]:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from vivi_emulator.scenarios.loader import FixtureError, load_scenarios
+
 from tests.adversarial.conftest import Served
 from tests.server import CLI
-from vivi_emulator.scenarios.loader import FixtureError, load_scenarios
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,9 @@ def test_one_name_in_two_files_of_one_folder_is_an_error(tmp_path: Path) -> None
     with pytest.raises(FixtureError) as caught:
         load_scenarios([tmp_path])
     said = str(caught.value)
-    assert "b.yaml:3:" in said and "'twice'" in said and "a.yaml" in said
+    assert "b.yaml:3:" in said
+    assert "'twice'" in said
+    assert "a.yaml" in said
     result = subprocess.run(
         [CLI, "fixtures", "check", str(tmp_path)], capture_output=True, text=True, timeout=60
     )
@@ -52,4 +55,5 @@ def test_one_name_in_two_folders_is_an_override(tmp_path: Path) -> None:
         )
     loaded = load_scenarios([tmp_path / "base", tmp_path / "mine"])
     scenario = loaded.get("twice")
-    assert scenario is not None and scenario.text == "from mine"
+    assert scenario is not None
+    assert scenario.text == "from mine"

@@ -41,6 +41,7 @@ def _message() -> dict[str, str]:
 def test_a_bad_header_is_refused_when_queued(
     served: Served, headers: dict[str, str], where: str
 ) -> None:
+    reply: dict[str, object]
     if where == "headers":
         reply = {"text": "hello", "headers": headers}
     elif where == "status.headers":
@@ -59,7 +60,11 @@ def test_a_bad_header_is_refused_when_queued(
 
 @pytest.mark.parametrize(
     "headers",
-    [{"X-Trace": "abc-123"}, {"Retry-After": "2", "x-latin": "café"}, {"Content-Type": "text/plain"}],
+    [
+        {"X-Trace": "abc-123"},
+        {"Retry-After": "2", "x-latin": "café"},
+        {"Content-Type": "text/plain"},
+    ],
 )
 def test_good_headers_are_sent(served: Served, headers: dict[str, str]) -> None:
     response = served.http.post("/_emulator/queue", json={"text": "ok", "headers": headers})
@@ -92,7 +97,10 @@ def test_a_bad_header_in_a_fixture_file_is_reported_with_its_line(tmp_path: Path
     )
     assert result.returncode == 1, result.stdout + result.stderr
     said = result.stdout + result.stderr
-    assert "bad.yaml:6:" in said and "CR" in said
-    assert "bad.yaml:10:" in said and "content-length" in said.lower()
-    assert "bad.yaml:13:" in said and "Latin-1" in said
+    assert "bad.yaml:6:" in said
+    assert "CR" in said
+    assert "bad.yaml:10:" in said
+    assert "content-length" in said.lower()
+    assert "bad.yaml:13:" in said
+    assert "Latin-1" in said
     assert "Traceback" not in said

@@ -30,7 +30,12 @@ def test_a_nested_body_is_a_422_and_the_journal_stays_readable(
         assert entry["status"] == 422
         assert isinstance(entry["body"], str)  # kept as text, not parsed
         assert entry["body"].startswith("[[[[") or entry["body"].startswith('{"a":')
-    assert served.http.post(url("invoke"), json={"message": "hi", "threadId": THREAD}, headers=AUTH).status_code == 200
+    assert (
+        served.http.post(
+            url("invoke"), json={"message": "hi", "threadId": THREAD}, headers=AUTH
+        ).status_code
+        == 200
+    )
 
 
 THREAD = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
@@ -45,7 +50,9 @@ THREAD = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
         ("POST", "/_emulator/channels/demo-channel/rotate"),
     ],
 )
-def test_control_endpoints_refuse_deep_json_with_a_4xx(served: Served, method: str, path: str) -> None:
+def test_control_endpoints_refuse_deep_json_with_a_4xx(
+    served: Served, method: str, path: str
+) -> None:
     for body in (NESTED, DEEP):
         response = served.http.request(
             method, path, content=body.encode(), headers={"content-type": "application/json"}

@@ -34,7 +34,9 @@ def test_a_catastrophic_regex_answers_and_stalls_nobody(served: Served, pattern:
         with served.http.stream("GET", "/_emulator/health") as response:
             health.append(response.status_code)
 
-    answer = served.http.post(url("invoke"), json={"message": HOSTILE, "threadId": THREAD}, headers=AUTH)
+    answer = served.http.post(
+        url("invoke"), json={"message": HOSTILE, "threadId": THREAD}, headers=AUTH
+    )
     prober = threading.Thread(target=probe)
     prober.start()
     prober.join(timeout=60)
@@ -66,7 +68,8 @@ def test_a_regex_re2_cannot_take_is_refused_when_queued(
     assert response.status_code == 422, response.text
     (error,) = response.json()["errors"]
     assert error["field"].startswith("match.message")
-    assert "RE2" in error["reason"] and why in error["reason"], error
+    assert "RE2" in error["reason"], error
+    assert why in error["reason"], error
 
 
 def test_a_regex_in_a_header_matcher_is_checked_too(served: Served) -> None:
@@ -105,4 +108,6 @@ def test_a_fixture_regex_re2_cannot_take_is_reported_with_its_line(tmp_path: Pat
     )
     assert result.returncode == 1
     said = result.stdout + result.stderr
-    assert "re.yaml:5:" in said and "RE2" in said and "backreference" in said
+    assert "re.yaml:5:" in said
+    assert "RE2" in said
+    assert "backreference" in said

@@ -28,7 +28,9 @@ def test_an_uploaded_file_is_served_as_an_attachment_in_a_sandbox(
     served: Served, name: str
 ) -> None:
     content_type, data = PAYLOADS[name]
-    upload = served.http.post(url("files"), files={"files": (name, data, content_type)}, headers=AUTH)
+    upload = served.http.post(
+        url("files"), files={"files": (name, data, content_type)}, headers=AUTH
+    )
     assert upload.status_code == 200, upload.text
     (file_url,) = upload.json()["urls"]
     response = served.http.get(file_url)
@@ -37,4 +39,5 @@ def test_an_uploaded_file_is_served_as_an_attachment_in_a_sandbox(
     assert response.headers["content-disposition"] == f'attachment; filename="{name}"'
     assert response.headers["x-content-type-options"] == "nosniff"
     csp = response.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "sandbox" in csp
+    assert "default-src 'none'" in csp
+    assert "sandbox" in csp

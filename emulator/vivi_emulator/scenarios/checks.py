@@ -18,6 +18,7 @@ from vivi_emulator.scenarios.template import template_problems
 MAX_REPLY_CHARS = 1_048_576
 MAX_REPLY_EVENTS = 50_000
 
+
 def chunk_count(text: str, chunking: Chunking) -> int:
     """How many stream chunks ``text`` is cut into (``engine`` cuts them the same way)."""
     if chunking.chars is not None:

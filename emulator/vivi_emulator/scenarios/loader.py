@@ -153,7 +153,7 @@ def _alias_problem(text: str) -> tuple[int | None, str] | None:
             if event.anchor is not None:
                 sizes[event.anchor] = 1
         elif isinstance(event, yaml.AliasEvent):
-            line = event.start_mark.line + 1
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
             if event.anchor not in sizes:
                 return line, f"alias *{event.anchor} refers to a node from inside it"
             size = sizes[event.anchor]

@@ -59,7 +59,7 @@ FRAMING_HEADERS = frozenset(
 
 def _header_problem(name: str, value: str) -> str | None:
     if not _TOKEN.fullmatch(name):
-        return f"header name {name!r} is not a valid HTTP header name (letters, digits, -_.!#$%&'*+^`|~)"
+        return f"header name {name!r} is not an HTTP header name (letters, digits, -_.!#$%&'*+^`|~)"
     if name.lower() in FRAMING_HEADERS:
         return f"header '{name}' frames the response: the server sets it, a scenario may not"
     if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
