@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from vivi_emulator.scenarios.regex import RegexError, compiled
-
 from vivi_emulator.wire.options import WireOptions
 
 
