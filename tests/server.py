@@ -27,11 +27,25 @@ def free_port() -> int:
 class Running:
     process: subprocess.Popen[str]
     base_url: str
+    log: Path | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    def log_text(self) -> str:
+        """What the server has written so far (only when started with ``log``)."""
+        assert self.log is not None, "started without a log file"
+        return self.log.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> tuple[int, str]:
         self.process.send_signal(signal.SIGTERM)
-        out, _ = self.process.communicate(timeout=15)
-        return self.process.returncode, out
+        try:
+            out, _ = self.process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # stuck (a test found a bug): never leave it running
+            out, _ = self.process.communicate()
+        return self.process.returncode, out if self.log is None else self.log_text()
 
 
 def start(
@@ -39,26 +53,36 @@ def start(
     env: dict[str, str] | None = None,
     command: list[str] | None = None,
     cwd: str = "/",
+    log: Path | None = None,
 ) -> Running:
-    """Start the emulator (the CLI, or ``command``) on a free port; return once it is healthy."""
+    """Start the emulator (the CLI, or ``command``) on a free port; return once it is healthy.
+
+    Its output is read when it stops; with ``log`` it goes to that file instead, readable while
+    it runs (a long-running server could otherwise fill the pipe and block).
+    """
     port = free_port()
+    log_file = log.open("w", encoding="utf-8") if log is not None else None
     process = subprocess.Popen(
         [*(command or [CLI]), "serve", "--port", str(port), *args],
-        stdout=subprocess.PIPE,
+        stdout=log_file if log_file is not None else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
+    if log_file is not None:
+        log_file.close()  # the child holds its own copy
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"emulator exited: {process.communicate()[0]}")
+            said = process.communicate()[0] if log is None else log.read_text()
+            raise AssertionError(f"emulator exited: {said}")
         try:
             if httpx.get(f"{base}/_emulator/health", timeout=1).status_code == 200:
-                return Running(process, base)
+                return Running(process, base, log)
         except httpx.TransportError:
             time.sleep(0.05)
     process.kill()
-    raise AssertionError(f"emulator did not start: {process.communicate()[0]}")
+    said = process.communicate()[0] if log is None else log.read_text()
+    raise AssertionError(f"emulator did not start: {said}")

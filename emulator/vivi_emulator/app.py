@@ -18,6 +18,7 @@ from vivi_emulator import __version__
 from vivi_emulator.channels_api.routes import HotPaths, channels_api
 from vivi_emulator.edge import Edge
 from vivi_emulator.errors import ApiError, error_response, install_error_handlers
+from vivi_emulator.guard import Guard
 from vivi_emulator.playground import routes as playground_routes
 from vivi_emulator.scenarios.reload import watch_fixtures
 from vivi_emulator.service import Emulator
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
     api_routes, hot = channels_api(emulator)
     middleware = [
         Middleware(Edge, access_log=settings.access_log),
+        Middleware(Guard, settings=settings),
         Middleware(HotPaths, endpoints=hot),
     ]
     app = Starlette(

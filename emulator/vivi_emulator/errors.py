@@ -47,6 +47,10 @@ class ApiError(Exception):
         return json_bytes(self.body())
 
 
+class BadRequest(ApiError):
+    status_code = 400
+
+
 class Unauthorized(ApiError):
     status_code = 401
 
@@ -83,6 +87,13 @@ class ValidationFailed(ApiError):
 
 class AgentFailed(ApiError):
     """The agent's stream broke (a scripted fault); what /invoke and /batch answer then."""
+
+    status_code = 500
+
+
+class ReplyTooLarge(ApiError):
+    """A scenario whose reply renders over the bounds (``scenarios.checks``): its author's
+    fault, not the client's, so a 500 saying why."""
 
     status_code = 500
 

@@ -42,6 +42,7 @@ from vivi_emulator.journal import (
 from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.redaction import Redactor
 from vivi_emulator.resources import default_fixtures_dir
+from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.engine import (
     SCENARIO_HEADER,
     RequestContext,
@@ -50,7 +51,7 @@ from vivi_emulator.scenarios.engine import (
     matches,
     pick,
 )
-from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios
+from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios, model_errors
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.script import Script
 from vivi_emulator.settings import Settings
@@ -416,13 +417,17 @@ class Emulator:
     def queued_scenario(self, data: Mapping[str, Any], default_name: str) -> Scenario:
         """A queued reply's scenario from its fields, or ValidationFailed naming each field."""
         try:
-            return Scenario.model_validate({"name": default_name, **data})
+            scenario = Scenario.model_validate({"name": default_name, **data})
         except ValidationError as exc:
-            errors = [
-                FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
+            errors = [FieldError(where or "body", why) for _, where, why in model_errors(exc)]
             raise ValidationFailed("invalid queued answer", errors) from None
+        # The same rules as a fixture file's (placeholders, bounds).
+        problems = [FieldError("body", reason) for reason in scenario_problems(scenario)]
+        if problems:
+            raise ValidationFailed(
+                f"invalid queued answer: {'; '.join(p.reason for p in problems)}", problems
+            )
+        return scenario
 
     async def queue_reply(
         self, data: Mapping[str, Any], channel_id: str | None = None

@@ -88,6 +88,9 @@ class Settings(_Model):
     journal_size: int = Field(default=1000, gt=0)
     # Needed for the control endpoints when listening on a non-loopback address.
     admin_token: SecretStr | None = None
+    # Host names answered besides this machine's own (guard.py: a guard against DNS rebinding).
+    # A leading dot allows subdomains too (".example.test"); "*" allows any name.
+    allowed_hosts: tuple[str, ...] = ()
     # Where state lives: "memory" (one process) or "redis://HOST:PORT/DB" (shared by every
     # worker and replica). May hold a password: never printed (see store.redis_store.where).
     state: str = "memory"
@@ -183,6 +186,8 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             values["wire"] = yaml.safe_load(wire)
         except yaml.YAMLError as exc:
             raise ConfigError(f"VIVI_EMULATOR_WIRE is not valid YAML: {exc}") from None
+    if (hosts := environ.get(_ENV_PREFIX + "ALLOWED_HOSTS")) is not None:
+        values["allowed_hosts"] = [h.strip() for h in hosts.split(",") if h.strip()]
     if (fixtures := environ.get(_ENV_PREFIX + "FIXTURES")) is not None:
         values["fixtures"] = [p for p in fixtures.split(os.pathsep) if p]
     limits = {}

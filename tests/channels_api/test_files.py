@@ -1,4 +1,5 @@
-"""Uploads (decisions 14 to 16): stored, served back byte for byte, limited, never a path."""
+"""Uploads (decisions 14 to 16, 37): stored, served back byte for byte as downloads, limited,
+never a path."""
 
 from __future__ import annotations
 
@@ -38,6 +39,19 @@ async def test_upload_returns_absolute_urls_that_serve_the_bytes_back(
     assert first.content == pdf
     assert first.headers["content-type"] == "application/pdf"
     assert (await client.get(urls[1])).content == png
+
+
+async def test_a_file_is_served_as_a_download_never_as_a_page(client: httpx.AsyncClient) -> None:
+    page = b"<html><script>alert(document.domain)</script></html>"
+    response = await client.post(
+        url("files"), headers=AUTH, files={"files": ("page.html", page, "text/html")}
+    )
+    served = await client.get(response.json()["urls"][0])
+    assert served.content == page
+    assert served.headers["content-type"].startswith("text/html")  # as uploaded
+    assert served.headers["content-disposition"] == 'attachment; filename="page.html"'
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"
 
 
 async def test_file_ids_are_unguessable(client: httpx.AsyncClient) -> None:

@@ -143,7 +143,9 @@ async def test_reset_forgets_threads_files_journal_and_queue(client: httpx.Async
 async def test_scenarios_list_and_reload(tmp_path: Path) -> None:
     (tmp_path / "mine.yaml").write_text("scenarios:\n  - {name: mine, text: one}\n")
     app = create_app(Settings(access_log=False, reload_fixtures=False, fixtures=(tmp_path,)))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t.test"
+    ) as c:
         listed = (await c.get(f"{C}/scenarios")).json()["scenarios"]
         assert listed[0] == {"name": "mine", "description": "", "matches": False, "default": False}
         assert {"name": "echo", "description": "The default answer, the message echoed back.",
@@ -198,7 +200,9 @@ async def test_non_loopback_bind_needs_the_admin_token(
     )
     app = create_app(settings)
     headers = {"x-vivi-admin-token": presented} if presented else {}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t.test"
+    ) as c:
         for method, path in (("POST", "/reset"), ("GET", "/journal"), ("POST", "/queue")):
             response = await c.request(method, f"{C}{path}", headers=headers, json={"text": "x"})
             assert response.status_code in {status, 201}, (path, response.text)

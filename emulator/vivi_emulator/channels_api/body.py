@@ -14,7 +14,13 @@ from pydantic_core import ErrorDetails
 from starlette.requests import Request
 from starlette.types import Receive
 
-from vivi_emulator.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from vivi_emulator.errors import (
+    BadRequest,
+    FieldError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,7 +45,16 @@ _PATTERN_REASONS = {
 
 
 class ClientGone(Exception):
-    """The client hung up while sending its body; there is nobody left to answer."""
+    """The client hung up while its answer was being prepared; there is nobody to answer."""
+
+
+# A body that ends early: granian reports a malformed one (a broken chunked encoding) as the
+# client leaving, and so does uvicorn after answering its own 400. Either way the answer is a
+# 400 (sent to nobody if the client did leave).
+_CUT_SHORT = (
+    "the request body could not be read to its end: it is malformed (such as a broken chunked "
+    "encoding), or the client hung up while sending it"
+)
 
 
 def headers_of(request: Request) -> dict[str, str]:
@@ -76,7 +91,7 @@ async def _chunk(receive: Receive, size: int, limit: int) -> tuple[bytes, bool]:
     """The next piece of the body, and whether more follows; 413 past ``limit``."""
     message = await receive()
     if message["type"] == "http.disconnect":
-        raise ClientGone
+        raise BadRequest(_CUT_SHORT)
     chunk: bytes = message.get("body", b"")
     if size + len(chunk) > limit:
         raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")

@@ -44,6 +44,9 @@ from vivi_emulator.streaming import EventStream, Played
 from vivi_emulator.wire.gateway import gateway_failure
 
 Endpoint = Callable[[Request], Awaitable[ASGIApp]]
+
+# What an uploaded file may do if a browser renders it anyway: nothing (no script, no request).
+UPLOADED_FILE_CSP = "default-src 'none'; sandbox"
 _Handler = Callable[[Request, Trace], Awaitable[ASGIApp]]
 
 
@@ -123,7 +126,7 @@ def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
             raise exc from None
         except ClientGone:
             trace.client_left = True
-            trace.error = "the client hung up before its request was read"
+            trace.error = "the client hung up before its answer was ready"
             await emulator.finish(trace)
             return _Nothing()
 
@@ -274,10 +277,16 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
         stored = await emulator.uploaded_file(
             params["channelId"], params["fileId"], params["fileName"]
         )
+        # A download, never a page of this origin (docs/decisions.md, row 37): an uploaded HTML
+        # or SVG file would otherwise run script beside the playground and the control API.
         return Response(
             stored.data,
             media_type=stored.content_type,
-            headers={"content-disposition": f'inline; filename="{stored.name}"'},
+            headers={
+                "content-disposition": f'attachment; filename="{stored.name}"',
+                "x-content-type-options": "nosniff",
+                "content-security-policy": UPLOADED_FILE_CSP,
+            },
         )
 
     hot = {"stream": _journaled(emulator, stream), "invoke": _journaled(emulator, invoke)}

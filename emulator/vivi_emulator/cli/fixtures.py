@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vivi_emulator.scenarios.loader import Problem, fixture_files, parse_file
+from vivi_emulator.scenarios.loader import Problem, fixture_files, parse_file, read_folder
 from vivi_emulator.scenarios.model import scenario_schema_json
 
 fixtures_app = typer.Typer(help="Check and describe scenario fixture files.", no_args_is_help=True)
@@ -24,11 +24,15 @@ def fixtures_check(
         paths = [folder] if folder.is_file() else fixture_files(folder) if folder.is_dir() else []
         if not paths:
             problems.append(Problem(folder, None, "no such folder, or no .yaml files in it"))
-        for path in paths:
-            scenarios, found = parse_file(path)
-            files += 1
-            count += len(scenarios)
-            problems += found
+            continue
+        if folder.is_file():
+            scenarios, found = parse_file(folder)
+        else:  # a folder's files together: one name in two of them is a problem too
+            layer, found = read_folder(folder)
+            scenarios = [s for s, _ in layer]
+        files += len(paths)
+        count += len(scenarios)
+        problems += found
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:

@@ -11,13 +11,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from starlette.requests import Request
 from starlette.responses import Response
 
 from vivi_emulator import __version__
 from vivi_emulator.control.access import ADMIN_HEADER, check_admin
 from vivi_emulator.control.limits import BodyLimit
-from vivi_emulator.errors import FieldError, ValidationFailed, install_error_handlers, json_bytes
+from vivi_emulator.errors import (
+    FieldError,
+    ValidationFailed,
+    error_response,
+    install_error_handlers,
+    json_bytes,
+)
 from vivi_emulator.scenarios.loader import FixtureError
 from vivi_emulator.service import Emulator
 
@@ -92,6 +100,26 @@ class Done(BaseModel):
     done: bool = True
 
 
+def _field(loc: tuple[int | str, ...]) -> str:
+    # FastAPI's locations start with where the value was ("body", "query", "path", "header").
+    return ".".join(str(p) for p in loc[1:]) or str(loc[0] if loc else "body")
+
+
+async def _invalid_request(_: Request, exc: Exception) -> Response:
+    """A control request FastAPI found invalid: 422 naming each field and why, as the VIVI
+    surface answers; never FastAPI's default body, which echoes the whole input back."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldError(
+            "body" if e["type"] == "json_invalid" else _field(tuple(e["loc"])),
+            "is not valid JSON" if e["type"] == "json_invalid" else str(e["msg"]),
+        )
+        for e in exc.errors()
+    ]
+    summary = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+    return error_response(ValidationFailed(f"invalid request: {summary}", errors))
+
+
 def create_control_app(emulator: Emulator) -> FastAPI:
     def admin(
         token: Annotated[str | None, Header(alias=ADMIN_HEADER)] = None,
@@ -104,12 +132,19 @@ def create_control_app(emulator: Emulator) -> FastAPI:
         description="The emulator's own endpoints; not part of the VIVI channelsApi contract.",
         docs_url=None,
         redoc_url=None,
+        # Served below, behind the admin check like every other control route.
+        openapi_url=None,
         dependencies=[Depends(admin)],
         # No OpenTelemetry spans, metrics or logs from a local test tool.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_middleware(BodyLimit, limit=emulator.settings.limits.max_body_bytes)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> dict[str, Any]:
+        return app.openapi()
 
     @app.post("/reset", response_model=Done, summary="Forget threads, files, journal, queue")
     async def reset(channel: Channel = None) -> Done:

@@ -10,15 +10,15 @@ whatever order requests arrive in.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from hashlib import sha256
 from urllib.parse import unquote, urlsplit
 
-from vivi_emulator.errors import FieldError, StatusReply, ValidationFailed
+from vivi_emulator.errors import FieldError, ReplyTooLarge, StatusReply, ValidationFailed
 from vivi_emulator.journal import ChosenBy
+from vivi_emulator.scenarios import regex
+from vivi_emulator.scenarios.checks import MAX_REPLY_CHARS, MAX_REPLY_EVENTS
 from vivi_emulator.scenarios.frames import frame_events
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import (
@@ -79,16 +79,11 @@ class RequestContext:
         }
 
 
-@lru_cache(maxsize=512)
-def _compiled(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-
-
 def _text_matches(matcher: str | TextMatch, value: str) -> bool:
     if isinstance(matcher, str):
         return value == matcher
     if matcher.regex is not None:
-        return _compiled(matcher.regex, matcher.ignore_case).search(value) is not None
+        return regex.search(matcher.regex, value, matcher.ignore_case)
     given = value.casefold() if matcher.ignore_case else value
     if matcher.equals is not None:
         wanted = matcher.equals.casefold() if matcher.ignore_case else matcher.equals
@@ -160,18 +155,32 @@ def _chunks(text: str, chunking: Chunking) -> list[str]:
 
 
 def _base_events(response: Response, values: Mapping[str, str]) -> list[ScriptEvent]:
+    """The events of a text or events reply, placeholders filled, within the reply bounds
+    (``checks``: a placeholder can expand to a whole message, so the bound holds here too)."""
+    budget = MAX_REPLY_CHARS
+
+    def filled(text: str) -> str:
+        nonlocal budget
+        rendered = render(text, values, budget)
+        budget -= len(rendered)
+        return rendered
+
     events = [ScriptEvent(START)]
     if response.text is not None:
-        parts = [render(response.text, values)]
+        parts = [filled(response.text)]
         events += [ScriptEvent(CHUNK, c) for p in parts for c in _chunks(p, response.chunking)]
     for spec in response.events or ():
         if spec.text is not None:
-            text = render(spec.text, values)
+            text = filled(spec.text)
             events += [ScriptEvent(CHUNK, c) for c in _chunks(text, response.chunking)]
         else:
             assert spec.event is not None
-            events.append(ScriptEvent(spec.event, render(spec.message, values)))
+            events.append(ScriptEvent(spec.event, filled(spec.message)))
     events.append(ScriptEvent(END))
+    if len(events) > MAX_REPLY_EVENTS:
+        raise ReplyTooLarge(
+            f"its reply would be {len(events)} events; the limit is {MAX_REPLY_EVENTS} events"
+        )
     return events
 
 
@@ -295,11 +304,11 @@ def _build(
         events, recorded_break = frame_events(response.frames)
     else:
         values = ctx.template_values()
-        events = _timed(
-            _base_events(response, values),
-            response,
-            lambda: _rng(seed, ctx, name),
-        )
+        try:
+            base = _base_events(response, values)
+        except ReplyTooLarge as exc:
+            raise ReplyTooLarge(f"scenario '{name}': {exc.detail}") from None
+        events = _timed(base, response, lambda: _rng(seed, ctx, name))
     events, broken, abort = _faulted(events, response)
     broken = broken or recorded_break
     if time_scale != 1.0:

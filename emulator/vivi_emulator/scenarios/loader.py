@@ -15,8 +15,13 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.model import FixtureFile, Scenario
-from vivi_emulator.scenarios.template import template_problems
+
+# YAML aliases repeat a node by reference: nine levels of nine aliases are 387 million strings
+# once a reply is rendered from them, from a file of 600 bytes. Aliases may add this many nodes
+# to a file, in all.
+MAX_ALIASED_NODES = 100_000
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,15 @@ def _useful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     return kept
 
 
+def model_errors(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
+    """Each useful error of a scenario's validation: its location, the field as its author
+    wrote it (``match.message``), and the reason (for fixture files and queued replies alike)."""
+    return [
+        (error["loc"], _loc_text(error["loc"]), error["msg"].removeprefix("Value error, "))
+        for error in _useful(exc.errors(include_url=False, include_input=False))
+    ]
+
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -119,6 +133,42 @@ class _Lines:
         return self._root
 
 
+def _alias_problem(text: str) -> tuple[int | None, str] | None:
+    """(line, why) if the text's aliases expand it by more than MAX_ALIASED_NODES nodes, or
+    refer to a node from inside itself; read from the parser's events, before anything is
+    built from them."""
+    sizes: dict[str, int] = {}  # anchor -> nodes in the anchored node
+    open_nodes: list[tuple[str | None, int]] = [(None, 0)]  # (anchor, nodes so far)
+    added = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        size = 0
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_nodes.append((event.anchor, 1))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            if event.anchor not in sizes:
+                return line, f"alias *{event.anchor} refers to a node from inside it"
+            size = sizes[event.anchor]
+            added += size
+            if added > MAX_ALIASED_NODES:
+                return line, (
+                    f"aliases expand the file by more than {MAX_ALIASED_NODES} nodes; "
+                    "write the repeated parts out, or repeat less"
+                )
+        if size:
+            anchor, so_far = open_nodes[-1]
+            open_nodes[-1] = (anchor, so_far + size)
+    return None
+
+
 def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
     """The scenarios of one file, or the problems that stop it from loading."""
     try:
@@ -126,6 +176,10 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(path, None, f"cannot read: {exc}")]
     try:
+        # Only a file with an anchor (&name) can have aliases: the others are read once.
+        aliases = _alias_problem(text) if "&" in text else None
+        if aliases is not None:
+            return [], [Problem(path, aliases[0], aliases[1])]
         data: Any = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, C if built
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -141,10 +195,7 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
     except ValidationError as exc:
         root = lines.root
         problems = []
-        for error in _useful(exc.errors(include_url=False, include_input=False)):
-            loc = error["loc"]
-            where = _loc_text(loc)
-            message = error["msg"].removeprefix("Value error, ")
+        for loc, where, message in model_errors(exc):
             problems.append(
                 Problem(
                     path, _line(_node_at(root, loc)), f"{where}: {message}" if where else message
@@ -158,7 +209,7 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
             line = _line(_node_at(lines.root, ["scenarios", index]))
             problems.append(Problem(path, line, f"scenario '{scenario.name}' is defined twice"))
         seen[scenario.name] = index
-        for reason in template_problems(scenario):
+        for reason in scenario_problems(scenario):
             line = _line(_node_at(lines.root, ["scenarios", index]))
             problems.append(Problem(path, line, f"scenario '{scenario.name}': {reason}"))
     return (parsed.scenarios if not problems else []), problems
@@ -166,6 +217,49 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
 
 def fixture_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
+
+
+def read_folder(folder: Path) -> tuple[list[tuple[Scenario, Path]], list[Problem]]:
+    """The scenarios of a folder's files, each with its file, and every problem found."""
+    layer: list[tuple[Scenario, Path]] = []
+    problems: list[Problem] = []
+    for path in fixture_files(folder):
+        scenarios, found = parse_file(path)
+        problems += found
+        layer += [(s, path) for s in scenarios]
+    return layer, problems + _defined_twice(layer)
+
+
+def _defined_twice(layer: Sequence[tuple[Scenario, Path]]) -> list[Problem]:
+    """One name in two files of one folder: which one wins would be an accident of file names
+    (a later folder overriding an earlier one is the way to replace a scenario)."""
+    first: dict[str, Path] = {}
+    problems = []
+    for scenario, path in layer:
+        if scenario.name not in first:
+            first[scenario.name] = path
+            continue
+        line = _line(_node_at(_scenario_node(path, scenario.name), []))
+        problems.append(
+            Problem(
+                path,
+                line,
+                f"scenario '{scenario.name}' is also defined in {first[scenario.name].name} "
+                "(one name per folder; a later folder may override it)",
+            )
+        )
+    return problems
+
+
+def _scenario_node(path: Path, name: str) -> yaml.Node | None:
+    """The YAML node of the scenario named ``name`` in a file already read once (for its line)."""
+    root = _Lines(path.read_text(encoding="utf-8")).root
+    for item in getattr(_node_at(root, ["scenarios"]), "value", []):
+        if isinstance(item, yaml.MappingNode) and any(
+            k.value == "name" and v.value == name for k, v in item.value
+        ):
+            return item
+    return None
 
 
 def load_scenarios(folders: Iterable[Path]) -> ScenarioSet:
@@ -180,11 +274,8 @@ def load_scenarios(folders: Iterable[Path]) -> ScenarioSet:
         if not folder.is_dir():
             problems.append(Problem(folder, None, "not a folder"))
             continue
-        layer = []
-        for path in fixture_files(folder):
-            scenarios, found = parse_file(path)
-            problems += found
-            layer += [(s, path) for s in scenarios]
+        layer, found = read_folder(folder)
+        problems += found
         layers.append(layer)
     if problems:
         raise FixtureError(problems)

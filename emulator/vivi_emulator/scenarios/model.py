@@ -11,8 +11,9 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from vivi_emulator.scenarios.regex import RegexError, compiled
 from vivi_emulator.wire.options import WireOptions
 
 
@@ -35,15 +36,58 @@ class TextMatch(_Strict):
             raise ValueError("give exactly one of equals, contains, regex")
         if self.regex is not None:
             try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"regex does not compile: {exc}") from None
+                compiled(self.regex, self.ignore_case)
+            except RegexError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 
 TextMatcher = Annotated[
     str | TextMatch,
     Field(description="A plain string matches exactly; or an object: equals, contains or regex."),
+]
+
+
+# An HTTP header name (RFC 9110's token) and the headers a scenario may not set: the server
+# frames the response with them, and a scripted one would corrupt the stream or empty the reply.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+FRAMING_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"}
+)
+
+
+def _header_problem(name: str, value: str) -> str | None:
+    if not _TOKEN.fullmatch(name):
+        return f"header name {name!r} is not an HTTP header name (letters, digits, -_.!#$%&'*+^`|~)"
+    if name.lower() in FRAMING_HEADERS:
+        return f"header '{name}' frames the response: the server sets it, a scenario may not"
+    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+        return (
+            f"header '{name}': the value holds a control character (such as CR or LF), "
+            "which would split the response"
+        )
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return f"header '{name}': the value must be Latin-1 text (HTTP headers are bytes)"
+    return None
+
+
+def _valid_headers(headers: dict[str, str]) -> dict[str, str]:
+    problems = [p for n, v in headers.items() if (p := _header_problem(n, v)) is not None]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return headers
+
+
+ResponseHeaders = Annotated[
+    dict[str, str],
+    AfterValidator(_valid_headers),
+    Field(
+        default_factory=dict,
+        description="Response headers: HTTP names, Latin-1 values without control characters; "
+        "not the framing ones (content-length, transfer-encoding, connection, ...).",
+    ),
 ]
 
 
@@ -139,7 +183,7 @@ class Status(_Strict):
     """A non-200 answer, the same on every endpoint."""
 
     code: int = Field(ge=400, le=599)
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: ResponseHeaders
     body: dict[str, Any] | None = None
 
 
@@ -191,7 +235,7 @@ class Response(_Strict):
     chunking: Chunking = Chunking()
     timing: Timing = Timing()
     fault: Fault = Fault()
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: ResponseHeaders
     wire: WireOptions | None = Field(
         default=None,
         description="How the stream's bytes are written, or the intermediary it passes "

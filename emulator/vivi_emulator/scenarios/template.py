@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
+from vivi_emulator.errors import ReplyTooLarge
 from vivi_emulator.scenarios.model import Response, Scenario
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -26,8 +27,26 @@ VARIABLES = {
 }
 
 
-def render(text: str, values: Mapping[str, str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+def render(text: str, values: Mapping[str, str], limit: int | None = None) -> str:
+    """``text`` with its placeholders filled. With ``limit``: ReplyTooLarge as soon as the result
+    would pass ``limit`` characters, before it is built (a placeholder repeated many times, each
+    a whole message, could make hundreds of megabytes)."""
+    if limit is None:
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+    size = len(text)
+
+    def filled(match: re.Match[str]) -> str:
+        nonlocal size
+        value = values.get(match.group(1), match.group(0))
+        size += len(value) - len(match.group(0))
+        if size > limit:
+            raise ReplyTooLarge(
+                f"its reply would pass the limit of {limit} characters once its placeholders "
+                "are filled"
+            )
+        return value
+
+    return _PLACEHOLDER.sub(filled, text)
 
 
 def _texts(response: Response) -> Iterator[str]:

@@ -1,0 +1,154 @@
+"""What a web page may do to the emulator: nothing, unless it is the emulator's own page.
+
+A development server on loopback is reachable from every web page its user opens. Two attacks
+follow, and this layer answers both (docs/decisions.md, "Emulator extensions"; SECURITY.md):
+
+- **DNS rebinding**: a page of ``evil.example`` makes its own name resolve to 127.0.0.1, then
+  reads the emulator as its "same origin" (the journal, the playground). The browser still sends
+  ``Host: evil.example``: so on a loopback bind only names that mean this machine are accepted
+  (as Jupyter's and webpack's development servers do): ``localhost`` and ``*.localhost``,
+  loopback addresses, the bind address, names under ``.test`` (reserved for testing, never in
+  public DNS: in-process test clients use them), ``testserver`` (Starlette's test client), and
+  the configured ``allowed_hosts``. On another bind (``0.0.0.0``) any name is accepted unless
+  ``allowed_hosts`` is set.
+- **Cross-site requests** to the control API: a page elsewhere may send "simple" requests
+  (a form, a ``text/plain`` fetch) without asking, and one could rotate a key or reset the
+  emulator. A control request a browser marks as cross-origin (an ``Origin`` other than the
+  emulator's own, ``Origin: null``, ``Sec-Fetch-Site: cross-site`` or ``same-site``) is refused,
+  and a control write with a body must be ``application/json``, which no page can send
+  elsewhere without a preflight the emulator never grants.
+
+Both are a 403 (a 415 for the media type) with a JSON ``detail``; tools that send no ``Origin``
+(curl, test code, the pytest plugin) are never affected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from vivi_emulator.control.access import is_loopback
+from vivi_emulator.errors import ApiError, Forbidden, UnsupportedMediaType, error_response
+from vivi_emulator.settings import Settings
+
+CONTROL_PREFIX = "/_emulator"
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_SAME_ORIGIN_FETCH = frozenset({b"same-origin", b"none"})
+# Names that can only mean this machine, or that no public DNS can make mean anything else.
+_LOCAL_NAMES = frozenset({"localhost", "testserver"})
+_LOCAL_SUFFIXES = (".localhost", ".test")
+
+
+def _name_and_port(netloc: str, scheme: str = "http") -> tuple[str, int | None]:
+    """``host[:port]`` split, lower case, brackets kept off an IPv6 address."""
+    parts = urlsplit(f"{scheme}://{netloc}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # not a port: matches nothing
+    default = 443 if scheme == "https" else 80
+    return (parts.hostname or "").rstrip("."), default if port is None else port
+
+
+def _is_loopback_address(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class Guard:
+    """The ASGI layer that refuses foreign Host names and cross-origin control requests."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.allowed = tuple(h.lower().rstrip(".") for h in settings.allowed_hosts)
+        self.bind = settings.host.strip("[]").lower()
+        self.check_hosts = is_loopback(settings.host) or bool(self.allowed)
+        self._decided: dict[bytes, bool] = {}
+
+    def host_allowed(self, host: bytes) -> bool:
+        decided = self._decided.get(host)
+        if decided is None:
+            if len(self._decided) >= 256:
+                self._decided.clear()
+            decided = self._decided[host] = self._allowed(host.decode("latin-1"))
+        return decided
+
+    def _allowed(self, host: str) -> bool:
+        name, port = _name_and_port(host)
+        if port == -1 or not name:
+            return False
+        if "*" in self.allowed or name == self.bind or name in self.allowed:
+            return True
+        if any(a.startswith(".") and (name.endswith(a) or name == a[1:]) for a in self.allowed):
+            return True
+        return name in _LOCAL_NAMES or name.endswith(_LOCAL_SUFFIXES) or _is_loopback_address(name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        control = scope["path"].startswith(CONTROL_PREFIX)
+        if not (self.check_hosts or control):
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope, control)
+        if refusal is not None:
+            await error_response(refusal)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope, control: bool) -> ApiError | None:
+        host = origin = fetch_site = content_type = None
+        has_body = False
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif not control:
+                continue
+            elif name == b"origin":
+                origin = value
+            elif name == b"sec-fetch-site":
+                fetch_site = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+                has_body = True
+        if self.check_hosts and host is not None and not self.host_allowed(host):
+            return Forbidden(
+                f"Host '{host.decode('latin-1')}' is not a name of this emulator: on a loopback "
+                "address only this machine's names are answered (a guard against DNS "
+                "rebinding); add it to allowed_hosts (VIVI_EMULATOR_ALLOWED_HOSTS) to allow it"
+            )
+        if not control:
+            return None
+        if (origin is not None and not _same_origin(origin, scope["scheme"], host)) or (
+            fetch_site is not None and fetch_site.lower() not in _SAME_ORIGIN_FETCH
+        ):
+            return Forbidden(
+                "cross-origin requests to the control API are refused: only the emulator's own "
+                "pages, and clients that are not browsers, may use it"
+            )
+        if scope["method"] in _WRITES and (has_body or content_type is not None):
+            media = (content_type or b"").split(b";", 1)[0].strip().lower()
+            if media != b"application/json":
+                shown = media.decode("latin-1") or "none"
+                return UnsupportedMediaType(
+                    f"Content-Type must be application/json for a control API write, got {shown}"
+                )
+        return None
+
+
+def _same_origin(origin: bytes, scheme: str, host: bytes | None) -> bool:
+    """Whether a browser's ``Origin`` is the origin the request was sent to (scheme and Host)."""
+    if host is None or origin == b"null":
+        return False
+    parts = urlsplit(origin.decode("latin-1").lower())
+    if parts.scheme != scheme or parts.path not in ("", "/"):
+        return False
+    return _name_and_port(parts.netloc, scheme) == _name_and_port(
+        host.decode("latin-1").lower(), scheme
+    )

@@ -1,0 +1,62 @@
+"""What a scenario must satisfy beyond its model, checked alike for fixture files and queued
+replies: known placeholders, and a bounded reply.
+
+Bounds (README, "Bounds"): a reply of at most ``MAX_REPLY_CHARS`` characters of text and
+``MAX_REPLY_EVENTS`` events, checked when a scenario is loaded or queued, and again when a
+templated reply is rendered (a placeholder can expand to a whole message). One scenario can
+never make the emulator build a reply of hundreds of megabytes.
+"""
+
+from __future__ import annotations
+
+import json
+
+from vivi_emulator.scenarios.model import Chunking, Response, Scenario
+from vivi_emulator.scenarios.script import split_words
+from vivi_emulator.scenarios.template import template_problems
+
+MAX_REPLY_CHARS = 1_048_576
+MAX_REPLY_EVENTS = 50_000
+
+
+def chunk_count(text: str, chunking: Chunking) -> int:
+    """How many stream chunks ``text`` is cut into (``engine`` cuts them the same way)."""
+    if chunking.chars is not None:
+        return max(1, -(-len(text) // chunking.chars))
+    per = chunking.words or 1
+    return -(-len(split_words(text)) // per)
+
+
+def _size(response: Response) -> tuple[int, int]:
+    """(characters, events) of a response as written, placeholders counted as written."""
+    chars, events = 0, 2  # start and end
+    if response.text is not None:
+        chars += len(response.text)
+        events += chunk_count(response.text, response.chunking)
+    for spec in response.events or ():
+        chars += len(spec.message) + len(spec.text or "")
+        events += chunk_count(spec.text, response.chunking) if spec.text is not None else 1
+    for frame in response.frames or ():
+        chars += len(frame.data or frame.raw or "")
+        events += 1
+    if response.status is not None and response.status.body is not None:
+        chars += len(json.dumps(response.status.body))
+    return chars, events
+
+
+def size_problems(scenario: Scenario) -> list[str]:
+    problems = []
+    for response in [scenario, *(scenario.turns or ())]:
+        chars, events = _size(response)
+        if chars > MAX_REPLY_CHARS:
+            problems.append(
+                f"the reply is {chars} characters; the limit is {MAX_REPLY_CHARS} characters"
+            )
+        if events > MAX_REPLY_EVENTS:
+            problems.append(f"the reply is {events} events; the limit is {MAX_REPLY_EVENTS} events")
+    return problems
+
+
+def scenario_problems(scenario: Scenario) -> list[str]:
+    """Every problem of a valid model that stops it from being used, in words for its author."""
+    return [*template_problems(scenario), *size_problems(scenario)]
