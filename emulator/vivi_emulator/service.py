@@ -267,6 +267,13 @@ class Emulator:
             raise NotFound(f"unknown channel '{channel_id}'")
         return key
 
+    async def remove_channel(self, channel_id: str) -> None:
+        """Remove a channel, its key, and everything kept for it (threads, files, journal,
+        queue, overrides): what a test that made a channel on a shared emulator leaves behind."""
+        if not await self.store.remove_channel(channel_id):
+            raise NotFound(f"unknown channel '{channel_id}'")
+        await self.store.reset(channel_id)
+
     def redactor(self, ring: KeyRing | None = None) -> Redactor:
         """Removes every key ever used here (and the admin token) from journaled text."""
         ring = ring or self.store.cached_keys()

@@ -179,6 +179,28 @@ async def test_add_channel_and_rotate_key(client: httpx.AsyncClient) -> None:
     assert "team-key-1" not in journal
 
 
+async def test_remove_channel_forgets_it_and_everything_kept_for_it(
+    client: httpx.AsyncClient,
+) -> None:
+    key = (await client.post(f"{C}/channels", json={"id": "gone"})).json()["key"]
+    mine = {"vivi-api-key": key}
+    waiting = {"text": "never used", "match": {"message": "something else"}}
+    await client.post(f"{C}/queue", params={"channel": "gone"}, json=waiting)
+    await client.put(f"{C}/forced", json={"scenario": "greeting", "channel": "gone"})
+    assert (await client.post(url("invoke", "gone"), headers=mine, json=BODY)).status_code == 200
+    assert (await client.post(url("invoke"), headers=AUTH, json=BODY)).status_code == 200
+    assert (await client.delete(f"{C}/channels/gone")).json() == {"done": True}
+    assert (await client.post(url("invoke", "gone"), headers=mine, json=BODY)).status_code == 404
+    assert (await client.get(f"{C}/channels")).json() == {"channels": ["demo-channel"]}
+    assert (await client.get(f"{C}/queue")).json()["queue"] == []
+    # The 404 above is journaled too (for channel 'gone'); the removal cleared the rest.
+    journal = (await client.get(f"{C}/journal")).json()["entries"]
+    assert [(e["channel"], e["status"]) for e in journal] == [("demo-channel", 200), ("gone", 404)]
+    again = await client.delete(f"{C}/channels/gone")
+    assert again.status_code == 404
+    assert again.json()["detail"] == "unknown channel 'gone'"
+
+
 async def test_control_openapi_is_separate_from_the_contract(client: httpx.AsyncClient) -> None:
     control = (await client.get(f"{C}/openapi.json")).json()
     assert "/reset" in control["paths"]

@@ -328,6 +328,23 @@ async def test_keys_are_added_and_rotated_and_every_old_key_is_remembered(
     assert (await store.begin_turn("a", T1)).view.keys_version == ring.version
 
 
+async def test_a_removed_channel_is_unknown_and_its_key_forgotten(stores: Stores) -> None:
+    store = stores.make()
+    assert await store.add_channel("c", "key-c")
+    before = (await store.keys()).version
+    assert await store.remove_channel("c")
+    assert not await store.remove_channel("c")
+    ring = await store.keys()
+    assert ring.version > before
+    assert "c" not in ring.channels()
+    assert "key-c" not in ring.ever
+    with pytest.raises(Exception, match="unknown channel 'c'"):
+        ring.check("c", "key-c")
+    ring.check("a", "key-a")  # the others stay
+    assert await store.add_channel("c", "key-c2")  # the id is free again
+    (await store.keys()).check("c", "key-c2")
+
+
 async def test_reset_of_a_channel_leaves_the_others_alone(stores: Stores) -> None:
     store = stores.make()
     for channel in ("a", "b"):

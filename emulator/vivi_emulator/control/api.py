@@ -237,6 +237,15 @@ def create_control_app(emulator: Emulator) -> FastAPI:
         key = await emulator.add_channel(channel.id, channel.key)
         return ChannelKey(id=channel.id, key=key)
 
+    @app.delete(
+        "/channels/{channel_id}",
+        response_model=Done,
+        summary="Remove a channel, its key, and its threads, files, journal, queue, forced",
+    )
+    async def remove_channel(channel_id: str) -> Done:
+        await emulator.remove_channel(channel_id)
+        return Done()
+
     @app.post("/channels/{channel_id}/rotate", response_model=ChannelKey)
     async def rotate(channel_id: str, new: Annotated[NewKey | None, Body()] = None) -> ChannelKey:
         key = await emulator.rotate_key(channel_id, new.key if new else None)

@@ -220,6 +220,14 @@ class StateStore(ABC):
     async def set_key(self, channel_id: str, key: str) -> bool:
         """Give a channel a new key (the old one stops working at once); False if unknown."""
 
+    @abstractmethod
+    async def remove_channel(self, channel_id: str) -> bool:
+        """Remove a channel and its key (its requests are 404 from now on); False if unknown.
+
+        Its current key leaves the keys ever used too: channels made and removed by test runs
+        would otherwise grow that set, and every key check and redaction with it.
+        """
+
     # threads
 
     @abstractmethod

@@ -100,6 +100,15 @@ class MemoryStore(StateStore):
         self._rekey(channel_id, key)
         return True
 
+    async def remove_channel(self, channel_id: str) -> bool:
+        key = self._keys.pop(channel_id, None)
+        if key is None:
+            return False
+        self._ever.discard(key)
+        self._ring = KeyRing.of(self._keys, self._ever, self._ring.version + 1)
+        self._changed()
+        return True
+
     # threads
 
     def _prune_threads(self, now: float) -> None:

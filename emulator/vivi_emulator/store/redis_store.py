@@ -212,6 +212,15 @@ class RedisStore(StateStore):
         await self._refresh_keys()
         return bool(done)
 
+    @_guarded
+    async def remove_channel(self, channel_id: str) -> bool:
+        await self._ensure_seeded()
+        done = await self._rekey(
+            keys=[self._keys_key, self._ever_key, self._meta], args=["remove", channel_id, ""]
+        )
+        await self._refresh_keys()
+        return bool(done)
+
     # threads
 
     def _thread_key(self, channel_id: str, thread_id: str) -> tuple[str, str]:
