@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -39,8 +40,10 @@ def test_wheel_ships_the_contract_and_fixtures(wheel: Path) -> None:
     assert not any(n.startswith("tests/") for n in names)
 
 
-def test_installed_wheel_serves_from_another_directory(wheel: Path, tmp_path: Path) -> None:
-    target = tmp_path / "site"
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel installed into a folder of its own (its dependencies are this environment's)."""
+    target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [
             sys.executable,
@@ -57,6 +60,11 @@ def test_installed_wheel_serves_from_another_directory(wheel: Path, tmp_path: Pa
         capture_output=True,
         timeout=300,
     )
+    return target
+
+
+def test_installed_wheel_serves_from_another_directory(installed: Path, tmp_path: Path) -> None:
+    target = installed
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
@@ -95,3 +103,30 @@ def test_version_matches_pyproject() -> None:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert __version__ == project["version"]
+
+
+def test_an_integrators_tests_pass_with_the_installed_plugin(
+    installed: Path, tmp_path: Path
+) -> None:
+    # The README's shortest tests (a requests client, base_url, channel and key, no marker;
+    # and force("slow") timing the first token), in a project of their own, with the plugin as
+    # `pip install` puts it: found through its pytest11 entry point.
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "docs" / "examples" / "testing" / "test_quickstart.py", project)
+    (project / "test_installed.py").write_text(
+        "from vivi_emulator import pytest_plugin\n\n\n"
+        "def test_the_plugin_is_the_installed_one(vivi_emulator):\n"
+        f"    assert pytest_plugin.__file__.startswith({str(installed)!r})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"],
+        env={**os.environ, "PYTHONPATH": str(installed)},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout

@@ -2,52 +2,60 @@
 
 from __future__ import annotations
 
-import httpx
+import re
+
 import pytest
+import requests
 from vivi_client import ask
 
 from vivi_emulator.pytest_plugin import ViviEmulator
 
 
-def test_reply_is_joined(vivi_emulator: ViviEmulator) -> None:
-    # Script the next answer, call your code in-process (no port), assert what it sent.
+@pytest.fixture
+def where(vivi_emulator: ViviEmulator) -> dict[str, str]:
+    """What your code needs to reach VIVI: a channel and key of this test's own."""
+    return {
+        "base_url": vivi_emulator.base_url,
+        "channel_id": vivi_emulator.channel_id,
+        "api_key": vivi_emulator.api_key,
+    }
+
+
+def test_reply_is_joined(vivi_emulator: ViviEmulator, where: dict[str, str]) -> None:
     vivi_emulator.queue_reply("Your order has shipped.")
-    reply = ask(
-        "where is my order?",
-        base_url=vivi_emulator.base_url,
-        channel_id=vivi_emulator.channel_id,
-        api_key=vivi_emulator.api_key,
-        transport=vivi_emulator.sync_transport,
-    )
-    assert reply == "Your order has shipped."
-    (request,) = vivi_emulator.journal(path="stream")
-    assert request["body"]["message"] == "where is my order?"
+    assert ask("where is my order?", **where) == "Your order has shipped."
+    (request,) = vivi_emulator.assert_called("stream", times=1, message="where is my order?")
     assert request["headers"]["vivi-api-key"] == "[redacted]"
 
 
-def test_rate_limit_is_raised(vivi_emulator: ViviEmulator) -> None:
+def test_conversation_keeps_its_thread(vivi_emulator: ViviEmulator, where: dict[str, str]) -> None:
+    vivi_emulator.queue_reply("Which order?")
+    vivi_emulator.queue_reply("Order 42 ships tomorrow.")
+    thread = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
+    ask("where is my order?", thread_id=thread, **where)
+    assert ask("number 42", thread_id=thread, **where) == "Order 42 ships tomorrow."
+    vivi_emulator.assert_called("stream", times=2, thread=thread)
+    vivi_emulator.assert_called(message=re.compile(r"\b42\b"))
+
+
+def test_rate_limit_is_raised(vivi_emulator: ViviEmulator, where: dict[str, str]) -> None:
     vivi_emulator.force("rate-limited")
-    with pytest.raises(httpx.HTTPStatusError) as raised:
-        ask(
-            "hi",
-            base_url=vivi_emulator.base_url,
-            channel_id=vivi_emulator.channel_id,
-            api_key=vivi_emulator.api_key,
-            transport=vivi_emulator.sync_transport,
-        )
+    with pytest.raises(requests.HTTPError) as raised:
+        ask("hi", **where)
     assert raised.value.response.status_code == 429
+    assert raised.value.response.headers["retry-after"] == "2"
 
 
-@pytest.mark.vivi_emulator(socket=True, strict=True)
-def test_over_a_real_socket(vivi_emulator: ViviEmulator) -> None:
-    # For code that only takes a URL: the same fixture on a loopback port.
+def test_dropped_stream_is_an_error(vivi_emulator: ViviEmulator, where: dict[str, str]) -> None:
+    vivi_emulator.force("disconnect")
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        ask("hi", **where)
+
+
+@pytest.mark.vivi_emulator(strict=True)
+def test_tool_call(vivi_emulator: ViviEmulator, where: dict[str, str]) -> None:
+    # strict: a request that nothing scripted answers fails the test, naming the request.
     vivi_emulator.queue_reply(
         events=[{"event": "on_tool_start", "message": "lookup"}, {"text": "Done."}]
     )
-    reply = ask(
-        "do it",
-        base_url=vivi_emulator.base_url,
-        channel_id=vivi_emulator.channel_id,
-        api_key=vivi_emulator.api_key,
-    )
-    assert reply == "Done."
+    assert ask("do it", **where) == "Done."

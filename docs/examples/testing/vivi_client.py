@@ -1,33 +1,49 @@
-"""A small VIVI client, standing in for *your* integration code under test."""
+"""A small VIVI client, standing in for *your* integration code under test.
+
+Written with ``requests``, as the VIVI docs' own sample is; the emulator is a real server, so
+any HTTP client works the same.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
-import httpx
+import requests
 
 
-def ask(
+def stream_events(
     message: str,
     *,
     base_url: str,
     channel_id: str,
     api_key: str,
     thread_id: str | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> str:
-    """Stream the agent's reply and return it joined; raise on HTTP errors."""
+    timeout: float = 30,
+) -> Iterator[dict[str, Any]]:
+    """The agent's events for a message, each as it arrives; raise on HTTP errors."""
     body = {"message": message, "threadId": thread_id or str(uuid.uuid4())}
-    headers = {"vivi-api-key": api_key}
-    with httpx.Client(base_url=base_url, transport=transport, timeout=30) as http:
-        url = f"/channelsApi/{channel_id}/stream"
-        with http.stream("POST", url, headers=headers, json=body) as response:
-            response.raise_for_status()
-            chunks = []
-            for line in response.iter_lines():
-                if line.startswith("data: "):
-                    event = json.loads(line.removeprefix("data: "))
-                    if event["event"] == "on_chat_model_stream":
-                        chunks.append(event["message"])
+    with requests.post(
+        f"{base_url}/channelsApi/{channel_id}/stream",
+        headers={"vivi-api-key": api_key},
+        json=body,
+        stream=True,
+        timeout=timeout,
+    ) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith(b"data: "):
+                yield json.loads(line.removeprefix(b"data: "))
+
+
+def ask(message: str, **where: Any) -> str:
+    """The agent's reply, joined; raise if the stream breaks off before its end."""
+    chunks = []
+    for event in stream_events(message, **where):
+        if event["event"] == "on_chat_model_stream":
+            chunks.append(event["message"])
+        elif event["event"] == "on_chat_model_end":
             return "".join(chunks)
+    raise RuntimeError("the reply ended without on_chat_model_end")
