@@ -193,3 +193,33 @@ def test_the_emulators_own_fixtures_folders(pytester: pytest.Pytester) -> None:
         """
     )
     run(pytester).assert_outcomes(passed=1)
+
+
+def test_a_stream_left_open_does_not_hold_up_the_sessions_end(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import uuid
+
+        import requests
+
+        LEFT_OPEN = []
+
+        def test_leaves_a_stalled_stream_open(vivi_emulator):
+            # Ten minutes without an event, and a client that would wait as long.
+            vivi_emulator.queue_reply("late", fault={"stall": {"after_events": 1, "ms": 600_000}})
+            reply = requests.post(
+                vivi_emulator.url("stream"),
+                headers=vivi_emulator.headers,
+                json={"message": "x", "threadId": str(uuid.uuid4())},
+                stream=True,
+                timeout=600,
+            )
+            lines = reply.iter_lines()
+            assert next(lines)
+            LEFT_OPEN.append(lines)  # the connection stays open while its reader lives
+        """
+    )
+    # A session that waited for the stream would be stopped by this timeout (far longer than
+    # any session here takes, far shorter than the stall) instead of ending with its result.
+    result = pytester.runpytest_subprocess(*QUIET, timeout=120)
+    result.assert_outcomes(passed=1)
