@@ -110,6 +110,18 @@ def test_queue_force_and_reset_are_this_channels(
     assert say(http, vivi_emulator, "x").status_code == 200
 
 
+def test_a_queued_reply_takes_any_scenario_field_such_as_wire(
+    vivi_emulator: ViviEmulator, http: httpx.Client
+) -> None:
+    # docs/wire.md: the fixture's queue_reply(..., wire={...}) reaches a real socket's bytes.
+    vivi_emulator.queue_reply("Hi.", wire={"line_ending": "crlf"})
+    with http.stream(
+        "POST", vivi_emulator.url("stream"), json={"message": "x", "threadId": T1}
+    ) as r:
+        raw = b"".join(r.iter_raw())
+    assert raw.startswith(b'data: {"message": "", "event": "on_chat_model_start"}\r\n\r\n')
+
+
 def test_journal_filters_and_hides_the_key(vivi_emulator: ViviEmulator, http: httpx.Client) -> None:
     say(http, vivi_emulator, "a")
     say(http, vivi_emulator, "b", T2)
