@@ -171,8 +171,9 @@ def vivi_emulator(
         if strict:
             from vivi_emulator.pytest_plugin.verify import unmatched_failure
 
-            failure = unmatched_failure(handle.journal(), handle.channel_id)
+            journal = handle.journal()
+            failure = unmatched_failure(journal, handle.channel_id, "vivi_emulator (strict)")
             if failure is not None:
-                pytest.fail(failure.replace("vivi_emulator:", "vivi_emulator (strict):"), False)
+                pytest.fail(failure, pytrace=False)
     finally:
         vivi_emulator_session.close_channel(handle)

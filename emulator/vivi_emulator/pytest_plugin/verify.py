@@ -133,14 +133,16 @@ def called_failure(
     return f"{failure}\n{received(entries, channel)}"
 
 
-def unmatched_failure(entries: Sequence[Entry], channel: str) -> str | None:
+def unmatched_failure(
+    entries: Sequence[Entry], channel: str, who: str = "vivi_emulator"
+) -> str | None:
     """The failure message when requests fell through to the default scenario; else None."""
     unmatched = [e for e in entries if unmatched_items(e)]
     if not unmatched:
         return None
     lines = "\n".join(f"  {describe(e)}" for e in unmatched)
     return (
-        f"vivi_emulator: {_count(len(unmatched))} matched no scenario and got the default "
+        f"{who}: {_count(len(unmatched))} matched no scenario and got the default "
         f"answer:\n{lines}\n"
         "Queue a reply (vivi_emulator.queue_reply), force a scenario, or add a fixture that "
         "matches.\n" + received(entries, channel)
