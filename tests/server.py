@@ -54,16 +54,20 @@ def start(
     command: list[str] | None = None,
     cwd: str = "/",
     log: Path | None = None,
+    latency: str | None = "none",
 ) -> Running:
     """Start the emulator (the CLI, or ``command``) on a free port; return once it is healthy.
 
     Its output is read when it stops; with ``log`` it goes to that file instead, readable while
-    it runs (a long-running server could otherwise fill the pipe and block).
+    it runs (a long-running server could otherwise fill the pipe and block). Replies come at
+    once (``--latency none``) unless ``latency`` says otherwise (None: serve's own default,
+    realistic), so that tests that do not time replies do not wait for them.
     """
     port = free_port()
+    pacing = ["--latency", latency] if latency is not None else []
     log_file = log.open("w", encoding="utf-8") if log is not None else None
     process = subprocess.Popen(
-        [*(command or [CLI]), "serve", "--port", str(port), *args],
+        [*(command or [CLI]), "serve", "--port", str(port), *pacing, *args],
         stdout=log_file if log_file is not None else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,9 +43,55 @@ def test_docs_requests_sample_prints_start_stream_and_end(running: Running) -> N
     )
     lines = result.stdout.splitlines()
     assert lines[0] == 'data: {"message": "", "event": "on_chat_model_start"}'
-    assert lines[1] == 'data: {"message": "Hello! ", "event": "on_chat_model_stream"}'
+    assert lines[1] == 'data: {"message": "Hello", "event": "on_chat_model_stream"}'
+    assert lines[2] == 'data: {"message": "!", "event": "on_chat_model_stream"}'
     assert lines[-1] == 'data: {"message": "", "event": "on_chat_model_end"}'
     assert all('"event": "on_chat_model_stream"' in line for line in lines[1:-1])
+
+
+def _sample_lines(base_url: str) -> list[tuple[float, str]]:
+    """The docs' sample's output lines, each with when it was printed (seconds from the start)."""
+    started = time.monotonic()
+    with subprocess.Popen(
+        [sys.executable, "-u", str(EXAMPLES / "requests_sample.py")],
+        env={**os.environ, "VIVI_BASE_URL": base_url},
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        lines = [(time.monotonic() - started, line.rstrip("\n")) for line in process.stdout]
+        assert process.wait(timeout=30) == 0
+    return lines
+
+
+def test_serve_types_like_an_agent_by_default() -> None:
+    emulator = start("--server", "granian", latency=None)  # serve's own default
+    try:
+        lines = _sample_lines(emulator.base_url)
+    finally:
+        _, out = emulator.stop()
+    assert "latency   realistic: first token lognormal p50 700 ms" in out
+    times = [t for t, _ in lines]
+    assert lines[0][1].endswith('"event": "on_chat_model_start"}')
+    assert lines[-1][1].endswith('"event": "on_chat_model_end"}')
+    # The chunks came over visibly separate moments, not as one write.
+    assert times[-1] - times[1] >= 0.3, times
+    moments = sum(1 for a, b in itertools.pairwise(times[1:]) if b - a >= 0.005)
+    assert moments >= 8, times
+
+
+def test_latency_none_sends_the_reply_at_once(running: Running) -> None:
+    body = {"message": "hello", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"}
+    with httpx.stream(
+        "POST",
+        f"{running.base_url}/channelsApi/demo-channel/stream",
+        headers={"vivi-api-key": "demo-key"},
+        json=body,
+    ) as response:
+        reads = [part for part in response.iter_raw() if part]
+    # No delay anywhere: the whole reply is one write, which the client reads in one go.
+    assert len(reads) == 1, reads
+    assert reads[0].count(b"data: ") == 18
 
 
 def test_curl_example(running: Running) -> None:

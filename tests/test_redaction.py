@@ -48,3 +48,22 @@ def test_longer_secrets_go_first_and_values_are_walked() -> None:
     assert redact.value(data) == {REDACTED: [f"x {REDACTED}", 3, None, {"k": REDACTED}]}
     assert not Redactor([])
     assert Redactor([""]).text("anything") == "anything"
+
+
+@given(
+    st.text(min_size=4, max_size=12).filter(lambda s: REDACTED not in s),
+    st.lists(st.text(max_size=8), max_size=4),
+    st.lists(st.integers(0, 40), max_size=6),
+)
+def test_a_secret_cut_across_a_streams_chunks_is_removed_from_every_chunk(
+    secret: str, around: list[str], cuts: list[int]
+) -> None:
+    text = secret.join([*around, ""]) if around else f"say {secret}"
+    points = sorted({min(c, len(text)) for c in cuts})
+    parts = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
+    redact = Redactor([secret])
+    kept = redact.parts(parts)
+    assert len(kept) == len(parts)
+    assert secret not in "".join(kept)
+    if secret in text:
+        assert REDACTED in "".join(kept)

@@ -116,5 +116,6 @@ def test_resolved_settings_round_trip() -> None:
 
 def test_time_scale_is_a_setting() -> None:
     assert load_settings(environ={"VIVI_EMULATOR_TIME_SCALE": "0.5"}).time_scale == 0.5
+    assert load_settings(environ={}, overrides={"time_scale": 0}).time_scale == 0  # no delays
     with pytest.raises(ConfigError, match="time_scale"):
-        load_settings(environ={}, overrides={"time_scale": 0})
+        load_settings(environ={}, overrides={"time_scale": -1})

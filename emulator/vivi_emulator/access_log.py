@@ -1,5 +1,5 @@
-"""One log line per request: method, path, channel, status, duration. Never a header, so never
-the API key, and never the body.
+"""One log line per request: method, path, channel, status, duration, and what chaos injected.
+Never a header, so never the API key, and never the body.
 
 Under the CLI's logging (one ``BatchingHandler``), an access line is formatted here and handed
 to the handler directly, without a ``LogRecord``: building and formatting a record was most of
@@ -138,8 +138,17 @@ def printable(text: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
+# The ASGI scope key under which a handler leaves notes for the request's access line.
+NOTES = "vivi.notes"
+
+
+def add_note(scope: Scope, note: str) -> None:
+    """A word for the request's access line (``chaos=...``), from the handler that knows it."""
+    scope.setdefault(NOTES, []).append(note)
+
+
 def log_access(scope: Scope, status: int, started: float) -> None:
-    """The request's one access line: method, path, channel, status, duration."""
+    """The request's one access line: method, path, channel, status, duration, notes."""
     path = printable(scope["path"])
     params = scope.get("path_params")
     channel = params.get("channelId") if params else channel_of_path(path)
@@ -150,6 +159,9 @@ def log_access(scope: Scope, status: int, started: float) -> None:
         status or "-",  # no status: the client left before an answer
         (time.perf_counter() - started) * 1000,
     )
+    notes = scope.get(NOTES)
+    if notes:
+        line += " " + " ".join(notes)
     direct = _direct_handler()
     if direct is not None:
         direct.write_info(log.name, line)

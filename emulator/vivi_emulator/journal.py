@@ -31,8 +31,15 @@ class ChosenBy(StrEnum):
     QUEUE = "queue"
     HEADER = "header"
     FORCED = "forced"
+    CONVERSATION = "conversation"  # the thread is in a scenario with turns (service.Emulator)
     MATCH = "match"
     DEFAULT = "default"
+    CHAOS = "chaos"  # a fault injected at a rate (chaos.py); ``ItemRecord.fault`` says which
+
+    @property
+    def named(self) -> bool:
+        """Chosen by name, as a test asks for an answer: chaos leaves these alone."""
+        return self in (ChosenBy.QUEUE, ChosenBy.HEADER, ChosenBy.FORCED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,7 @@ class ItemRecord:
     chosen_by: ChosenBy | None = None
     status: int = 200
     error: str | None = None
+    fault: str | None = None  # what chaos injected: "status 429", "disconnect after 3 events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,10 @@ class JournalEntry:
     def unmatched_items(self) -> list[ItemRecord]:
         return [i for i in self.items if i.chosen_by is ChosenBy.DEFAULT]
 
+    def faults(self) -> list[str]:
+        """What chaos injected into this request's messages."""
+        return [i.fault for i in self.items if i.fault is not None]
+
     def as_dict(self) -> dict[str, Any]:
         """The entry as the control API shows it (JSON-ready)."""
         single = self.items[0] if len(self.items) == 1 else None
@@ -99,6 +111,7 @@ class JournalEntry:
             "turn": single.turn if single else None,
             "scenario": single.scenario if single else None,
             "chosen_by": str(single.chosen_by) if single and single.chosen_by else None,
+            "fault": single.fault if single else None,
             "events": list(self.events) if self.events is not None else None,
             "error": self.error,
             "client_left": self.client_left,
@@ -117,7 +130,8 @@ class JournalEntry:
         # on the shared store.
         data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
         data["items"] = [
-            (i.thread, i.turn, i.scenario, i.chosen_by, i.status, i.error) for i in self.items
+            (i.thread, i.turn, i.scenario, i.chosen_by, i.status, i.error, i.fault)
+            for i in self.items
         ]
         return json.dumps(data, separators=(",", ":"))
 
@@ -127,8 +141,11 @@ class JournalEntry:
         data["id"] = entry_id
         data["headers"] = tuple(tuple(h) for h in data["headers"])
         data["items"] = tuple(
-            ItemRecord(thread, turn, scenario, ChosenBy(chosen) if chosen else None, status, error)
-            for thread, turn, scenario, chosen, status, error in data["items"]
+            ItemRecord(
+                thread, turn, scenario, ChosenBy(chosen) if chosen else None, status, error, *rest
+            )
+            # ``rest``: the fault, absent from entries kept before chaos existed
+            for thread, turn, scenario, chosen, status, error, *rest in data["items"]
         )
         if data["events"] is not None:
             data["events"] = tuple(data["events"])
@@ -227,7 +244,17 @@ def kept_events(
     for index, event in enumerate(events):
         size = sum(len(v) for v in event.values()) + 32
         if size > budget:
-            return tuple(kept), len(events) - index
+            left_out = len(events) - index
+            break
         budget -= size
-        kept.append({k: redact.text(v) for k, v in event.items()} if redact else event)
-    return tuple(kept), 0
+        kept.append(event)
+    else:
+        left_out = 0
+    if redact:
+        # The messages as one text: a key echoed back is cut into several chunks.
+        messages = redact.parts([e.get("message", "") for e in kept])
+        kept = [
+            {k: (message if k == "message" else redact.text(v)) for k, v in event.items()}
+            for event, message in zip(kept, messages, strict=True)
+        ]
+    return tuple(kept), left_out

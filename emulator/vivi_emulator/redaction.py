@@ -9,7 +9,7 @@ character), so a key holding a quote or an accent is still found in a raw JSON b
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -76,6 +76,41 @@ class Redactor:
             if form in text:
                 text = text.replace(form, REDACTED)
         return text
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the secrets are in ``text``, longest forms first, never overlapping."""
+        spans: list[tuple[int, int]] = []
+        for form in self._forms:
+            at = text.find(form)
+            while at >= 0:
+                end = at + len(form)
+                if all(end <= a or at >= b for a, b in spans):
+                    spans.append((at, end))
+                at = text.find(form, at + 1)
+        return sorted(spans)
+
+    def parts(self, parts: Sequence[str]) -> list[str]:
+        """The parts of one text (a stream's chunks), a secret split across parts included:
+        the part where it starts shows the marker, the others lose their share of it."""
+        joined = "".join(parts)
+        spans = self._spans(joined) if self._forms else []
+        if not spans:
+            return list(parts)
+        out, start = [], 0
+        for part in parts:
+            end = start + len(part)
+            kept, at = [], start
+            for a, b in spans:
+                if b <= start or a >= end:
+                    continue
+                if a >= at:
+                    kept.append(joined[at:a])
+                    kept.append(REDACTED)
+                at = max(at, min(b, end))
+            kept.append(joined[at:end])
+            out.append("".join(kept))
+            start = end
+        return out
 
     def value(self, value: Any) -> Any:
         """JSON-like data with every string (keys of objects included) redacted."""

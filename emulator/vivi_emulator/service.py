@@ -3,8 +3,9 @@
 Routes, the control API, the playground and the pytest plugin call these methods and never
 touch the store. A message is answered in steps that map onto the store's atomic ones:
 ``answer`` opens the thread's turn, chooses the scenario (claiming a queued reply if one
-matches) and builds the Script; ``keep`` keeps the turn's exchange; ``finish`` turns what
-happened to the request (a ``Trace``) into one immutable journal entry, written once.
+matches; continuing the thread's conversation), draws chaos, and builds the Script; ``keep``
+keeps the turn's exchange and the thread's conversation; ``finish`` turns what happened to the
+request (a ``Trace``) into one immutable journal entry, written once.
 
 The service knows nothing of HTTP: it takes plain values (``Call``, ``Message``), not request
 models.
@@ -23,6 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from vivi_emulator.chaos import ChaosSettings, draw
+from vivi_emulator.conversations import Choice, choose
 from vivi_emulator.errors import (
     ApiError,
     FieldError,
@@ -42,6 +45,7 @@ from vivi_emulator.journal import (
 from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.redaction import Redactor
 from vivi_emulator.resources import default_fixtures_dir
+from vivi_emulator.runtime import RunTime
 from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.engine import (
     SCENARIO_HEADER,
@@ -49,8 +53,8 @@ from vivi_emulator.scenarios.engine import (
     UnknownScenario,
     build_script,
     matches,
-    pick,
 )
+from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios, model_errors
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.script import Script
@@ -58,6 +62,7 @@ from vivi_emulator.settings import Settings
 from vivi_emulator.store import open_store
 from vivi_emulator.store.base import (
     Bounds,
+    Conversation,
     KeyRing,
     NewFile,
     Overrides,
@@ -117,10 +122,14 @@ class Answer:
     scenario: str
     chosen_by: ChosenBy
     script: Script
+    conversation: Conversation | None = None
+    fault: str | None = None  # what chaos injected
 
     @property
     def item(self) -> ItemRecord:
-        return ItemRecord(self.message.thread_id, self.turn, self.scenario, self.chosen_by)
+        return ItemRecord(
+            self.message.thread_id, self.turn, self.scenario, self.chosen_by, fault=self.fault
+        )
 
 
 class ScriptedStatus(StatusReply):
@@ -173,7 +182,8 @@ class Emulator:
                 store = open_store(settings.state, channels, self.bounds)
         self.store = store
         self.seed = settings.seed if settings.seed is not None else 0
-        self.scenarios: ScenarioSet = load_scenarios(self.fixture_folders)
+        self.run_time = RunTime(settings)
+        self.scenarios: ScenarioSet = self.load_scenarios()
         self._scenarios_version = 0
         self._redactors: tuple[int, Redactor] | None = None
         self._headers: dict[tuple[tuple[str, str], ...], tuple[Redactor, _Headers]] = {}
@@ -208,6 +218,8 @@ class Emulator:
     def load_scenarios(self) -> ScenarioSet:
         """Load the fixtures again; on any error keep the current set (FixtureError is raised)."""
         self.scenarios = load_scenarios(self.fixture_folders)
+        for note in self.scenarios.notes:
+            log.warning("fixtures: %s", note)
         return self.scenarios
 
     async def reload_scenarios(self) -> ScenarioSet:
@@ -290,12 +302,14 @@ class Emulator:
         """Open the message's turn, choose its scenario, and build its Script.
 
         A status scenario raises ScriptedStatus and gives its turn back: the agent never saw
-        the message. If the key was rotated by another process since this one last looked,
-        the check is made again on the current keys.
+        the message (a conversation's step still counts). If the key was rotated by another
+        process since this one last looked, the check is made again on the current keys.
         """
         store = self.store
         start = await store.begin_turn(call.channel, message.thread_id)
         view = start.view
+        choice: Choice | None = None
+        fault: str | None = None
         try:
             if view.keys_version != store.cached_keys().version:
                 await self.check_key_now(call.channel, call.api_key)
@@ -310,30 +324,100 @@ class Emulator:
                 headers=call.headers,
                 history=(start.previous,) if start.previous is not None else (),
             )
-            scenario, chosen_by = await self._choose(ctx, view)
+            choice = await self._choose(ctx, view, start.conversation)
+            chaos, _ = self.run_time.chaos(call.channel, view.overrides)
+            injection = None
+            if chaos is not None and (chaos.include_named or not choice.chosen_by.named):
+                injection = draw(chaos, self.seed, call.channel, message.thread_id, start.attempt)
+            if injection is not None and injection.status is not None:
+                fault = injection.kind
+                raise injection.status
             script = build_script(
-                scenario, ctx, self.seed, self.settings.time_scale, self.settings.wire
+                choice.scenario,
+                ctx,
+                self.seed,
+                self.settings.time_scale,
+                self.settings.wire,
+                step=choice.step,
+                latency=self.run_time.latency(call.channel, view.overrides)[0],
+                inject=injection.stream if injection is not None else None,
             )
         except StatusReply as reply:
-            await store.cancel_turn(call.channel, message.thread_id, start.turn)
-            if isinstance(reply, ScriptedStatus):
+            if isinstance(reply, ScriptedStatus) or choice is None:
+                await store.cancel_turn(call.channel, message.thread_id, start.turn)
                 raise
-            item = ItemRecord(message.thread_id, start.turn, scenario.name, chosen_by)
+            after = choice.after_status(by_chaos=fault is not None)
+            await store.cancel_turn(call.channel, message.thread_id, start.turn, after)
+            chosen_by = ChosenBy.CHAOS if fault is not None else choice.chosen_by
+            item = ItemRecord(
+                message.thread_id, start.turn, choice.scenario.name, chosen_by, fault=fault
+            )
             raise ScriptedStatus(reply, item) from None
         except BaseException:
             await store.cancel_turn(call.channel, message.thread_id, start.turn)
             raise
-        return Answer(message, start.turn, scenario.name, chosen_by, script)
+        chosen_by = ChosenBy.CHAOS if script.injected is not None else choice.chosen_by
+        return Answer(
+            message,
+            start.turn,
+            choice.scenario.name,
+            chosen_by,
+            script,
+            choice.conversation,
+            script.injected,
+        )
 
-    async def _choose(self, ctx: RequestContext, view: View) -> tuple[Scenario, ChosenBy]:
+    async def _choose(
+        self, ctx: RequestContext, view: View, current: Conversation | None
+    ) -> Choice:
         """A queued reply whose match holds (claimed: exactly once), else the header, the
-        forced scenario, the first matching fixture, the default."""
+        forced scenario, the thread's conversation, the first matching fixture, the default
+        (``conversations.choose``)."""
+        queued = None
         if view.queued:
             for reply in await self.store.queued(ctx.channel_id):
                 match = reply.scenario.match
                 if (match is None or matches(match, ctx)) and await self.store.claim(reply):
-                    return reply.scenario, ChosenBy.QUEUE
-        return pick(self.scenarios, ctx, ctx.headers.get(SCENARIO_HEADER), view.overrides.forced)
+                    queued = reply.scenario
+                    break
+        return choose(
+            self.scenarios,
+            ctx,
+            current,
+            queued,
+            ctx.headers.get(SCENARIO_HEADER),
+            view.overrides.forced,
+        )
+
+    # --- latency and chaos ----------------------------------------------------------------------
+
+    async def _scoped(self, channel_id: str | None) -> Overrides:
+        """The run-time settings that apply to a channel (its own over the global ones)."""
+        mine = await self.store.overrides(channel_id)
+        if channel_id is None:
+            return mine
+        return mine.over(await self.store.overrides(None))
+
+    async def latency(self, channel_id: str | None = None) -> tuple[LatencyProfile, str]:
+        """The profile a channel's replies get (or everyone's), and where it is set."""
+        return self.run_time.latency(channel_id, await self._scoped(channel_id))
+
+    async def set_latency(
+        self, profile: LatencyProfile | None, channel_id: str | None = None
+    ) -> None:
+        """Pace a channel's (or every) reply with this profile until reset; None: as set."""
+        current = await self.store.overrides(channel_id)
+        await self.store.set_overrides(channel_id, current.model_copy(update={"latency": profile}))
+
+    async def chaos(self, channel_id: str | None = None) -> tuple[ChaosSettings | None, str]:
+        """The chaos a channel's requests get (or everyone's; None: none), and where it is set."""
+        return self.run_time.chaos(channel_id, await self._scoped(channel_id))
+
+    async def set_chaos(self, chaos: ChaosSettings | None, channel_id: str | None = None) -> None:
+        """Inject these faults into a channel's (or every) requests until reset. A setting
+        without faults turns chaos off; None goes back to the configured chaos."""
+        current = await self.store.overrides(channel_id)
+        await self.store.set_overrides(channel_id, current.model_copy(update={"chaos": chaos}))
 
     async def keep(self, call: Call, answer: Answer, trace: Trace | None = None) -> None:
         """Keep the turn's exchange (the next turn's ``previous_*``); with ``trace``, record
@@ -344,7 +428,7 @@ class Emulator:
             answer.message.thread_id,
             answer.turn,
             Turn(answer.message.text, answer.script.reply),
-            None,
+            answer.conversation,
             entry,
         )
 

@@ -1,4 +1,4 @@
-"""The emulator's configuration: channels and keys, limits, fixtures, seed, server.
+"""The emulator's configuration: channels and keys, limits, fixtures, seed, latency, chaos, server.
 
 Sources, later ones winning: embedded defaults, a YAML or TOML file (``--config`` or
 ``VIVI_EMULATOR_CONFIG``), environment variables (``VIVI_EMULATOR_*``), command-line flags.
@@ -12,12 +12,13 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -26,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from vivi_emulator.chaos import ChaosSettings
+from vivi_emulator.scenarios.latency import NONE, LatencyProfile, resolve
 from vivi_emulator.wire.options import WireOptions
 
 DEFAULT_CHANNEL_ID = "demo-channel"
@@ -43,10 +46,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# ``none``, ``realistic`` or a profile file's path, read as a profile.
+Latency = Annotated[LatencyProfile, BeforeValidator(resolve)]
+
+
 class Channel(_Model):
     id: str = Field(min_length=1)
     # SecretStr keeps the key out of every repr, log line and error message by construction.
     key: SecretStr
+    # This channel's latency profile and chaos, instead of the global ones.
+    latency: Latency | None = None
+    chaos: ChaosSettings | None = None
 
 
 class Limits(_Model):
@@ -82,8 +92,13 @@ class Settings(_Model):
     access_log: bool = True
     # Watch the fixture folders and reload on change (kept off by tests that need no watcher).
     reload_fixtures: bool = True
-    # Every scripted delay is multiplied by this (0.5 replays recordings twice as fast).
-    time_scale: float = Field(default=1.0, gt=0)
+    # Every scripted delay is multiplied by this (0.5 replays recordings twice as fast; 0: none).
+    time_scale: float = Field(default=1.0, ge=0)
+    # How replies are paced: none, realistic or a profile file (scenarios.latency). `serve`
+    # defaults to realistic; everything else (the pytest plugin, contract) to none.
+    latency: Latency = NONE
+    # Faults injected into a share of requests (chaos.py); None: no chaos.
+    chaos: ChaosSettings | None = None
     # How many requests the journal keeps (the oldest go first).
     journal_size: int = Field(default=1000, gt=0)
     # Needed for the control endpoints when listening on a non-loopback address.
@@ -174,18 +189,20 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         "STATE": "state",
         "WORKERS": "workers",
         "MAX_CONNECTIONS": "max_connections",
+        "LATENCY": "latency",
     }
     for suffix, name in simple.items():
         if (value := environ.get(_ENV_PREFIX + suffix)) is not None:
             values[name] = value
     if (channels := environ.get(_ENV_PREFIX + "CHANNELS")) is not None:
         values["channels"] = parse_channels(channels)
-    if (wire := environ.get(_ENV_PREFIX + "WIRE")) is not None:
-        # A YAML flow mapping, as in the settings file: '{preset: idle-cut, idle_seconds: 5}'.
-        try:
-            values["wire"] = yaml.safe_load(wire)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"VIVI_EMULATOR_WIRE is not valid YAML: {exc}") from None
+    # YAML flow mappings, as in the settings file: '{preset: idle-cut, idle_seconds: 5}'.
+    for name in ("wire", "chaos"):
+        if (text := environ.get(_ENV_PREFIX + name.upper())) is not None:
+            try:
+                values[name] = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{_ENV_PREFIX}{name.upper()} is not valid YAML: {exc}") from None
     if (hosts := environ.get(_ENV_PREFIX + "ALLOWED_HOSTS")) is not None:
         values["allowed_hosts"] = [h.strip() for h in hosts.split(",") if h.strip()]
     if (fixtures := environ.get(_ENV_PREFIX + "FIXTURES")) is not None:
@@ -213,12 +230,16 @@ def load_settings(
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Build the settings from a file, the environment and explicit overrides (CLI flags)."""
+    """Build the settings from a file, the environment and explicit overrides (CLI flags), over
+    ``defaults`` (a command's own defaults, such as ``serve``'s realistic latency)."""
     environ = os.environ if environ is None else environ
     if config_file is None and (env_file := environ.get(_ENV_PREFIX + "CONFIG")):
         config_file = Path(env_file)
-    data: dict[str, Any] = _read_file(config_file) if config_file is not None else {}
+    data: dict[str, Any] = dict(defaults or {})
+    if config_file is not None:
+        data = _merge(data, _read_file(config_file))
     data = _merge(data, _from_env(environ))
     data = _merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
     try:

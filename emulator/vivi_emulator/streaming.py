@@ -104,12 +104,13 @@ class Played:
 
 
 class EventStream:
-    """Plays ``script`` as an ``text/event-stream`` response."""
+    """Plays ``script`` as an ``text/event-stream`` response with ``headers`` (the stream's own,
+    ``STREAM_HEADERS``, with a scenario's in place of those of the same name)."""
 
     def __init__(
         self,
         script: Script,
-        extra_headers: Sequence[tuple[bytes, bytes]] = (),
+        headers: Sequence[tuple[bytes, bytes]] = STREAM_HEADERS,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
         on_sent: Callable[[list[dict[str, str]]], object] | None = None,
@@ -120,7 +121,7 @@ class EventStream:
         self._clock = clock
         self._on_sent = on_sent
         self._on_finish = on_finish
-        self.headers = [*STREAM_HEADERS, *extra_headers]
+        self.headers = list(headers)
         # Without wire options, the docs' framing; with them, the writes the options ask for.
         self.abort = script.abort
         self.linger = 0.0

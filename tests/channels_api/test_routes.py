@@ -30,7 +30,7 @@ async def test_stream_frames_are_byte_for_byte_the_docs_framing(client: httpx.As
     assert [e["event"] for e in events[1:-1]] == ["on_chat_model_stream"] * (len(events) - 2)
     assert len(events) > 4, "the reply comes in several chunks"
     # Key order message, event, and json.dumps's default separators, as in the docs' sample.
-    assert b'data: {"message": "Hello! ", "event": "on_chat_model_stream"}\n\n' in response.content
+    assert b'data: {"message": "Hello", "event": "on_chat_model_stream"}\n\n' in response.content
 
 
 async def test_stream_is_not_compressed_even_when_asked(client: httpx.AsyncClient) -> None:

@@ -155,3 +155,25 @@ def test_each_test_gets_a_fresh_channel(vivi_emulator: ViviEmulator) -> None:
     assert vivi_emulator.journal() == []
     assert vivi_emulator.queued() == []
     assert re.fullmatch(r"pytest-(main|gw\d+)-[0-9a-f]{12}", vivi_emulator.channel_id)
+
+
+def test_chaos_at_run_time_for_the_tests_channel(
+    vivi_emulator: ViviEmulator, http: httpx.Client
+) -> None:
+    vivi_emulator.chaos([{"kind": "status", "code": 429, "rate": 1}], seed=3)
+    limited = say(http, vivi_emulator, "hi")
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "1"
+    (entry,) = vivi_emulator.journal()
+    assert (entry["chosen_by"], entry["fault"]) == ("chaos", "status 429")
+    # A queued (named) reply is left alone unless the setting says otherwise.
+    vivi_emulator.queue_reply("asked for")
+    assert say(http, vivi_emulator, "hi").json()["message"] == "asked for"
+    vivi_emulator.chaos([])
+    assert say(http, vivi_emulator, "hi").status_code == 200
+    with pytest.raises(ValueError, match="add up to"):
+        vivi_emulator.chaos([{"kind": "no_end", "rate": 0.8}, {"kind": "stall", "rate": 0.3}])
+
+
+def test_chaos_is_gone_for_the_next_test(vivi_emulator: ViviEmulator, http: httpx.Client) -> None:
+    assert say(http, vivi_emulator, "hi").status_code == 200

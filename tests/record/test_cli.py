@@ -24,7 +24,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vivi_emulator.scenarios.engine import RequestContext, build_script
+from vivi_emulator.scenarios.latency import read_profile
 from vivi_emulator.scenarios.loader import parse_file
+from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.sse import FrameSplitter
 
 from tests.server import CLI, Running, free_port, start
@@ -213,3 +216,41 @@ def test_the_record_command_never_imports_schemathesis() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_fit_latency_reproduces_the_recorded_time_to_first_token(
+    recorded: tuple[Path, bytes, list[float]], tmp_path: Path
+) -> None:
+    out, _, _ = recorded
+    recorded_ttft = recorded_times(out)[1] * 1000  # the first chunk, after the start event
+    profile_file = tmp_path / "agent.yaml"
+    fitted = subprocess.run(
+        [CLI, "fixtures", "fit-latency", str(out), "--output", str(profile_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    assert f"written to {profile_file}" in fitted.stderr
+    profile = read_profile(profile_file)
+    assert profile.name == "fitted to 1 recorded streams"
+    # What the emulator then plays: its scripts' time to first token, over many threads.
+    scripts = [
+        build_script(
+            Scenario.model_validate({"name": "s", "text": "one two three"}),
+            RequestContext("c", "m", str(uuid.UUID(int=i)), None, (), 1, {}),
+            seed=0,
+            latency=profile,
+        )
+        for i in range(50)
+    ]
+    ttfts = [sum(e.delay for e in s.events[:2]) * 1000 for s in scripts]
+    assert sorted(ttfts)[25] == pytest.approx(recorded_ttft, rel=0.2)
+    # serve takes the file as it is written.
+    served = start("--no-access-log", latency=str(profile_file))
+    try:
+        state = httpx.get(f"{served.base_url}/_emulator/latency").json()
+    finally:
+        served.stop()
+    assert state["profile"]["name"] == "fitted to 1 recorded streams"

@@ -27,6 +27,7 @@ _event = st.one_of(
 )
 _chunking = st.one_of(
     st.just({}),
+    st.builds(lambda n: {"tokens": n}, st.integers(1, 4)),
     st.builds(lambda n: {"words": n}, st.integers(1, 4)),
     st.builds(lambda n: {"chars": n}, st.integers(1, 9)),
 )

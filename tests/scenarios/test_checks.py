@@ -36,6 +36,8 @@ def _ctx(message: str) -> RequestContext:
     ("text", "chunking", "count"),
     [
         ("one two three", Chunking(), 3),
+        ("one internationalization", Chunking(), 6),  # tokens: "one", " inte", "rnat", ...
+        ("one internationalization", Chunking(tokens=4), 2),
         ("one two three", Chunking(words=2), 2),
         ("abcdefg", Chunking(chars=3), 3),
         ("", Chunking(chars=3), 1),
@@ -52,7 +54,9 @@ def test_problems_name_placeholders_and_bounds() -> None:
     assert scenario_problems(_scenario(text="hi {{ message }}")) == []
     (unknown,) = scenario_problems(_scenario(text="hi {{ nope }}"))
     assert unknown.startswith("unknown placeholder {{nope}}")
-    (large,) = scenario_problems(_scenario(text="x" * (MAX_REPLY_CHARS + 1)))
+    # A long text of whole words (one chunk each): the characters alone are over the bound.
+    one_word = {"words": MAX_REPLY_CHARS}
+    (large,) = scenario_problems(_scenario(text="x" * (MAX_REPLY_CHARS + 1), chunking=one_word))
     limit = f"the limit is {MAX_REPLY_CHARS} characters"
     assert large == f"the reply is {MAX_REPLY_CHARS + 1} characters; {limit}"
     many = _scenario(events=[{"event": "on_tool_start"}] * MAX_REPLY_EVENTS)
@@ -60,8 +64,11 @@ def test_problems_name_placeholders_and_bounds() -> None:
     assert events.startswith(f"the reply is {MAX_REPLY_EVENTS + 2} events")
     body = _scenario(status={"code": 500, "body": {"detail": "x" * MAX_REPLY_CHARS}})
     assert len(scenario_problems(body)) == 1
-    turns = _scenario(turns=[{"text": "ok"}, {"text": "x" * (MAX_REPLY_CHARS + 1)}])
+    long_turn = {"text": "x" * (MAX_REPLY_CHARS + 1), "chunking": one_word}
+    turns = _scenario(turns=[{"text": "ok"}, long_turn])
     assert len(scenario_problems(turns)) == 1
+    # In tokens (the default), so long a word is also too many events.
+    assert len(scenario_problems(_scenario(text="x" * (MAX_REPLY_CHARS + 1)))) == 2
 
 
 def test_render_stops_before_building_a_reply_over_its_limit() -> None:

@@ -106,16 +106,27 @@ def test_no_match_and_no_default_is_a_clear_error() -> None:
         pick(scenario_set({"name": "a", "match": {"message": "x"}, "text": "y"}), ctx(), None, None)
 
 
-def test_text_is_streamed_in_word_chunks_between_start_and_end() -> None:
-    script = build_script(scenario(text="one two  three"), ctx(), seed=0)
-    assert [e.event for e in script.events] == [START, CHUNK, CHUNK, CHUNK, END]
-    assert [e.message for e in script.events[1:-1]] == ["one ", "two  ", "three"]
-    assert script.reply == "one two  three"
+def test_text_is_streamed_in_token_chunks_between_start_and_end() -> None:
+    script = build_script(scenario(text="Hello, internationalization!"), ctx(), seed=0)
+    assert [e.event for e in script.events] == [START, *[CHUNK] * 8, END]
+    assert [e.message for e in script.events[1:-1]] == [
+        "Hello",
+        ",",
+        " inte",
+        "rnat",
+        "iona",
+        "liza",
+        "tion",
+        "!",
+    ]
+    assert script.reply == "Hello, internationalization!"
 
 
 @pytest.mark.parametrize(
     ("chunking", "chunks"),
     [
+        ({"tokens": 2}, ["a b", " c d", " e"]),
+        ({"words": 1}, ["a ", "b ", "c ", "d ", "e"]),
         ({"words": 2}, ["a b ", "c d ", "e"]),
         ({"chars": 4}, ["a b ", "c d ", "e"]),
         ({"chars": 3}, ["a b", " c ", "d e"]),
@@ -142,8 +153,8 @@ def test_explicit_events_with_tool_calls() -> None:
         (START, ""),
         ("on_tool_start", "search"),
         ("on_tool_end", "found"),
-        (CHUNK, "the "),
-        (CHUNK, "answer"),
+        (CHUNK, "the"),
+        (CHUNK, " answer"),
         (END, ""),
     ]
     assert script.reply == "the answer"
@@ -203,6 +214,21 @@ def test_timing_first_event_first_chunk_and_rate() -> None:
     assert [e.delay for e in per_token.events] == [0.0, 0.05, 0.05, 0.05]
 
 
+def test_tokens_per_second_paces_tokens_not_chunks() -> None:
+    # A chunk of one word that is five tokens waits five times as long as a one-token chunk.
+    script = build_script(
+        scenario(
+            text="internationalization ok",
+            chunking={"words": 1},
+            timing={"tokens_per_second": 10},
+        ),
+        ctx(),
+        0,
+    )
+    assert [e.message for e in script.events[1:-1]] == ["internationalization ", "ok"]
+    assert [e.delay for e in script.events] == pytest.approx([0.0, 0.6, 0.1, 0.1])
+
+
 def test_jitter_is_seeded_per_request() -> None:
     jittery = scenario(text="a b c d", timing={"chunk_ms": 10, "jitter_ms": 20})
     first = [e.delay for e in build_script(jittery, ctx(), seed=7).events]
@@ -245,7 +271,7 @@ def test_fault_error_event_ends_the_stream() -> None:
     )
     assert [(e.event, e.message) for e in script.events] == [
         (START, ""),
-        (CHUNK, "a "),
+        (CHUNK, "a"),
         ("on_chain_error", "boom"),
     ]
 

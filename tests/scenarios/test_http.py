@@ -96,9 +96,9 @@ async def test_no_end(client: httpx.AsyncClient) -> None:
     ).status_code == 500
 
 
-async def test_long_has_about_500_chunks(client: httpx.AsyncClient) -> None:
+async def test_long_has_about_680_chunks(client: httpx.AsyncClient) -> None:
     response = await client.post(url("stream"), headers=forced("long"), json=BODY)
-    assert 450 <= len(sse_events(response.content)) - 2 <= 550
+    assert 630 <= len(sse_events(response.content)) - 2 <= 730
 
 
 async def test_a_conversation_by_turns_per_thread_and_channel(client: httpx.AsyncClient) -> None:
@@ -123,6 +123,12 @@ def settings(tmp_path: Path) -> Settings:
         "  - name: paced\n"
         "    text: a b c d\n"
         "    timing: {first_chunk_ms: 200, chunk_ms: 100}\n"
+        "  - name: cached\n"
+        "    text: x\n"
+        "    headers: {Cache-Control: 'private, max-age=5', X-Trace: a, x-trace: b}\n"
+        "  - name: limited\n"
+        "    headers: {retry-after: '9'}\n"
+        "    status: {code: 429, headers: {Retry-After: '3'}}\n"
     )
     return Settings(access_log=False, reload_fixtures=False, fixtures=(tmp_path,))
 
@@ -165,10 +171,18 @@ def test_on_a_socket_events_arrive_on_schedule_and_disconnect_cuts_the_stream(
                     if line:
                         seen.append(line)
             assert len(seen) == 3
-            assert chunks_text(sse_events("\n\n".join(seen).encode() + b"\n\n")) == "This reply "
+            assert chunks_text(sse_events("\n\n".join(seen).encode() + b"\n\n")) == "This reply"
             assert http.get("/_emulator/health").status_code == 200
     finally:
         code, out = emulator.stop()
     assert code == 0
     assert "Traceback" not in out
     assert "ERROR" not in out
+
+
+async def test_scenario_headers_replace_the_streams_own(client: httpx.AsyncClient) -> None:
+    response = await client.post(url("stream"), headers=forced("cached"), json=BODY)
+    assert response.headers.get_list("cache-control") == ["private, max-age=5"]
+    assert response.headers.get_list("x-trace") == ["b"]
+    limited = await client.post(url("invoke"), headers=forced("limited"), json=BODY)
+    assert limited.headers.get_list("retry-after") == ["3"]

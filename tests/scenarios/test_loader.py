@@ -101,7 +101,83 @@ def test_fixtures_check_cli(tmp_path: Path) -> None:
     )
     bad = runner.invoke(cli_app, ["fixtures", "check", str(tmp_path)])
     assert bad.exit_code == 1
-    assert f"{tmp_path / 'bad.yaml'}:4: scenarios.0.fault.omit_end" in bad.output
+    assert f"{tmp_path / 'bad.yaml'}:4: scenario 'x': fault.omit_end" in bad.output
+
+
+def test_every_problem_of_a_file_in_one_pass_each_named_by_its_scenario(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "many.yaml",
+        "scenarios:\n"
+        "  - name: typo\n"  # 2: a placeholder typo in an otherwise valid scenario
+        "    text: 'Hi {{ mesage }}'\n"
+        "  - name: broken\n"  # 4
+        "    text: x\n"
+        "    timing: {chunk_ms: -1}\n"  # 6
+        "    events: [{text: '{{ nope }}'}]\n"  # and a typo in the same scenario
+        "  - name: fine\n"
+        "    text: ok\n"
+        "  - text: nameless\n",  # 10: no name
+    )
+    scenarios, problems = parse_file(path)
+    assert scenarios == []
+    found = [(p.line, p.reason.split(":")[0]) for p in problems]
+    assert (2, "scenario 'typo'") in found
+    assert (6, "scenario 'broken'") in found
+    assert (4, "scenario 'broken'") in found  # the placeholder typo, at the scenario
+    assert (10, "scenario #4") in found
+    assert any("{{mesage}}" in p.reason for p in problems)
+    assert any("{{nope}}" in p.reason for p in problems)
+    assert any("timing.chunk_ms" in p.reason for p in problems)
+
+
+def test_a_user_default_replaces_the_shipped_one(tmp_path: Path) -> None:
+    write(tmp_path, "mine.yaml", "scenarios:\n  - {name: fallback, default: true, text: mine}\n")
+    scenarios = load_scenarios([default_fixtures_dir(), tmp_path])
+    assert scenarios.default is not None
+    assert scenarios.default.name == "fallback"
+    assert [s.name for s in scenarios.scenarios if s.default] == ["fallback"]
+    assert scenarios.get("echo") is not None  # still there, by name
+
+
+def test_one_users_folder_overriding_another_is_said_and_the_later_default_answers(
+    tmp_path: Path,
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    write(
+        one,
+        "a.yaml",
+        "scenarios:\n  - {name: same, text: a}\n  - {name: d1, default: true, text: a}\n",
+    )
+    write(
+        two,
+        "b.yaml",
+        "scenarios:\n  - {name: same, text: b}\n  - {name: d2, default: true, text: b}\n",
+    )
+    scenarios = load_scenarios([default_fixtures_dir(), one, two])
+    assert scenarios.get("same").text == "b"  # type: ignore[union-attr]
+    assert scenarios.default is not None
+    assert scenarios.default.name == "d2"
+    assert [s.name for s in scenarios.scenarios if s.default] == ["d2"]
+    assert scenarios.notes == (
+        f"scenario 'same' of {one / 'a.yaml'} is overridden by the one of {two / 'b.yaml'} "
+        "(a later folder)",
+    )
+
+
+def test_two_defaults_in_one_folder_are_a_problem(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "scenarios:\n  - {name: d1, default: true, text: a}\n")
+    write(
+        tmp_path,
+        "b.yaml",
+        "scenarios:\n  - {name: x, text: b}\n  - {name: d2, default: true, text: b}\n",
+    )
+    with pytest.raises(FixtureError) as raised:
+        load_scenarios([default_fixtures_dir(), tmp_path])
+    assert f"{tmp_path / 'b.yaml'}:3: scenario 'd2' is a second default" in str(raised.value)
+    check = CliRunner().invoke(cli_app, ["fixtures", "check", str(tmp_path)])
+    assert check.exit_code == 1
+    assert "is a second default" in check.output
 
 
 def test_serve_with_broken_fixtures_exits_2_with_reasons(tmp_path: Path) -> None:

@@ -1,12 +1,16 @@
-"""The README's fixture tutorial (docs/examples/fixtures) loads and does what the README says."""
+"""The README's fixture tutorial (docs/examples/fixtures) loads and does what the README says,
+on both state stores (a conversation lives in the thread's state)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from vivi_emulator.app import create_app
+from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 
 from tests.support import AUTH, THREAD, sse_events, url
@@ -15,31 +19,54 @@ TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "examples" / "fixtures
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(access_log=False, reload_fixtures=False, fixtures=(TUTORIAL,), seed=1)
+async def client(state: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(
+        access_log=False, reload_fixtures=False, fixtures=(TUTORIAL,), seed=1, state=state
+    )
+    emulator = Emulator(settings)
+    await emulator.start()
+    transport = httpx.ASGITransport(app=create_app(settings, emulator))
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:
+        yield client
+    await emulator.close()
+
+
+async def ask(client: httpx.AsyncClient, message: str, thread: str = THREAD) -> httpx.Response:
+    return await client.post(
+        url("invoke"), headers=AUTH, json={"message": message, "threadId": thread}
+    )
 
 
 async def test_order_status_matches_and_templates(client: httpx.AsyncClient) -> None:
-    body = {"message": "Order #1234", "threadId": THREAD}
-    response = await client.post(url("invoke"), headers=AUTH, json=body)
+    response = await ask(client, "Order #1234")
     assert response.json()["message"] == (
         "Your order Order #1234 is on its way and should arrive tomorrow."
     )
 
 
-async def test_onboarding_conversation(client: httpx.AsyncClient) -> None:
+async def test_onboarding_conversation_holds_unforced(client: httpx.AsyncClient) -> None:
     replies = []
-    for message in ("start", "start Ada", "start again", "start more"):
-        body = {"message": message, "threadId": THREAD}
-        replies.append(
-            (await client.post(url("invoke"), headers=AUTH, json=body)).json()["message"]
-        )
+    for message in ("start", "Alice", "book a flight", "book a flight"):
+        replies.append((await ask(client, message)).json()["message"])
     assert replies == [
         "Welcome! What is your name?",
-        "Nice to meet you, start Ada. What would you like to do?",
-        "Let me look into that for you.",
-        "Let me look into that for you.",
+        "Nice to meet you, Alice. What would you like to do?",
+        "Let me look into that for you: book a flight.",
+        # The conversation is over: the usual choice (here the default) answers again.
+        "You said: book a flight",
     ]
+    (*_, last) = (await client.get("/_emulator/journal")).json()["entries"]
+    assert (last["scenario"], last["chosen_by"]) == ("echo", "default")
+    steps = (await client.get("/_emulator/journal")).json()["entries"][1:3]
+    assert [(e["scenario"], e["chosen_by"]) for e in steps] == [("onboarding", "conversation")] * 2
+
+
+async def test_retry_once_fails_then_answers(client: httpx.AsyncClient) -> None:
+    first = await ask(client, "my invoice, please")
+    assert first.status_code == 503
+    assert first.headers["retry-after"] == "1"
+    again = await ask(client, "my invoice, please")
+    assert again.json()["message"] == "Thanks for waiting. Your invoice is attached."
 
 
 async def test_weather_tool_call(client: httpx.AsyncClient) -> None:
@@ -59,6 +86,5 @@ async def test_busy_by_name(client: httpx.AsyncClient) -> None:
 
 
 async def test_defaults_are_still_there(client: httpx.AsyncClient) -> None:
-    body = {"message": "hello", "threadId": THREAD}
-    response = await client.post(url("invoke"), headers=AUTH, json=body)
+    response = await ask(client, "hello")
     assert response.json()["message"].startswith("Hello! I am the VIVI emulator")

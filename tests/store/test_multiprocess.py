@@ -70,8 +70,11 @@ def test_an_upload_through_one_is_served_by_the_other(pair: tuple[Running, Runni
 
 def test_a_conversation_advances_in_order_across_both(pair: tuple[Running, Running]) -> None:
     a, b = pair
-    replies = [_invoke(server.base_url, "count").json()["message"] for server in (a, b, a, b)]
-    assert replies == ["one", "two", "three", "three"]
+    said = [("count", a), ("what?", b), ("go on", a), ("count", b)]
+    replies = [_invoke(server.base_url, message).json()["message"] for message, server in said]
+    # The thread stays in the conversation whatever it says; after its last turn, "count"
+    # enters it again.
+    assert replies == ["one", "two", "three", "one"]
 
 
 def test_a_queued_reply_is_consumed_once_when_requests_race(
@@ -121,7 +124,7 @@ def test_two_workers_share_one_state(redis_url: str, tmp_path: Path) -> None:
     try:
         # New connections each time: the kernel spreads them over both workers.
         replies = [_invoke(server.base_url, "count").json()["message"] for _ in range(6)]
-        assert replies == ["one", "two", "three", "three", "three", "three"]
+        assert replies == ["one", "two", "three", "one", "two", "three"]
         entries = httpx.get(f"{server.base_url}{C}/journal").json()["entries"]
         assert len(entries) == 6
     finally:

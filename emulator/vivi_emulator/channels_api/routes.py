@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from vivi_emulator.access_log import add_note
 from vivi_emulator.channels_api.body import (
     ClientGone,
     headers_of,
@@ -40,7 +41,7 @@ from vivi_emulator.errors import (
 )
 from vivi_emulator.paths import parse_api_path
 from vivi_emulator.service import Answer, Call, Emulator, Message, ScriptedStatus, Trace
-from vivi_emulator.streaming import EventStream, Played
+from vivi_emulator.streaming import STREAM_HEADERS, EventStream, Played
 from vivi_emulator.wire.gateway import gateway_failure
 
 Endpoint = Callable[[Request], Awaitable[ASGIApp]]
@@ -76,12 +77,12 @@ class _JsonAnswer:
 def with_headers(
     base: Sequence[tuple[bytes, bytes]], extra: Sequence[tuple[str, str]]
 ) -> list[tuple[bytes, bytes]]:
-    """``base`` with a scenario's headers: a header the scenario names replaces the base one."""
+    """``base`` with a scenario's headers: a header the scenario names replaces the base one
+    (names in any case; of two with the same name, the later wins)."""
     if not extra:
         return list(base)
-    added = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra]
-    names = {k for k, _ in added}
-    return [*(h for h in base if h[0] not in names), *added]
+    added = {k.lower().encode("latin-1"): v.encode("latin-1") for k, v in extra}
+    return [*(h for h in base if h[0] not in added), *added.items()]
 
 
 def _call(request: Request) -> Call:
@@ -93,6 +94,12 @@ def _call(request: Request) -> Call:
 
 def _message(body: MessageRequest) -> Message:
     return Message(body.message, body.threadId, body.userId, tuple(body.attached_files))
+
+
+def _chaos_note(request: Request, fault: str | None) -> None:
+    """What chaos injected, for the access line: ``chaos="disconnect after 3 events"``."""
+    if fault is not None:
+        add_note(request.scope, f'chaos="{fault}"')
 
 
 def _broken(answer: Answer) -> AgentFailed:
@@ -121,6 +128,7 @@ def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
                     exc = key_error
             if isinstance(exc, ScriptedStatus):
                 trace.items.append(exc.item)
+                _chaos_note(request, exc.item.fault)
             trace.status, trace.error = exc.status_code, exc.detail
             await emulator.finish(trace)
             raise exc from None
@@ -182,10 +190,16 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
             raise ClientGone
         raise timeout
 
-    async def stream(request: Request, trace: Trace) -> ASGIApp:
-        message = await read_message(request, trace)
+    async def answered(request: Request, trace: Trace, message: Message) -> Answer:
+        """The service's answer to a message, noted in the trace (and the access line)."""
         answer = await emulator.answer(trace.call, message)
         trace.items.append(answer.item)
+        _chaos_note(request, answer.fault)
+        return answer
+
+    async def stream(request: Request, trace: Trace) -> ASGIApp:
+        message = await read_message(request, trace)
+        answer = await answered(request, trace, message)
         if answer.script.wire is not None:
             await gateway(request, trace, answer, streaming=True)
         await emulator.keep(trace.call, answer)
@@ -198,7 +212,7 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
 
         return EventStream(
             answer.script,
-            with_headers([], answer.script.headers),
+            with_headers(STREAM_HEADERS, answer.script.headers),
             on_finish=finished,
         )
 
@@ -212,8 +226,7 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
 
     async def invoke(request: Request, trace: Trace) -> ASGIApp:
         message = await read_message(request, trace)
-        answer = await emulator.answer(trace.call, message)
-        trace.items.append(answer.item)
+        answer = await answered(request, trace, message)
         if answer.script.wire is not None:
             await gateway(request, trace, answer, streaming=False)
         if answer.script.broken is not None:
@@ -237,8 +250,7 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
         # In order: items of one thread see each other's turns (docs/decisions.md, row 13).
         responses = []
         for item in body.messages:
-            answer = await emulator.answer(trace.call, _message(item))
-            trace.items.append(answer.item)
+            answer = await answered(request, trace, _message(item))
             if answer.script.wire is not None:
                 await gateway(request, trace, answer, streaming=False)
             await emulator.keep(trace.call, answer)

@@ -1,4 +1,5 @@
-"""``vivi-emulator fixtures ...``: check and describe scenario fixture files."""
+"""``vivi-emulator fixtures ...``: check and describe scenario fixture files; fit a latency
+profile to recordings."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ from typing import Annotated
 
 import typer
 
+from vivi_emulator.scenarios.latency import profile_yaml
+from vivi_emulator.scenarios.latency_fit import NothingToFit, fit
 from vivi_emulator.scenarios.loader import Problem, fixture_files, parse_file, read_folder
-from vivi_emulator.scenarios.model import scenario_schema_json
+from vivi_emulator.scenarios.model import Scenario, scenario_schema_json
 
-fixtures_app = typer.Typer(help="Check and describe scenario fixture files.", no_args_is_help=True)
+fixtures_app = typer.Typer(
+    help="Check and describe scenario fixture files; fit a latency profile to recordings.",
+    no_args_is_help=True,
+)
 
 
 @fixtures_app.command("check")
@@ -39,6 +45,55 @@ def fixtures_check(
         typer.echo(f"{len(problems)} problem(s) in {files} file(s)", err=True)
         raise typer.Exit(1)
     typer.echo(f"{count} scenarios in {files} file(s): all valid")
+
+
+def _read(paths: list[Path]) -> tuple[list[Scenario], list[Problem]]:
+    """The scenarios of files and folders of files, and every problem found."""
+    scenarios: list[Scenario] = []
+    problems: list[Problem] = []
+    for given in paths:
+        found = [given] if given.is_file() else fixture_files(given) if given.is_dir() else []
+        if not found:
+            problems.append(Problem(given, None, "no such folder, or no .yaml files in it"))
+        for path in found:
+            parsed, file_problems = parse_file(path)
+            scenarios += parsed
+            problems += file_problems
+    return scenarios, problems
+
+
+@fixtures_app.command("fit-latency")
+def fixtures_fit_latency(
+    recordings: Annotated[
+        list[Path], typer.Argument(help="Recordings (files or folders) made by `record`.")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the profile here (default: print it)."),
+    ] = None,
+) -> None:
+    """Fit a latency profile to recorded streams: the median and 99th percentile of their time
+    to first token and of the gaps between tokens. Use it with `serve --latency FILE`."""
+    scenarios, problems = _read(recordings)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        raise typer.Exit(1)
+    try:
+        profile, measured = fit(scenarios)
+    except NothingToFit as exc:
+        typer.echo(f"vivi-emulator: {exc}", err=True)
+        raise typer.Exit(1) from None
+    text = (
+        f"# Fitted by vivi-emulator fixtures fit-latency to {measured.streams} recorded streams "
+        f"({len(measured.token_gap)} token gaps).\n"
+        "# Use: vivi-emulator serve --latency <this file>\n" + profile_yaml(profile)
+    )
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"{profile.describe()}\nwritten to {output}", err=True)
 
 
 @fixtures_app.command("schema")

@@ -29,6 +29,9 @@ def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
     lines = [f"vivi-emulator {__version__} serving on {base} ({settings.server})"]
     folders = ", ".join(str(f) for f in settings.fixtures) or "the defaults"
     lines.append(f"  scenarios {len(scenarios.scenarios)} from {folders}")
+    lines.append(f"  latency   {settings.latency.describe()}")
+    if settings.chaos is not None and settings.chaos.active:
+        lines.append(f"  chaos     {settings.chaos.describe()}")
     if settings.state == "memory":
         lines.append(f"  state     in memory ({settings.workers} worker)")
     else:
@@ -75,7 +78,17 @@ def serve(
     seed: Annotated[int | None, typer.Option(help="Seed for scripted jitter.")] = None,
     time_scale: Annotated[
         float | None,
-        typer.Option(help="Multiply every scripted delay (0.5: replay twice as fast).", min=0.0),
+        typer.Option(
+            help="Multiply every delay (0.5: replay twice as fast; 0: no delays at all).",
+            min=0.0,
+        ),
+    ] = None,
+    latency: Annotated[
+        str | None,
+        typer.Option(
+            help="How replies are paced: realistic (the default: an agent on a hosted model), "
+            "none (at once), or a profile file (vivi-emulator fixtures fit-latency writes one).",
+        ),
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
     state: Annotated[
@@ -106,6 +119,7 @@ def serve(
                 "public_url": public_url,
                 "seed": seed,
                 "time_scale": time_scale,
+                "latency": latency,
                 "fixtures": fixtures or None,
                 "access_log": None if access_log else False,
                 "reload_fixtures": None if reload else False,
@@ -113,6 +127,9 @@ def serve(
                 "workers": workers,
                 "max_connections": max_connections,
             },
+            # serve types like an agent unless told otherwise (README, "Latency"); the pytest
+            # plugin and contract keep the settings' own default, none.
+            defaults={"latency": "realistic"},
         )
         check_port_free(settings.host, settings.port)
         _check_state(settings)

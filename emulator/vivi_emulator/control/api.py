@@ -1,14 +1,15 @@
-"""The control API: reset, journal, one-shot queue, scenarios, channels and keys.
+"""The control API: reset, journal, one-shot queue, scenarios, latency, chaos, channels and keys.
 
 A FastAPI app of its own, mounted at ``/_emulator``; its OpenAPI document is served at
 ``/_emulator/openapi.json``, apart from the VIVI contract. Every handler is one call to the
 service. Scripting is per channel where a ``channel`` is given (the queue, the forced scenario,
-the journal, reset), so parallel tests that each own a channel never see each other.
+latency, chaos, the journal, reset), so parallel tests that each own a channel never see each
+other.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Query
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from vivi_emulator import __version__
+from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.control.access import ADMIN_HEADER, check_admin
 from vivi_emulator.control.limits import BodyLimit
 from vivi_emulator.errors import (
@@ -26,6 +28,7 @@ from vivi_emulator.errors import (
     install_error_handlers,
     json_bytes,
 )
+from vivi_emulator.scenarios.latency import PROFILES, LatencyProfile
 from vivi_emulator.scenarios.loader import FixtureError
 from vivi_emulator.service import Emulator
 
@@ -72,6 +75,27 @@ class QueueState(BaseModel):
 class Forced(BaseModel):
     scenario: str | None = Field(description="A scenario name, or null to stop forcing.")
     channel: str | None = Field(default=None, description="Only for this channel (default: all).")
+
+
+class LatencyState(BaseModel):
+    profile: LatencyProfile
+    description: str = Field(description="The profile in words, as the playground shows it.")
+    source: str = Field(description="`run time` (set here) or `settings` (as configured).")
+
+
+class LatencyUpdate(BaseModel):
+    profile: Literal["none", "realistic"] | LatencyProfile = Field(
+        description="none, realistic, or a profile (first_event, first_token, token_gap)."
+    )
+
+
+class ChaosState(BaseModel):
+    chaos: ChaosSettings | None = Field(description="The faults injected now; null: none.")
+    description: str
+    source: str = Field(description="`run time` (set here) or `settings` (as configured).")
+    configured: ChaosSettings | None = Field(
+        description="What the settings give, which DELETE /chaos goes back to."
+    )
 
 
 class ChannelList(BaseModel):
@@ -195,6 +219,54 @@ def create_control_app(emulator: Emulator) -> FastAPI:
     async def force(forced: Forced) -> Forced:
         await emulator.force(forced.scenario, forced.channel)
         return forced
+
+    async def latency_state(channel: str | None) -> LatencyState:
+        profile, source = await emulator.latency(channel)
+        return LatencyState(profile=profile, description=profile.describe(), source=source)
+
+    @app.get("/latency", response_model=LatencyState, summary="How replies are paced now")
+    async def latency(channel: Channel = None) -> LatencyState:
+        return await latency_state(channel)
+
+    @app.put("/latency", response_model=LatencyState, summary="Pace replies until reset")
+    async def set_latency(update: LatencyUpdate, channel: Channel = None) -> LatencyState:
+        profile = update.profile
+        await emulator.set_latency(
+            PROFILES[profile] if isinstance(profile, str) else profile, channel
+        )
+        return await latency_state(channel)
+
+    @app.delete("/latency", response_model=LatencyState, summary="Back to the configured pace")
+    async def clear_latency(channel: Channel = None) -> LatencyState:
+        await emulator.set_latency(None, channel)
+        return await latency_state(channel)
+
+    async def chaos_state(channel: str | None) -> ChaosState:
+        chaos, source = await emulator.chaos(channel)
+        return ChaosState(
+            chaos=chaos,
+            description=chaos.describe() if chaos is not None else "off",
+            source=source,
+            configured=emulator.run_time.configured_chaos(channel),
+        )
+
+    @app.get("/chaos", response_model=ChaosState, summary="The faults injected at a rate now")
+    async def chaos(channel: Channel = None) -> ChaosState:
+        return await chaos_state(channel)
+
+    @app.put(
+        "/chaos",
+        response_model=ChaosState,
+        summary="Inject faults at a rate until reset (no faults: off)",
+    )
+    async def set_chaos(settings: ChaosSettings, channel: Channel = None) -> ChaosState:
+        await emulator.set_chaos(settings, channel)
+        return await chaos_state(channel)
+
+    @app.delete("/chaos", response_model=ChaosState, summary="Back to the configured chaos")
+    async def clear_chaos(channel: Channel = None) -> ChaosState:
+        await emulator.set_chaos(None, channel)
+        return await chaos_state(channel)
 
     @app.get("/queue", response_model=QueueState)
     async def queue(channel: Channel = None) -> QueueState:

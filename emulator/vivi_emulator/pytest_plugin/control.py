@@ -114,6 +114,13 @@ class Control:
     def reset(self, channel_id: str) -> None:
         self._call("reset", "POST", "/reset", params={"channel": channel_id})
 
+    def chaos(self, channel_id: str, setting: dict[str, Any] | None) -> None:
+        """Faults at a rate for this channel until reset; None: back to the configured chaos."""
+        if setting is None:
+            self._call("chaos", "DELETE", "/chaos", params={"channel": channel_id})
+        else:
+            self._call("chaos", "PUT", "/chaos", params={"channel": channel_id}, json=setting)
+
 
 def _detail(response: httpx.Response) -> str:
     try:

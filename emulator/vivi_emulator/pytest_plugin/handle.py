@@ -26,8 +26,8 @@ class ViviEmulator:
 
     Where: ``base_url``, ``channel_id``, ``api_key``, ``headers``, ``url(operation)``, and
     ``client()`` / ``sync_client()`` (httpx clients that send the key). Scripting:
-    ``queue_reply``, ``force``, ``reset``. Reading and verifying: ``journal``, ``unmatched``,
-    ``queued``, ``assert_called``, ``assert_not_called``, ``assert_all_matched``,
+    ``queue_reply``, ``force``, ``chaos``, ``reset``. Reading and verifying: ``journal``,
+    ``unmatched``, ``queued``, ``assert_called``, ``assert_not_called``, ``assert_all_matched``,
     ``assert_queue_empty``.
     """
 
@@ -86,8 +86,24 @@ class ViviEmulator:
         self._control.force(self.channel_id, scenario)
 
     def reset(self) -> None:
-        """Forget this channel's threads, files, journal, queue and forced scenario."""
+        """Forget this channel's threads, files, journal, queue, forced scenario and chaos."""
         self._control.reset(self.channel_id)
+
+    def chaos(
+        self,
+        faults: list[dict[str, Any]] | None = None,
+        *,
+        seed: int | None = None,
+        include_named: bool = False,
+    ) -> None:
+        """Inject faults into a share of this channel's requests until reset, e.g.
+        ``chaos([{"kind": "status", "code": 429, "rate": 0.2}], seed=7)``; ``chaos([])`` turns
+        chaos off, ``chaos(None)`` goes back to the configured chaos (README, "Chaos"). Each
+        injected fault is in the journal (``chosen_by: chaos``, ``fault``)."""
+        setting = None
+        if faults is not None:
+            setting = {"faults": faults, "seed": seed, "include_named": include_named}
+        self._control.chaos(self.channel_id, setting)
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import json
 from vivi_emulator.scenarios.model import Chunking, Response, Scenario
 from vivi_emulator.scenarios.script import split_words
 from vivi_emulator.scenarios.template import template_problems
+from vivi_emulator.scenarios.tokens import count_tokens
 
 MAX_REPLY_CHARS = 1_048_576
 MAX_REPLY_EVENTS = 50_000
@@ -23,8 +24,9 @@ def chunk_count(text: str, chunking: Chunking) -> int:
     """How many stream chunks ``text`` is cut into (``engine`` cuts them the same way)."""
     if chunking.chars is not None:
         return max(1, -(-len(text) // chunking.chars))
-    per = chunking.words or 1
-    return -(-len(split_words(text)) // per)
+    if chunking.words is not None:
+        return -(-len(split_words(text)) // chunking.words)
+    return -(-count_tokens(text) // (chunking.tokens or 1))
 
 
 def _size(response: Response) -> tuple[int, int]:

@@ -1,10 +1,11 @@
 """From a request to a Script: choose the scenario, then write its events with their times.
 
-Choice (after the one-shot queue, which the service consults first), in order: the
+Choice (after the one-shot queue, which the service consults first, and the thread's
+conversation, which it places between the named and the matched choices), in order: the
 ``x-vivi-scenario`` header (by name), the scenario forced from the control API, the first
-scenario whose ``match`` holds, the default scenario. Randomness (jitter) comes from a generator
-seeded by the run's seed and the request's channel, thread and turn, so a run repeats exactly,
-whatever order requests arrive in.
+scenario whose ``match`` holds, the default scenario. Randomness (latency, jitter) comes from a
+generator seeded by the run's seed and the request's channel, thread and turn, so a run repeats
+exactly, whatever order requests arrive in.
 """
 
 from __future__ import annotations
@@ -20,19 +21,27 @@ from vivi_emulator.journal import ChosenBy
 from vivi_emulator.scenarios import regex
 from vivi_emulator.scenarios.checks import MAX_REPLY_CHARS, MAX_REPLY_EVENTS
 from vivi_emulator.scenarios.frames import frame_events
+from vivi_emulator.scenarios.latency import NONE, PROFILES, LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import (
     Chunking,
+    Fault,
     Match,
     Response,
     Scenario,
     TextMatch,
+    Timing,
     TurnRange,
 )
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
 from vivi_emulator.scenarios.template import is_templated, render
+from vivi_emulator.scenarios.tokens import count_tokens, split_tokens
 from vivi_emulator.store.base import Turn
 from vivi_emulator.wire import Wire, WireOptions
+
+# A stream fault added to a reply (chaos): given the reply's event count, the Fault, and what it
+# did, for the journal.
+Injected = Callable[[int], tuple[Fault, str]]
 
 SCENARIO_HEADER = "x-vivi-scenario"
 
@@ -119,6 +128,20 @@ class UnknownScenario(ValidationFailed):
         super().__init__(f"invalid request: {reason}", [FieldError(SCENARIO_HEADER, reason)])
 
 
+def named(
+    scenarios: ScenarioSet, header_scenario: str | None, forced_scenario: str | None
+) -> tuple[Scenario, ChosenBy] | None:
+    """The scenario named by the ``x-vivi-scenario`` header, else the one forced for every
+    request from the control API, else None."""
+    for name, how in ((header_scenario, ChosenBy.HEADER), (forced_scenario, ChosenBy.FORCED)):
+        if name:
+            scenario = scenarios.get(name)
+            if scenario is None:
+                raise UnknownScenario(name, scenarios.names)
+            return scenario, how
+    return None
+
+
 def pick(
     scenarios: ScenarioSet,
     ctx: RequestContext,
@@ -130,12 +153,11 @@ def pick(
     In order: the one named by the ``x-vivi-scenario`` header, the one forced for every request
     from the control API, the first fixture whose match holds, the default.
     """
-    for name, how in ((header_scenario, ChosenBy.HEADER), (forced_scenario, ChosenBy.FORCED)):
-        if name:
-            scenario = scenarios.get(name)
-            if scenario is None:
-                raise UnknownScenario(name, scenarios.names)
-            return scenario, how
+    return named(scenarios, header_scenario, forced_scenario) or matched(scenarios, ctx)
+
+
+def matched(scenarios: ScenarioSet, ctx: RequestContext) -> tuple[Scenario, ChosenBy]:
+    """The first scenario whose match holds, else the default one."""
     for scenario in scenarios.scenarios:
         if scenario.match is not None and matches(scenario.match, ctx):
             return scenario, ChosenBy.MATCH
@@ -149,9 +171,13 @@ def _chunks(text: str, chunking: Chunking) -> list[str]:
     if chunking.chars is not None:
         size = chunking.chars
         return [text[i : i + size] for i in range(0, len(text), size)] or [""]
-    words = split_words(text)
-    per = chunking.words or 1
-    return ["".join(words[i : i + per]) for i in range(0, len(words), per)]
+    if chunking.words is not None:
+        pieces, per = split_words(text), chunking.words
+    else:
+        pieces, per = split_tokens(text), chunking.tokens or 1
+    if per == 1:
+        return pieces
+    return ["".join(pieces[i : i + per]) for i in range(0, len(pieces), per)]
 
 
 def _base_events(response: Response, values: Mapping[str, str]) -> list[ScriptEvent]:
@@ -185,30 +211,70 @@ def _base_events(response: Response, values: Mapping[str, str]) -> list[ScriptEv
 
 
 def _timed(
-    events: list[ScriptEvent], response: Response, rng: Callable[[], random.Random]
+    events: list[ScriptEvent],
+    response: Response,
+    profile: LatencyProfile,
+    rng: Callable[[], random.Random],
 ) -> list[ScriptEvent]:
-    timing = response.timing
-    if timing.tokens_per_second is not None:
-        step = 1000.0 / timing.tokens_per_second
-    else:
-        step = timing.chunk_ms or 0.0
-    first_chunk = step if timing.first_chunk_ms is None else timing.first_chunk_ms
+    """The events with their delays: from the reply's ``timing`` when it gives any, else from
+    the latency profile."""
+    if response.timing.model_fields_set:
+        return _scripted(events, response.timing, rng)
+    if profile.instant:
+        return events  # every event is due at once (the common, fast case)
+    return _profiled(events, profile, rng())
+
+
+def _per_token(event: ScriptEvent) -> int:
+    return count_tokens(event.message) if event.event == CHUNK else 1
+
+
+def _scripted(
+    events: list[ScriptEvent], timing: Timing, rng: Callable[[], random.Random]
+) -> list[ScriptEvent]:
+    """The ``timing`` keys: fixed delays, ``tokens_per_second`` per token of a chunk."""
+    per_token = timing.tokens_per_second is not None
+    step = 1000.0 / timing.tokens_per_second if timing.tokens_per_second else timing.chunk_ms or 0
+    first_chunk = timing.first_chunk_ms
     if not (timing.first_event_ms or first_chunk or step or timing.jitter_ms):
-        return events  # no timing: every event is due at once (the common, fast case)
+        return events
     jitter = rng() if timing.jitter_ms else None
     timed = []
     for index, event in enumerate(events):
-        base = timing.first_event_ms if index == 0 else first_chunk if index == 1 else step
+        if index == 0:
+            base = timing.first_event_ms
+        elif index == 1 and first_chunk is not None:
+            base = first_chunk
+        else:
+            base = step * _per_token(event) if per_token else step
         extra = jitter.uniform(0, timing.jitter_ms) if jitter is not None else 0.0
         timed.append(ScriptEvent(event.event, event.message, (base + extra) / 1000.0, event.raw))
     return timed
 
 
-def _faulted(
-    events: list[ScriptEvent], response: Response
-) -> tuple[list[ScriptEvent], str | None, bool]:
+def _profiled(
+    events: list[ScriptEvent], profile: LatencyProfile, rng: random.Random
+) -> list[ScriptEvent]:
+    """Delays drawn from the profile: the first chunk at the time to first token (from the
+    request), every later event one token gap per token it carries."""
+    first_event, first_token, gap = profile.delays()
+    to_first_token = first_token.sample(rng)
+    elapsed = min(first_event.sample(rng), to_first_token)
+    timed = [replace(events[0], delay=elapsed / 1000.0)]
+    waiting = True  # for the first chunk
+    for event in events[1:]:
+        if waiting and event.event == CHUNK:
+            delay = max(0.0, to_first_token - elapsed)
+            waiting = False
+        else:
+            delay = sum(gap.sample(rng) for _ in range(_per_token(event)))
+        elapsed += delay
+        timed.append(replace(event, delay=delay / 1000.0))
+    return timed
+
+
+def _faulted(events: list[ScriptEvent], fault: Fault) -> tuple[list[ScriptEvent], str | None, bool]:
     """Apply the stream faults; return the events, why the stream is broken (if it is), abort."""
-    fault = response.fault
     broken: str | None = None
     if fault.stall is not None and fault.stall.after_events < len(events):
         at = fault.stall.after_events
@@ -240,19 +306,39 @@ def _rng(seed: int, ctx: RequestContext, scenario: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - jitter, not secrets
 
 
-# Scripts that are the same for every request (no placeholder, no jitter), built once. Keyed by
-# the response object, kept alive by the entry so the key cannot be reused; cleared when large
-# (fixture reloads make new objects).
-_Key = tuple[int, float, WireOptions | None]
-_CONSTANT: dict[_Key, tuple[Response, Script | None]] = {}
+def merged_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Header layers, later ones replacing earlier ones of the same name (in any case)."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            merged[name.lower()] = (name, value)
+    return dict(merged.values())
 
 
-def _constant(key: _Key, response: Response) -> tuple[Script | None, bool]:
+def _profile(response: Response, scenario: Scenario, default: LatencyProfile) -> LatencyProfile:
+    """The reply's own profile, else its scenario's (for turns), else the channel's or run's."""
+    chosen = response.latency or scenario.latency or default
+    return PROFILES[chosen] if isinstance(chosen, str) else chosen
+
+
+# Scripts that are the same for every request (no placeholder, no jitter, no latency drawn),
+# built once. Keyed by the response and the profile objects, kept alive by the entry so the key
+# cannot be reused; cleared when large (fixture reloads make new objects).
+_Key = tuple[int, int, float, WireOptions | None]
+_CONSTANT: dict[_Key, tuple[Response, LatencyProfile, Script | None]] = {}
+
+
+def _constant(key: _Key, response: Response, profile: LatencyProfile) -> tuple[Script | None, bool]:
     """(the cached script, whether this response can be cached at all)."""
     cached = _CONSTANT.get(key)
-    if cached is not None and cached[0] is response:
-        return cached[1], cached[1] is not None
-    cacheable = not response.timing.jitter_ms and not is_templated(response)
+    if cached is not None and cached[0] is response and cached[1] is profile:
+        return cached[2], cached[2] is not None
+    timed = bool(response.timing.model_fields_set)
+    cacheable = (
+        not response.timing.jitter_ms
+        and (timed or profile.instant or response.frames is not None)
+        and not is_templated(response)
+    )
     return None, cacheable
 
 
@@ -262,27 +348,35 @@ def build_script(
     seed: int,
     time_scale: float = 1.0,
     wire: WireOptions | None = None,
+    *,
+    step: int | None = None,
+    latency: LatencyProfile = NONE,
+    inject: Injected | None = None,
 ) -> Script:
     """The Script of ``scenario`` for this request; a status scenario raises its StatusReply.
 
     ``wire`` (the ``wire`` setting) applies to a stream whose scenario has no ``wire`` of its own.
+    ``step``: which of the scenario's ``turns`` answers (1-based; default: the thread's turn).
+    ``latency``: the channel's or the run's profile, for a reply that names none. ``inject``: a
+    stream fault to add (chaos); the Script says what it did in ``injected``.
     """
-    response: Response = scenario
-    if scenario.turns:
-        response = scenario.turns[min(ctx.turn, len(scenario.turns)) - 1]
+    response: Response = scenario.step(step or ctx.turn) if scenario.turns else scenario
     if response.status is not None:
         status = response.status
         body = status.body or {"detail": _REASON_PHRASES.get(status.code, "scripted error")}
-        raise StatusReply(status.code, body, {**response.headers, **status.headers})
-    key = (id(response), time_scale, wire)
-    script, cacheable = _constant(key, response)
+        raise StatusReply(status.code, body, merged_headers(response.headers, status.headers))
+    profile = _profile(response, scenario, latency)
+    options = response.wire or scenario.wire or wire
+    if inject is not None:
+        return _build(scenario.name, response, ctx, seed, time_scale, profile, options, inject)
+    key = (id(response), id(profile), time_scale, wire)
+    script, cacheable = _constant(key, response, profile)
     if script is not None:
         return script
-    options = response.wire or scenario.wire or wire
-    script = _build(scenario.name, response, ctx, seed, time_scale, options)
+    script = _build(scenario.name, response, ctx, seed, time_scale, profile, options)
     if len(_CONSTANT) > 4096:
         _CONSTANT.clear()
-    _CONSTANT[key] = (response, script if cacheable else None)
+    _CONSTANT[key] = (response, profile, script if cacheable else None)
     return script
 
 
@@ -292,12 +386,14 @@ def _build(
     ctx: RequestContext,
     seed: int,
     time_scale: float,
+    profile: LatencyProfile,
     wire: WireOptions | None = None,
+    inject: Injected | None = None,
 ) -> Script:
     """The Script of ``response`` for this request.
 
-    Every scripted delay is multiplied by ``time_scale`` (0.5 plays twice as fast); so are the
-    wire options' times, when the stream is played.
+    Every scripted delay is multiplied by ``time_scale`` (0.5 plays twice as fast; 0: no delays);
+    so are the wire options' times, when the stream is played.
     """
     recorded_break: str | None = None
     if response.frames is not None:
@@ -308,8 +404,12 @@ def _build(
             base = _base_events(response, values)
         except ReplyTooLarge as exc:
             raise ReplyTooLarge(f"scenario '{name}': {exc.detail}") from None
-        events = _timed(base, response, lambda: _rng(seed, ctx, name))
-    events, broken, abort = _faulted(events, response)
+        events = _timed(base, response, profile, lambda: _rng(seed, ctx, name))
+    fault, injected = response.fault, None
+    if inject is not None:
+        added, injected = inject(len(events))
+        fault = fault.model_copy(update={k: getattr(added, k) for k in added.model_fields_set})
+    events, broken, abort = _faulted(events, fault)
     broken = broken or recorded_break
     if time_scale != 1.0:
         events = [replace(e, delay=e.delay * time_scale) for e in events]
@@ -320,4 +420,5 @@ def _build(
         broken=broken,
         headers=tuple(response.headers.items()),
         wire=Wire(wire, time_scale, seed) if wire is not None else None,
+        injected=injected,
     )

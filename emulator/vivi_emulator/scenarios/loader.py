@@ -1,7 +1,14 @@
 """Reading fixture folders into a ScenarioSet, with every problem reported by file and line.
 
 A broken file never half-loads: loading either returns a complete, valid set or raises
-``FixtureError`` listing every problem found, so a server can keep its last good set.
+``FixtureError`` listing every problem found, in one pass (each scenario is checked on its own,
+placeholders too, so one mistake never hides the next), so a server can keep its last good set.
+A problem names its scenario by its ``name``.
+
+Later folders override earlier ones by name (the first is the shipped defaults), and the latest
+folder's ``default: true`` scenario replaces the earlier ones' default; within one folder, a
+name twice or two defaults are problems. A name of one of the user's folders that a later one
+overrides is not an error, but it is said (``ScenarioSet.notes``): it is easily a mistake.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from pydantic_core import ErrorDetails
 
 from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.model import FixtureFile, Scenario
+from vivi_emulator.scenarios.template import placeholder_problems
 
 # YAML aliases repeat a node by reference: nine levels of nine aliases are 387 million strings
 # once a reply is rendered from them, from a file of 600 bytes. Aliases may add this many nodes
@@ -47,6 +55,8 @@ class ScenarioSet:
 
     scenarios: tuple[Scenario, ...]
     sources: dict[str, Path] = field(default_factory=dict)
+    # What the load noticed without refusing it (a user's scenario overridden by a later folder).
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {s.name: s for s in self.scenarios})
@@ -61,8 +71,8 @@ class ScenarioSet:
 
     @property
     def default(self) -> Scenario | None:
-        defaults = [s for s in self.scenarios if s.default]
-        return defaults[-1] if defaults else None
+        """The first ``default: true`` scenario in matching order: the latest folder's."""
+        return next((s for s in self.scenarios if s.default), None)
 
 
 def _node_at(node: yaml.Node | None, loc: Sequence[int | str]) -> yaml.Node | None:
@@ -190,29 +200,57 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
         return [], [Problem(path, None, "the file is empty; expected 'scenarios:'")]
     # The node tree, for line numbers, is composed only when there is a problem to place.
     lines = _Lines(text)
-    try:
-        parsed = FixtureFile.model_validate(data)
+    items = data.get("scenarios") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        try:
+            FixtureFile.model_validate(data)
+        except ValidationError as exc:
+            return [], _problems_of(exc, path, lines, (), "")
+        items = []
+    problems: list[Problem] = []
+    try:  # the file's own fields; each scenario apart, so that every problem is found
+        FixtureFile.model_validate({**data, "scenarios": []})
     except ValidationError as exc:
-        root = lines.root
-        problems = []
-        for loc, where, message in model_errors(exc):
-            problems.append(
-                Problem(
-                    path, _line(_node_at(root, loc)), f"{where}: {message}" if where else message
+        problems += _problems_of(exc, path, lines, (), "")
+    scenarios: list[Scenario] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        label, at = _label(item, index), ("scenarios", index)
+        try:
+            scenario = Scenario.model_validate(item)
+        except ValidationError as exc:
+            problems += _problems_of(exc, path, lines, at, label)
+            # The model's errors stop before the placeholders: look for those in the text.
+            for reason in placeholder_problems(item):
+                problems.append(
+                    Problem(path, _line(_node_at(lines.root, at)), f"{label}: {reason}")
                 )
-            )
-        return [], problems
-    problems = []
-    seen: dict[str, int] = {}
-    for index, scenario in enumerate(parsed.scenarios):
+            continue
         if scenario.name in seen:
-            line = _line(_node_at(lines.root, ["scenarios", index]))
+            line = _line(_node_at(lines.root, at))
             problems.append(Problem(path, line, f"scenario '{scenario.name}' is defined twice"))
-        seen[scenario.name] = index
+        seen.add(scenario.name)
         for reason in scenario_problems(scenario):
-            line = _line(_node_at(lines.root, ["scenarios", index]))
-            problems.append(Problem(path, line, f"scenario '{scenario.name}': {reason}"))
-    return (parsed.scenarios if not problems else []), problems
+            problems.append(Problem(path, _line(_node_at(lines.root, at)), f"{label}: {reason}"))
+        scenarios.append(scenario)
+    return ([], problems) if problems else (scenarios, [])
+
+
+def _label(item: Any, index: int) -> str:
+    """A scenario as its author knows it: by its name (else by its place in the file)."""
+    name = item.get("name") if isinstance(item, dict) else None
+    return f"scenario '{name}'" if isinstance(name, str) and name else f"scenario #{index + 1}"
+
+
+def _problems_of(
+    exc: ValidationError, path: Path, lines: _Lines, prefix: Sequence[int | str], label: str
+) -> list[Problem]:
+    problems = []
+    for loc, where, message in model_errors(exc):
+        reason = f"{where}: {message}" if where else message
+        line = _line(_node_at(lines.root, [*prefix, *loc]))
+        problems.append(Problem(path, line, f"{label}: {reason}" if label else reason))
+    return problems
 
 
 def fixture_files(folder: Path) -> list[Path]:
@@ -227,7 +265,7 @@ def read_folder(folder: Path) -> tuple[list[tuple[Scenario, Path]], list[Problem
         scenarios, found = parse_file(path)
         problems += found
         layer += [(s, path) for s in scenarios]
-    return layer, problems + _defined_twice(layer)
+    return layer, problems + _defined_twice(layer) + _defaults(layer)
 
 
 def _defined_twice(layer: Sequence[tuple[Scenario, Path]]) -> list[Problem]:
@@ -251,6 +289,23 @@ def _defined_twice(layer: Sequence[tuple[Scenario, Path]]) -> list[Problem]:
     return problems
 
 
+def _defaults(layer: Sequence[tuple[Scenario, Path]]) -> list[Problem]:
+    """Two ``default: true`` scenarios in one folder: which one answers would be an accident."""
+    defaults = [(s, p) for s, p in layer if s.default]
+    if len(defaults) < 2:
+        return []
+    (first, first_path), *others = defaults
+    return [
+        Problem(
+            path,
+            _line(_node_at(_scenario_node(path, scenario.name), [])),
+            f"scenario '{scenario.name}' is a second default (the first: '{first.name}' in "
+            f"{first_path.name}); give one default: true per folder",
+        )
+        for scenario, path in others
+    ]
+
+
 def _scenario_node(path: Path, name: str) -> yaml.Node | None:
     """The YAML node of the scenario named ``name`` in a file already read once (for its line)."""
     root = _Lines(path.read_text(encoding="utf-8")).root
@@ -266,7 +321,8 @@ def load_scenarios(folders: Iterable[Path]) -> ScenarioSet:
     """Scenarios from folders, later folders overriding earlier ones by name.
 
     Order: the later folders' scenarios first (a user's matchers win over the defaults), then the
-    earlier ones' that were not overridden; the default scenario is used only when none matches.
+    earlier ones' that were not overridden; the default scenario is used only when none matches,
+    and it is the latest folder's (a user's ``default: true`` replaces the shipped one).
     """
     layers: list[list[tuple[Scenario, Path]]] = []
     problems: list[Problem] = []
@@ -280,10 +336,24 @@ def load_scenarios(folders: Iterable[Path]) -> ScenarioSet:
     if problems:
         raise FixtureError(problems)
     ordered: list[tuple[Scenario, Path]] = []
-    taken: set[str] = set()
-    for layer in reversed(layers):
+    taken: dict[str, Path] = {}
+    notes: list[str] = []
+    has_default = False
+    for depth, layer in enumerate(reversed(layers)):
         for scenario, path in layer:
-            if scenario.name not in taken:
-                taken.add(scenario.name)
-                ordered.append((scenario, path))
-    return ScenarioSet(tuple(s for s, _ in ordered), {s.name: path for s, path in ordered})
+            if scenario.name in taken:
+                if depth < len(layers) - 1:  # one user folder overriding another: say so
+                    notes.append(
+                        f"scenario '{scenario.name}' of {path} is overridden by the one of "
+                        f"{taken[scenario.name]} (a later folder)"
+                    )
+                continue
+            if scenario.default and has_default:
+                # Still there by name; the later folder's default answers what nothing matched.
+                scenario = scenario.model_copy(update={"default": False})
+            has_default = has_default or scenario.default
+            taken[scenario.name] = path
+            ordered.append((scenario, path))
+    return ScenarioSet(
+        tuple(s for s, _ in ordered), {s.name: path for s, path in ordered}, tuple(notes)
+    )

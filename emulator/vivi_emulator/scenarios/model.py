@@ -11,8 +11,9 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vivi_emulator.scenarios.latency import LatencyProfile, ProfileName, resolve
 from vivi_emulator.scenarios.regex import RegexError, compiled
 from vivi_emulator.wire.options import WireOptions
 
@@ -107,20 +108,23 @@ class Match(_Strict):
 
 
 class Chunking(_Strict):
-    """How a reply text is cut into stream chunks: by words (default) or by characters."""
+    """How a reply text is cut into stream chunks: by LLM-like tokens (default: one per chunk),
+    by words, or by characters."""
 
+    tokens: int | None = Field(default=None, ge=1, description="Tokens per chunk (default 1).")
     words: int | None = Field(default=None, ge=1)
     chars: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_way(self) -> Chunking:
-        if self.words is not None and self.chars is not None:
-            raise ValueError("give words or chars, not both")
+        if sum(v is not None for v in (self.tokens, self.words, self.chars)) > 1:
+            raise ValueError("give one of tokens, words, chars")
         return self
 
 
 class Timing(_Strict):
-    """When events leave. Times in milliseconds; jitter adds a seeded random 0..jitter_ms."""
+    """When events leave, in milliseconds; jitter adds a seeded random 0..jitter_ms. Any key
+    given here replaces the latency profile for this reply."""
 
     first_event_ms: float = Field(default=0, ge=0, description="Before the first event.")
     first_chunk_ms: float | None = Field(
@@ -128,7 +132,9 @@ class Timing(_Strict):
     )
     chunk_ms: float | None = Field(default=None, ge=0, description="Between later events.")
     tokens_per_second: float | None = Field(
-        default=None, gt=0, description="Instead of chunk_ms: 1000 / tokens_per_second ms."
+        default=None,
+        gt=0,
+        description="Instead of chunk_ms: 1000 / tokens_per_second ms per token of a chunk.",
     )
     jitter_ms: float = Field(default=0, ge=0)
 
@@ -241,6 +247,16 @@ class Response(_Strict):
         description="How the stream's bytes are written, or the intermediary it passes "
         "(docs/wire.md). On a scenario with turns: for the turns without their own.",
     )
+    latency: LatencyProfile | ProfileName | None = Field(
+        default=None,
+        description="none, realistic, or a profile: how this reply is paced (unless `timing` "
+        "says). Default: the channel's or the run's profile.",
+    )
+
+    @field_validator("latency", mode="before")
+    @classmethod
+    def _named_profile(cls, value: ProfileName | LatencyProfile | None) -> object:
+        return resolve(value, files=False)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Response:
@@ -266,8 +282,15 @@ class Scenario(Response):
     default: bool = Field(default=False, description="Answer when no other scenario matches.")
     turns: list[Response] | None = Field(
         default=None,
-        description="Per turn of the thread: item n answers turn n; the last repeats.",
+        description="A conversation: item n answers the thread's n-th message since it entered "
+        "the scenario, whatever the message says; after the last, the usual choice resumes.",
     )
+    sticky: bool = Field(
+        default=True,
+        description="With turns: false answers item n to the thread's turn n (the last "
+        "repeats), and each message is chosen anew.",
+    )
+    loop: bool = Field(default=False, description="With turns: after the last, start again.")
     recorded: Recorded | None = None
 
     @model_validator(mode="after")
@@ -279,8 +302,18 @@ class Scenario(Response):
             if any(getattr(self, k) is not None for k in _KINDS):
                 raise ValueError("give turns, or one of text, events, frames, status; not both")
             return self
+        if "sticky" in self.model_fields_set or self.loop:
+            raise ValueError("sticky and loop are for a scenario with turns")
         _require_one_kind(self)
         return self
+
+    def step(self, index: int) -> Response:
+        """The reply of the conversation's ``index``-th message (1-based)."""
+        assert self.turns
+        count = len(self.turns)
+        if self.loop:
+            return self.turns[(index - 1) % count]
+        return self.turns[min(index, count) - 1]
 
 
 class FixtureFile(_Strict):

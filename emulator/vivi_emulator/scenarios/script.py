@@ -44,6 +44,8 @@ class Script:
     headers: tuple[tuple[str, str], ...] = field(default=())
     # How the stream's bytes are written (vivi_emulator.wire); None: the docs' framing.
     wire: Wire | None = None
+    # A fault added to this reply by chaos, as the journal tells it ("disconnect after 3 events").
+    injected: str | None = None
 
     # Derived once, when the script is made: both are read on every request.
     duration: float = field(init=False, repr=False, compare=False)

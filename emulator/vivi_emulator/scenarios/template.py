@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from vivi_emulator.errors import ReplyTooLarge
 from vivi_emulator.scenarios.model import Response, Scenario
@@ -63,12 +64,35 @@ def is_templated(response: Response) -> bool:
     return any(_PLACEHOLDER.search(text) for text in _texts(response))
 
 
-def template_problems(scenario: Scenario) -> list[str]:
+def _unknown(texts: Iterator[str]) -> list[str]:
     problems = []
-    for response in [scenario, *(scenario.turns or ())]:
-        for text in _texts(response):
-            for name in _PLACEHOLDER.findall(text):
-                if name not in VARIABLES:
-                    known = ", ".join(VARIABLES)
-                    problems.append(f"unknown placeholder {{{{{name}}}}} (known: {known})")
+    for text in texts:
+        for name in _PLACEHOLDER.findall(text):
+            if name not in VARIABLES:
+                known = ", ".join(VARIABLES)
+                problems.append(f"unknown placeholder {{{{{name}}}}} (known: {known})")
     return problems
+
+
+def template_problems(scenario: Scenario) -> list[str]:
+    return _unknown(text for r in [scenario, *(scenario.turns or ())] for text in _texts(r))
+
+
+def _raw_texts(item: Any) -> Iterator[str]:
+    """The templated texts of a scenario as written (valid or not): ``text`` and ``message``
+    of the scenario, its events and its turns (not ``match``, which is no template)."""
+    if not isinstance(item, dict):
+        return
+    for key in ("text", "message"):
+        if isinstance(item.get(key), str):
+            yield item[key]
+    for key in ("events", "turns"):
+        if isinstance(item.get(key), list):
+            for inner in item[key]:
+                yield from _raw_texts(inner)
+
+
+def placeholder_problems(item: Any) -> list[str]:
+    """Unknown placeholders in a scenario as written, so they are found even in a scenario
+    with other problems (every problem of a file is reported at once)."""
+    return _unknown(_raw_texts(item))

@@ -18,12 +18,15 @@ import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.errors import ApiError, Forbidden, NotFound, Unauthorized
 from vivi_emulator.paths import API_KEY_HEADER
+from vivi_emulator.scenarios.latency import LatencyProfile
 
 if TYPE_CHECKING:
     from vivi_emulator.journal import JournalEntry
@@ -120,10 +123,22 @@ class Turn:
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """The scenario a thread is in (one with ``turns``), and the thread's turn that entered it."""
+    """The scenario a thread is in (one with ``turns``), and the thread's turn that answers its
+    first step: turn ``t`` answers step ``t - first_turn + 1``. The service moves it when a
+    message outside the conversation (a named scenario) opens a turn, or when a step answers
+    with a status (which gives its turn back), so that the steps go on where they were."""
 
     scenario: str
     first_turn: int
+
+
+class Keep(Enum):
+    """Leave the thread's conversation as it is (``cancel_turn``)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 class Overrides(BaseModel):
@@ -133,10 +148,17 @@ class Overrides(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     forced: str | None = None
+    # Faults at a rate (chaos.ChaosSettings); one without faults turns configured chaos off.
+    chaos: ChaosSettings | None = None
+    latency: LatencyProfile | None = None
 
     def over(self, base: Overrides) -> Overrides:
         """These overrides on top of ``base``: a field set here wins."""
-        mine = self.model_dump(exclude_none=True)
+        mine = {
+            name: value
+            for name in Overrides.model_fields
+            if (value := getattr(self, name)) is not None
+        }
         return base.model_copy(update=mine) if mine else base
 
 
@@ -162,6 +184,9 @@ class TurnStart:
     previous: Turn | None
     conversation: Conversation | None
     view: View
+    # How many messages the thread has received, this one included; never given back (a turn
+    # is): what chaos draws from, so that a retried request is drawn again.
+    attempt: int = 0
 
 
 # --- the queue and files ------------------------------------------------------------------------
@@ -235,9 +260,16 @@ class StateStore(ABC):
         """Open the thread's next turn (creating the thread), with what the request needs."""
 
     @abstractmethod
-    async def cancel_turn(self, channel_id: str, thread_id: str, turn: int) -> None:
+    async def cancel_turn(
+        self,
+        channel_id: str,
+        thread_id: str,
+        turn: int,
+        conversation: Conversation | Keep | None = KEEP,
+    ) -> None:
         """Give a turn back (its answer was a status reply: the agent never saw the message),
-        if no later turn was opened meanwhile."""
+        if no later turn was opened meanwhile; and set the thread's conversation unless
+        ``KEEP``."""
 
     @abstractmethod
     async def commit_turn(

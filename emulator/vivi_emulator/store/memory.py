@@ -17,9 +17,11 @@ from dataclasses import dataclass, replace
 
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.store.base import (
+    KEEP,
     NO_OVERRIDES,
     Bounds,
     Conversation,
+    Keep,
     KeyRing,
     NewFile,
     Overrides,
@@ -37,6 +39,7 @@ from vivi_emulator.store.base import (
 @dataclass(slots=True)
 class _Thread:
     count: int = 0
+    attempts: int = 0  # messages received, never given back
     committed: int = 0  # the turn whose exchange is ``last``
     last: Turn | None = None
     conversation: Conversation | None = None
@@ -143,14 +146,26 @@ class MemoryStore(StateStore):
         else:
             self._threads.move_to_end(key)
         thread.count += 1
+        thread.attempts += 1
         thread.seen = now
         self._prune_threads(now)
-        return TurnStart(thread.count, thread.last, thread.conversation, self._view(channel_id))
+        view = self._view(channel_id)
+        return TurnStart(thread.count, thread.last, thread.conversation, view, thread.attempts)
 
-    async def cancel_turn(self, channel_id: str, thread_id: str, turn: int) -> None:
+    async def cancel_turn(
+        self,
+        channel_id: str,
+        thread_id: str,
+        turn: int,
+        conversation: Conversation | Keep | None = KEEP,
+    ) -> None:
         thread = self._threads.get((channel_id, thread_id.lower()))
-        if thread is not None and thread.count == turn:
+        if thread is None:
+            return
+        if thread.count == turn:
             thread.count -= 1
+        if conversation is not KEEP:
+            thread.conversation = conversation
 
     async def commit_turn(
         self,

@@ -34,9 +34,11 @@ from redis.exceptions import RedisError
 
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.store.base import (
+    KEEP,
     NO_OVERRIDES,
     Bounds,
     Conversation,
+    Keep,
     KeyRing,
     NewFile,
     Overrides,
@@ -252,19 +254,33 @@ class RedisStore(StateStore):
             self._idle_ms,
             self.bounds.max_threads,
         )
-        (turn, message, reply_text, scenario, first, keys_v, scen_v, qg, qc, og, oc) = reply
+        (turn, message, reply_text, scenario, first, keys_v, scen_v, qg, qc, og, oc, attempt) = (
+            reply
+        )
         overrides = self._parse_overrides(oc).over(self._parse_overrides(og))
         view = View(int(keys_v or 0), int(scen_v or 0), overrides, int(qg) + int(qc))
         previous = (
             Turn(_text(message) or "", _text(reply_text) or "") if message is not None else None
         )
         conversation = Conversation(scenario.decode(), int(first)) if scenario is not None else None
-        return TurnStart(int(turn), previous, conversation, view)
+        return TurnStart(int(turn), previous, conversation, view, int(attempt))
 
     @_guarded
-    async def cancel_turn(self, channel_id: str, thread_id: str, turn: int) -> None:
+    async def cancel_turn(
+        self,
+        channel_id: str,
+        thread_id: str,
+        turn: int,
+        conversation: Conversation | Keep | None = KEEP,
+    ) -> None:
         key, _ = self._thread_key(channel_id, thread_id)
-        await self._cancel(keys=[key], args=[turn])
+        if conversation is KEEP:
+            args: list[Any] = [turn, "keep", "", 0]
+        elif conversation is None:
+            args = [turn, "clear", "", 0]
+        else:
+            args = [turn, "set", conversation.scenario, conversation.first_turn]
+        await self._cancel(keys=[key], args=args)
 
     @_guarded
     async def commit_turn(

@@ -16,6 +16,8 @@ if top[2] and tonumber(top[2]) >= now then
   now = tonumber(top[2]) + 1
 end
 local turn = redis.call('HINCRBY', thread, 'n', 1)
+-- Messages received, never given back (a cancelled turn is): what chaos draws from.
+local attempt = redis.call('HINCRBY', thread, 'a', 1)
 redis.call('PEXPIRE', thread, idle)
 -- Least recently used first: threads idle too long have expired by their TTL (their index
 -- entries go here), and threads beyond the count bound are evicted, oldest first.
@@ -35,4 +37,5 @@ return {
   meta[1] or false, meta[2] or false,
   redis.call('LLEN', p .. 'q:'), redis.call('LLEN', p .. 'q:c:' .. channel),
   redis.call('GET', p .. 'o:') or false, redis.call('GET', p .. 'o:c:' .. channel) or false,
+  attempt,
 }

@@ -1,5 +1,15 @@
--- Give a turn back if no later one was opened. KEYS: thread hash. ARGV: the turn.
+-- Give a turn back if no later one was opened, and set the thread's conversation.
+-- KEYS: thread hash. ARGV: the turn; 'keep', 'clear' or 'set' the conversation; its scenario and
+-- first turn (for 'set').
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
 if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') == tonumber(ARGV[1]) then
   redis.call('HINCRBY', KEYS[1], 'n', -1)
+end
+if ARGV[2] == 'clear' then
+  redis.call('HDEL', KEYS[1], 'cs', 'cf')
+elseif ARGV[2] == 'set' then
+  redis.call('HSET', KEYS[1], 'cs', ARGV[3], 'cf', ARGV[4])
 end
 return 1
