@@ -305,6 +305,45 @@ def test_another_channel_and_key(page: Page, emulator: Running) -> None:
     expect(page.locator("#code-curl")).to_contain_text("/channelsApi/team-bot/stream")
 
 
+def test_the_latency_in_use_and_the_chaos_switch(
+    page: Page, watch: Watch, emulator: Running
+) -> None:
+    watch.expect_console_error(r"status of 429")
+    control = f"{emulator.base_url}/_emulator"
+    channel = {"channel": "demo-channel"}
+    httpx.put(f"{control}/latency", params=channel, json={"profile": "realistic"}, timeout=5)
+    always = {"seed": 1, "faults": [{"kind": "status", "code": 429, "rate": 1}]}
+    httpx.put(f"{control}/chaos", params=channel, json=always, timeout=5)
+    try:
+        open_playground(page)
+        expect(page.locator("#latency")).to_have_text(
+            "realistic: first token lognormal p50 700 ms, p99 2500 ms; "
+            "between tokens lognormal p50 20 ms, p99 80 ms"
+        )
+        switch = page.get_by_role("switch", name="Chaos: random faults")
+        expect(switch).to_be_checked()
+        expect(page.locator("#chaos-hint")).to_contain_text("100 % status 429")
+        send(page, "hello")
+        expect(last_reply(page).get_by_role("alert")).to_contain_text("HTTP 429")
+        expect(last_reply(page).locator(".badge.chaos")).to_have_text("chaos: status 429")
+        screenshot(page, "11-chaos")
+
+        switch.uncheck()
+        expect(page.locator("#chaos-hint")).to_contain_text("Off")
+        assert httpx.get(f"{control}/chaos", params=channel, timeout=5).json()["chaos"] is None
+        send(page, "hello")
+        expect(last_reply(page).locator(".reply-text")).to_have_text(GREETING)
+        expect(last_reply(page).locator(".badge.chaos")).to_have_count(0)
+
+        switch.check()  # nothing configured: the "flaky" mix
+        expect(page.locator("#chaos-hint")).to_contain_text("5 % status 429, 2 % status 500")
+        state = httpx.get(f"{control}/chaos", params=channel, timeout=5).json()
+        assert state["chaos"]["preset"] == "flaky"
+    finally:
+        httpx.delete(f"{control}/chaos", params=channel, timeout=5)
+        httpx.delete(f"{control}/latency", params=channel, timeout=5)
+
+
 def test_api_docs_render_the_contract_offline(page: Page, emulator: Running) -> None:
     page.goto("/docs")
     stream = page.locator(".opblock-summary-path", has_text="/channelsApi/{channelId}/stream")

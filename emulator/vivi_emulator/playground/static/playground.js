@@ -36,6 +36,9 @@
     eventCount: $("event-count"),
     codeCurl: $("code-curl"),
     codePython: $("code-python"),
+    latency: $("latency"),
+    chaos: $("chaos"),
+    chaosHint: $("chaos-hint"),
   };
 
   const STORAGE_KEY = "vivi-playground";
@@ -247,6 +250,83 @@
     describeScenario();
   }
 
+  // ---------------------------------------------------------------- latency and chaos
+
+  /** @type {{chaos: object | null, description: string, source: string, configured: object | null} | null} */
+  let chaosState = null;
+
+  function channelQuery() {
+    const channel = ui.channel.value.trim();
+    return channel ? `?channel=${encodeURIComponent(channel)}` : "";
+  }
+
+  function showChaos(state) {
+    chaosState = state;
+    ui.chaos.disabled = false;
+    ui.chaos.checked = state.chaos !== null;
+    ui.chaosHint.textContent = state.chaos
+      ? `On (${state.source}): ${state.description}.`
+      : "Off: every request gets its scenario.";
+  }
+
+  async function loadRealism() {
+    try {
+      const [latency, chaos] = await Promise.all([
+        fetch(`/_emulator/latency${channelQuery()}`, { cache: "no-store" }),
+        fetch(`/_emulator/chaos${channelQuery()}`, { cache: "no-store" }),
+      ]);
+      const failed = [latency, chaos].find((response) => !response.ok);
+      if (failed) throw new Error(`HTTP ${failed.status} ${reason(failed)}`);
+      const pace = await latency.json();
+      ui.latency.textContent = pace.description;
+      ui.latency.title = `Set in the ${pace.source}.`;
+      showChaos(await chaos.json());
+    } catch (error) {
+      // The control API may need an admin token (not on a loopback address).
+      chaosState = null;
+      ui.latency.textContent = "not available";
+      ui.chaos.disabled = true;
+      ui.chaosHint.textContent = `The control API is not available (${error.message}).`;
+    }
+  }
+
+  async function toggleChaos() {
+    const on = ui.chaos.checked;
+    const url = `/_emulator/chaos${channelQuery()}`;
+    ui.chaos.disabled = true;
+    try {
+      // On: the configured chaos if there is one, else the "flaky" mix; off: no faults.
+      const response =
+        on && chaosState?.configured
+          ? await fetch(url, { method: "DELETE" })
+          : await fetch(url, {
+              method: "PUT",
+              headers: { "Content-Type": "application/json" },
+              body: JSON.stringify(on ? { preset: "flaky" } : { faults: [] }),
+            });
+      if (!response.ok) throw new Error(`HTTP ${response.status} ${reason(response)}`);
+      showChaos(await response.json());
+    } catch (error) {
+      ui.chaos.checked = !on;
+      ui.chaos.disabled = false;
+      ui.chaosHint.textContent = `Chaos not changed: ${error.message}.`;
+    }
+  }
+
+  async function showInjected(agent, thread) {
+    // What chaos did to this request, from the journal (the client alone cannot tell).
+    if (!chaosState?.chaos) return;
+    try {
+      const response = await fetch(`/_emulator/journal?thread=${encodeURIComponent(thread)}&limit=1`, { cache: "no-store" });
+      if (!response.ok) return;
+      const [entry] = (await response.json()).entries;
+      const faults = entry ? (entry.items || [entry]).map((item) => item.fault).filter(Boolean) : [];
+      for (const fault of faults) agent.badge(`chaos: ${fault}`, "chaos");
+    } catch {
+      // the journal is a bonus here: nothing to show
+    }
+  }
+
   // ---------------------------------------------------------------- uploads
 
   function renderAttachments() {
@@ -337,7 +417,8 @@
     }
     const headers = { "Content-Type": "application/json", "vivi-api-key": ui.key.value };
     if (scenarioName()) headers[SCENARIO_HEADER] = scenarioName();
-    return { kind, url: apiUrl(kind), headers, body, payload: JSON.stringify(body), messages };
+    const thread = ui.thread.value.trim();
+    return { kind, url: apiUrl(kind), headers, body, payload: JSON.stringify(body), messages, thread };
   }
 
   // ---------------------------------------------------------------- snippets
@@ -492,9 +573,9 @@
         text.append(chunk);
         keepScrolled(ui.transcript, wasNearBottom);
       },
-      badge(label) {
+      badge(label, kind) {
         bubble.classList.add("filled");
-        badges.append(el("span", { class: "badge", text: label }));
+        badges.append(el("span", { class: kind ? `badge ${kind}` : "badge", text: label }));
       },
       notice(card) {
         const wasNearBottom = nearBottom(ui.transcript);
@@ -591,6 +672,7 @@
       agent.streaming = false;
       inFlight = null;
       setBusy(false);
+      await showInjected(agent, request.thread);
     }
   }
 
@@ -723,6 +805,8 @@
     onEndpointChange();
     describeScenario();
     for (const input of [ui.channel, ui.key, ui.userId]) input.addEventListener("change", saveSettings);
+    ui.channel.addEventListener("change", loadRealism);
+    ui.chaos.addEventListener("change", toggleChaos);
     for (const radio of document.querySelectorAll('input[name="endpoint"]')) {
       radio.addEventListener("change", onEndpointChange);
     }
@@ -788,6 +872,7 @@
     }
     loadHealth();
     loadScenarios(saved.scenario);
+    loadRealism();
   }
 
   wire();
