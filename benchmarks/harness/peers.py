@@ -21,7 +21,7 @@ def prism_spec() -> tuple[Path, str]:
 
     Prism answers from examples (without one for text/event-stream it answers 500, "Cannot
     serialise complex objects as text"). So that Prism sends the same bytes as the others, the copy
-    it gets carries the emulator's default 14-frame SSE body as the stream's example.
+    it gets carries the emulator's default 18-frame SSE body as the stream's example.
     """
     import yaml
 
@@ -38,7 +38,7 @@ def prism_spec() -> tuple[Path, str]:
         media = stream["responses"]["200"]["content"]["text/event-stream"]
         media.pop("examples", None)
         media["example"] = sse
-        note += ", its stream example set to the emulator's default 14-frame body"
+        note += ", its stream example set to the emulator's default 18-frame body"
     except (KeyError, TypeError):
         note += " (stream response not found where expected)"
     out.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")

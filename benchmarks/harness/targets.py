@@ -85,8 +85,10 @@ def _emulator(
     server: str, env: dict[str, str], extra: list[str], redis: RedisServer | None = None
 ) -> Target:
     """The emulator as a user starts it (its access log on): one in-memory worker, or two
-    workers sharing the harness's redis-server; plus --emulator-arg."""
-    args = ["--server", server]
+    workers sharing the harness's redis-server; plus --emulator-arg. Replies come at once
+    (`--latency none`; serve paces them like an agent by default): the workloads measure the
+    emulator's own cost, and the delayed ones script their pace."""
+    args = ["--server", server, "--latency", "none"]
     name, label, workers = f"emulator-{server}", f"emulator on {server}, one worker, in memory", 1
     if redis is not None:
         args += ["--workers", "2", "--state", redis.url()]
