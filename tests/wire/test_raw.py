@@ -22,7 +22,7 @@ from tests.support import CHANNEL, THREAD
 from tests.wire.raw import request
 
 SCALE = 0.02  # idle-cut: 1.2 s; gateway-timeout: 2 s
-FRAMES = 10  # start, the reply's 8 words, end
+FRAMES = 13  # start, the reply's 11 tokens, end
 KIT: dict[str, Scenario] = {s.name: s for s in parse_file(default_fixtures_dir() / "wire.yaml")[0]}
 
 
@@ -52,8 +52,8 @@ def test_the_default_stream_is_the_docs_framing_byte_for_byte(server: Running) -
     assert response.header("content-type") == ["text/event-stream; charset=utf-8"]
     assert response.header("cache-control") == ["no-cache"]
     assert response.header("x-accel-buffering") == ["no"]
-    chunks = ["Hello! ", "I ", "am ", "the ", "VIVI ", "emulator. ", "How ", "can ", "I "]
-    chunks += ["help ", "you ", "today?"]
+    chunks = ["Hello", "!", " I", " am", " the", " VIVI", " emul", "ator", ".", " How", " can"]
+    chunks += [" I", " help", " you", " today", "?"]
     assert response.chunks == [
         docs_frame("", "on_chat_model_start")
         + b"".join(docs_frame(c) for c in chunks)
@@ -65,8 +65,8 @@ def test_the_default_stream_is_the_docs_framing_byte_for_byte(server: Running) -
 def test_the_kit_baseline_escapes_non_ascii_as_the_docs_do(server: Running) -> None:
     response = request(server.base_url, scenario="wire-baseline")
     assert response.data.isascii()
-    assert docs_frame("Gr\\u00fc\\u00dfe ") in response.data
-    assert docs_frame("\\ud83d\\ude42") in response.data  # 🙂, as json.dumps escapes it
+    assert docs_frame("Gr\\u00fc\\u00dfe") in response.data
+    assert docs_frame(" \\ud83d\\ude42") in response.data  # 🙂, as json.dumps escapes it
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_crlf_and_cr_framing(server: Running) -> None:
 def test_bom_and_raw_utf8(server: Running) -> None:
     assert request(server.base_url, scenario="wire-bom").data.startswith(b"\xef\xbb\xbfdata: ")
     raw = request(server.base_url, scenario="wire-utf8").data
-    assert 'data: {"message": "🙂", "event": "on_chat_model_stream"}\n\n'.encode() in raw
+    assert 'data: {"message": " 🙂", "event": "on_chat_model_stream"}\n\n'.encode() in raw
 
 
 def test_a_split_utf8_stream_has_writes_that_are_not_utf8_on_their_own(server: Running) -> None:
@@ -150,9 +150,9 @@ def test_event_ids_and_retry(server: Running) -> None:
     data = request(server.base_url, scenario="wire-event-ids").data
     assert data.startswith(
         b'retry: 3000\nid: 1\ndata: {"message": "", "event": "on_chat_model_start"}\n\n'
-        b'id: 2\ndata: {"message": "Gr\\u00fc\\u00dfe ", "event": "on_chat_model_stream"}\n\n'
+        b'id: 2\ndata: {"message": "Gr\\u00fc\\u00dfe", "event": "on_chat_model_stream"}\n\n'
     )
-    assert data.endswith(b'id: 10\ndata: {"message": "", "event": "on_chat_model_end"}\n\n')
+    assert data.endswith(b'id: 13\ndata: {"message": "", "event": "on_chat_model_end"}\n\n')
 
 
 def test_oversize_line_is_exactly_one_mebibyte(server: Running) -> None:
