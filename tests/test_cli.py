@@ -80,18 +80,31 @@ def test_serve_types_like_an_agent_by_default() -> None:
     assert moments >= 8, times
 
 
-def test_latency_none_sends_the_reply_at_once(running: Running) -> None:
+def _reads(base_url: str, headers: dict[str, str] | None = None) -> list[bytes]:
     body = {"message": "hello", "threadId": "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"}
     with httpx.stream(
         "POST",
-        f"{running.base_url}/channelsApi/demo-channel/stream",
-        headers={"vivi-api-key": "demo-key"},
+        f"{base_url}/channelsApi/demo-channel/stream",
+        headers={"vivi-api-key": "demo-key", **(headers or {})},
         json=body,
     ) as response:
-        reads = [part for part in response.iter_raw() if part]
+        return [part for part in response.iter_raw() if part]
+
+
+def test_latency_none_sends_the_reply_at_once(running: Running) -> None:
+    reads = _reads(running.base_url)
     # No delay anywhere: the whole reply is one write, which the client reads in one go.
     assert len(reads) == 1, reads
     assert reads[0].count(b"data: ") == 18
+
+
+def test_time_scale_zero_removes_even_scripted_delays() -> None:
+    emulator = start("--time-scale", "0", latency=None)  # realistic, scaled to nothing
+    try:
+        slow = _reads(emulator.base_url, {"x-vivi-scenario": "slow"})  # 1 s, then 50 ms gaps
+    finally:
+        emulator.stop()
+    assert len(slow) == 1, slow
 
 
 def test_curl_example(running: Running) -> None:
