@@ -13,7 +13,9 @@ export async function startEmulator({ cli = process.env.VIVI_EMULATOR_CLI ?? "vi
     return new Emulator(process.env.VIVI_EMULATOR_URL.replace(/\/+$/, ""), null);
   }
   const port = await freePort();
-  const child = spawn(cli, ["serve", "--host", "127.0.0.1", "--port", String(port), "--no-access-log"], {
+  // --latency none: replies at once, as in the pytest fixture (serve alone types like an agent).
+  const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--no-access-log", "--latency", "none"];
+  const child = spawn(cli, args, {
     stdio: ["ignore", "ignore", "inherit"],
   });
   const emulator = new Emulator(`http://127.0.0.1:${port}`, child);

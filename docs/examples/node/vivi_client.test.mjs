@@ -26,7 +26,7 @@ test("a scripted reply arrives chunk by chunk and is joined", async () => {
   const tokens = [];
   const reply = await ask("where is my order?", { ...where(), onToken: (t) => tokens.push(t) });
   assert.equal(reply, "Your order has shipped.");
-  assert.deepEqual(tokens, ["Your ", "order ", "has ", "shipped."]);
+  assert.deepEqual(tokens, ["Your", " order", " has", " ship", "ped", "."]);
   const [request] = await vivi.journal();
   assert.equal(request.body.message, "where is my order?");
   assert.equal(request.headers["vivi-api-key"], "[redacted]");
