@@ -238,3 +238,40 @@ def test_a_preset_and_faults_together_are_refused() -> None:
     # A dump (what the shared store keeps) loads back.
     flaky = ChaosSettings(preset="flaky")
     assert ChaosSettings.model_validate_json(flaky.model_dump_json()) == flaky
+
+
+async def test_a_wire_fault_puts_the_kits_bytes_on_a_share_of_streams(
+    client: httpx.AsyncClient,
+) -> None:
+    # Issue 15's "as chaos kinds": a wire option by the kit's name, at a rate.
+    setting = {"seed": 5, "faults": [{"kind": "wire", "name": "crlf", "rate": 1}]}
+    assert (await client.put(f"{C}/chaos", json=setting)).status_code == 200
+    body = {"message": "hello", "threadId": THREAD}
+    streamed = await client.post(url("stream"), headers=AUTH, json=body)
+    assert streamed.content.startswith(
+        b'data: {"message": "", "event": "on_chat_model_start"}\r\n\r\n'
+    )
+    assert b"\n\n" not in streamed.content.replace(b"\r\n", b"")
+    (entry,) = (await client.get(f"{C}/journal")).json()["entries"]
+    assert (entry["chosen_by"], entry["fault"]) == ("chaos", "wire crlf")
+    # /invoke takes no line endings: its answer is whole.
+    assert (await invoke(client, str(uuid.uuid4()))).status_code == 200
+
+
+async def test_a_gateway_timeout_by_chaos_answers_the_intermediarys_status() -> None:
+    chaos = ChaosSettings.model_validate(
+        {"faults": [{"kind": "wire", "name": "gateway-timeout", "rate": 1}]}
+    )
+    settings = Settings(access_log=False, reload_fixtures=False, time_scale=0.001, chaos=chaos)
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:
+        response = await invoke(client)
+        assert response.status_code == 524  # Cloudflare's, after its (scaled) 100 s
+        assert response.headers["content-type"].startswith("text/html")
+        (entry,) = (await client.get(f"{C}/journal")).json()["entries"]
+        assert entry["fault"] == "wire gateway-timeout"
+
+
+def test_an_unknown_wire_fault_is_refused_with_the_known_names() -> None:
+    with pytest.raises(ValidationError, match=r"unknown wire fault 'lf-only'; known: .*crlf"):
+        ChaosSettings.model_validate({"faults": [{"kind": "wire", "name": "lf-only", "rate": 1}]})

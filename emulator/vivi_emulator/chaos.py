@@ -39,6 +39,7 @@ class Injection:
     kind: str
     status: StatusReply | None = None
     stream: StreamFault | None = None
+    wire: str | None = None  # a wire option or preset by name (docs/wire.md)
 
 
 class _Strict(BaseModel):
@@ -163,8 +164,34 @@ class NoEndFault(_Kind):
         return Injection(self.kind, stream=lambda _: (Fault(omit_end=True), "no end event"))
 
 
+class WireFault(_Kind):
+    """A byte-level fault (docs/wire.md): a wire option or intermediary preset by name, as the
+    wire kit plays it (``crlf``, ``split-random``, ``idle-cut``, ``gateway-timeout``, ...)."""
+
+    kind: Literal["wire"] = "wire"
+    name: str = Field(description="A name `vivi-emulator wire-test --list` shows.")
+
+    @model_validator(mode="after")
+    def _known(self) -> WireFault:
+        from vivi_emulator.wire.named import wire_names  # the kit reads its fixture file
+
+        known = wire_names()
+        if self.name.removeprefix("wire-") not in known:
+            raise ValueError(f"unknown wire fault '{self.name}'; known: {', '.join(known)}")
+        return self
+
+    def inject(self, rng: random.Random) -> Injection:
+        return Injection(f"wire {self.name}", wire=self.name)
+
+
 ChaosFault = Annotated[
-    StatusFault | DisconnectFault | StallFault | MalformedFault | ErrorEventFault | NoEndFault,
+    StatusFault
+    | DisconnectFault
+    | StallFault
+    | MalformedFault
+    | ErrorEventFault
+    | NoEndFault
+    | WireFault,
     Field(discriminator="kind"),
 ]
 
@@ -224,7 +251,12 @@ class ChaosSettings(_Strict):
             return "off"
         parts = []
         for fault in self.faults:
-            name = f"status {fault.code}" if isinstance(fault, StatusFault) else fault.kind
+            if isinstance(fault, StatusFault):
+                name = f"status {fault.code}"
+            elif isinstance(fault, WireFault):
+                name = f"wire {fault.name}"
+            else:
+                name = fault.kind
             parts.append(f"{fault.rate * 100:g} % {name}")
         seed = f" (seed {self.seed})" if self.seed is not None else ""
         named = "; named scenarios too" if self.include_named else ""

@@ -18,13 +18,13 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from vivi_emulator.chaos import ChaosSettings, draw
+from vivi_emulator.chaos import ChaosSettings, Injection, draw
 from vivi_emulator.conversations import Choice, choose
 from vivi_emulator.errors import (
     ApiError,
@@ -72,6 +72,7 @@ from vivi_emulator.store.base import (
     Turn,
     View,
 )
+from vivi_emulator.wire.named import apply_named
 
 log = logging.getLogger("vivi_emulator.service")
 
@@ -342,6 +343,8 @@ class Emulator:
                 latency=self.run_time.latency(call.channel, view.overrides)[0],
                 inject=injection.stream if injection is not None else None,
             )
+            if injection is not None and injection.wire is not None:
+                script = self._wired(script, injection)
         except StatusReply as reply:
             if isinstance(reply, ScriptedStatus) or choice is None:
                 await store.cancel_turn(call.channel, message.thread_id, start.turn)
@@ -366,6 +369,14 @@ class Emulator:
             choice.conversation,
             script.injected,
         )
+
+    def _wired(self, script: Script, injection: Injection) -> Script:
+        """The script with chaos's wire fault on it, said in ``injected`` for the journal."""
+        assert injection.wire is not None
+        wired = apply_named(
+            script, injection.wire, time_scale=self.settings.time_scale, seed=self.seed
+        )
+        return replace(wired, injected=injection.kind)
 
     async def _choose(
         self, ctx: RequestContext, view: View, current: Conversation | None
