@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from vivi_emulator.scenarios.model import Chunking, Response, Scenario
+from vivi_emulator.scenarios.model import Chunking, Reply, Scenario
 from vivi_emulator.scenarios.script import split_words
 from vivi_emulator.scenarios.template import template_problems
 from vivi_emulator.scenarios.tokens import count_tokens
@@ -29,27 +29,27 @@ def chunk_count(text: str, chunking: Chunking) -> int:
     return -(-count_tokens(text) // (chunking.tokens or 1))
 
 
-def _size(response: Response) -> tuple[int, int]:
-    """(characters, events) of a response as written, placeholders counted as written."""
+def _size(reply: Reply) -> tuple[int, int]:
+    """(characters, events) of a reply as written, placeholders counted as written."""
     chars, events = 0, 2  # start and end
-    if response.text is not None:
-        chars += len(response.text)
-        events += chunk_count(response.text, response.chunking)
-    for spec in response.events or ():
+    if reply.text is not None:
+        chars += len(reply.text)
+        events += chunk_count(reply.text, reply.chunking)
+    for spec in reply.events or ():
         chars += len(spec.message) + len(spec.text or "")
-        events += chunk_count(spec.text, response.chunking) if spec.text is not None else 1
-    for frame in response.frames or ():
+        events += chunk_count(spec.text, reply.chunking) if spec.text is not None else 1
+    for frame in reply.frames or ():
         chars += len(frame.data or frame.raw or "")
         events += 1
-    if response.status is not None and response.status.body is not None:
-        chars += len(json.dumps(response.status.body))
+    if reply.status is not None and reply.status.body is not None:
+        chars += len(json.dumps(reply.status.body))
     return chars, events
 
 
 def size_problems(scenario: Scenario) -> list[str]:
     problems = []
-    for response in [scenario, *(scenario.turns or ())]:
-        chars, events = _size(response)
+    for reply in [scenario, *(scenario.turns or ())]:
+        chars, events = _size(reply)
         if chars > MAX_REPLY_CHARS:
             problems.append(
                 f"the reply is {chars} characters; the limit is {MAX_REPLY_CHARS} characters"

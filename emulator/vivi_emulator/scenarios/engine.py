@@ -27,7 +27,7 @@ from vivi_emulator.scenarios.model import (
     Chunking,
     Fault,
     Match,
-    Response,
+    Reply,
     Scenario,
     TextMatch,
     Timing,
@@ -180,7 +180,7 @@ def _chunks(text: str, chunking: Chunking) -> list[str]:
     return ["".join(pieces[i : i + per]) for i in range(0, len(pieces), per)]
 
 
-def _base_events(response: Response, values: Mapping[str, str]) -> list[ScriptEvent]:
+def _base_events(reply: Reply, values: Mapping[str, str]) -> list[ScriptEvent]:
     """The events of a text or events reply, placeholders filled, within the reply bounds
     (``checks``: a placeholder can expand to a whole message, so the bound holds here too)."""
     budget = MAX_REPLY_CHARS
@@ -192,13 +192,13 @@ def _base_events(response: Response, values: Mapping[str, str]) -> list[ScriptEv
         return rendered
 
     events = [ScriptEvent(START)]
-    if response.text is not None:
-        parts = [filled(response.text)]
-        events += [ScriptEvent(CHUNK, c) for p in parts for c in _chunks(p, response.chunking)]
-    for spec in response.events or ():
+    if reply.text is not None:
+        parts = [filled(reply.text)]
+        events += [ScriptEvent(CHUNK, c) for p in parts for c in _chunks(p, reply.chunking)]
+    for spec in reply.events or ():
         if spec.text is not None:
             text = filled(spec.text)
-            events += [ScriptEvent(CHUNK, c) for c in _chunks(text, response.chunking)]
+            events += [ScriptEvent(CHUNK, c) for c in _chunks(text, reply.chunking)]
         else:
             assert spec.event is not None
             events.append(ScriptEvent(spec.event, filled(spec.message)))
@@ -212,14 +212,14 @@ def _base_events(response: Response, values: Mapping[str, str]) -> list[ScriptEv
 
 def _timed(
     events: list[ScriptEvent],
-    response: Response,
+    reply: Reply,
     profile: LatencyProfile,
     rng: Callable[[], random.Random],
 ) -> list[ScriptEvent]:
     """The events with their delays: from the reply's ``timing`` when it gives any, else from
     the latency profile."""
-    if response.timing.model_fields_set:
-        return _scripted(events, response.timing, rng)
+    if reply.timing.model_fields_set:
+        return _scripted(events, reply.timing, rng)
     if profile.instant:
         return events  # every event is due at once (the common, fast case)
     return _profiled(events, profile, rng())
@@ -315,29 +315,29 @@ def merged_headers(*layers: Mapping[str, str]) -> dict[str, str]:
     return dict(merged.values())
 
 
-def _profile(response: Response, scenario: Scenario, default: LatencyProfile) -> LatencyProfile:
+def _profile(reply: Reply, scenario: Scenario, default: LatencyProfile) -> LatencyProfile:
     """The reply's own profile, else its scenario's (for turns), else the channel's or run's."""
-    chosen = response.latency or scenario.latency or default
+    chosen = reply.latency or scenario.latency or default
     return PROFILES[chosen] if isinstance(chosen, str) else chosen
 
 
 # Scripts that are the same for every request (no placeholder, no jitter, no latency drawn),
-# built once. Keyed by the response and the profile objects, kept alive by the entry so the key
+# built once. Keyed by the reply and the profile objects, kept alive by the entry so the key
 # cannot be reused; cleared when large (fixture reloads make new objects).
 _Key = tuple[int, int, float, WireOptions | None]
-_CONSTANT: dict[_Key, tuple[Response, LatencyProfile, Script | None]] = {}
+_CONSTANT: dict[_Key, tuple[Reply, LatencyProfile, Script | None]] = {}
 
 
-def _constant(key: _Key, response: Response, profile: LatencyProfile) -> tuple[Script | None, bool]:
-    """(the cached script, whether this response can be cached at all)."""
+def _constant(key: _Key, reply: Reply, profile: LatencyProfile) -> tuple[Script | None, bool]:
+    """(the cached script, whether this reply can be cached at all)."""
     cached = _CONSTANT.get(key)
-    if cached is not None and cached[0] is response and cached[1] is profile:
+    if cached is not None and cached[0] is reply and cached[1] is profile:
         return cached[2], cached[2] is not None
-    timed = bool(response.timing.model_fields_set)
+    timed = bool(reply.timing.model_fields_set)
     cacheable = (
-        not response.timing.jitter_ms
-        and (timed or profile.instant or response.frames is not None)
-        and not is_templated(response)
+        not reply.timing.jitter_ms
+        and (timed or profile.instant or reply.frames is not None)
+        and not is_templated(reply)
     )
     return None, cacheable
 
@@ -360,29 +360,29 @@ def build_script(
     ``latency``: the channel's or the run's profile, for a reply that names none. ``inject``: a
     stream fault to add (chaos); the Script says what it did in ``injected``.
     """
-    response: Response = scenario.step(step or ctx.turn) if scenario.turns else scenario
-    if response.status is not None:
-        status = response.status
+    reply: Reply = scenario.step(step or ctx.turn) if scenario.turns else scenario
+    if reply.status is not None:
+        status = reply.status
         body = status.body or {"detail": _REASON_PHRASES.get(status.code, "scripted error")}
-        raise StatusReply(status.code, body, merged_headers(response.headers, status.headers))
-    profile = _profile(response, scenario, latency)
-    options = response.wire or scenario.wire or wire
+        raise StatusReply(status.code, body, merged_headers(reply.headers, status.headers))
+    profile = _profile(reply, scenario, latency)
+    options = reply.wire or scenario.wire or wire
     if inject is not None:
-        return _build(scenario.name, response, ctx, seed, time_scale, profile, options, inject)
-    key = (id(response), id(profile), time_scale, wire)
-    script, cacheable = _constant(key, response, profile)
+        return _build(scenario.name, reply, ctx, seed, time_scale, profile, options, inject)
+    key = (id(reply), id(profile), time_scale, wire)
+    script, cacheable = _constant(key, reply, profile)
     if script is not None:
         return script
-    script = _build(scenario.name, response, ctx, seed, time_scale, profile, options)
+    script = _build(scenario.name, reply, ctx, seed, time_scale, profile, options)
     if len(_CONSTANT) > 4096:
         _CONSTANT.clear()
-    _CONSTANT[key] = (response, profile, script if cacheable else None)
+    _CONSTANT[key] = (reply, profile, script if cacheable else None)
     return script
 
 
 def _build(
     name: str,
-    response: Response,
+    reply: Reply,
     ctx: RequestContext,
     seed: int,
     time_scale: float,
@@ -390,22 +390,22 @@ def _build(
     wire: WireOptions | None = None,
     inject: Injected | None = None,
 ) -> Script:
-    """The Script of ``response`` for this request.
+    """The Script of ``reply`` for this request.
 
     Every scripted delay is multiplied by ``time_scale`` (0.5 plays twice as fast; 0: no delays);
     so are the wire options' times, when the stream is played.
     """
     recorded_break: str | None = None
-    if response.frames is not None:
-        events, recorded_break = frame_events(response.frames)
+    if reply.frames is not None:
+        events, recorded_break = frame_events(reply.frames)
     else:
         values = ctx.template_values()
         try:
-            base = _base_events(response, values)
+            base = _base_events(reply, values)
         except ReplyTooLarge as exc:
             raise ReplyTooLarge(f"scenario '{name}': {exc.detail}") from None
-        events = _timed(base, response, profile, lambda: _rng(seed, ctx, name))
-    fault, injected = response.fault, None
+        events = _timed(base, reply, profile, lambda: _rng(seed, ctx, name))
+    fault, injected = reply.fault, None
     if inject is not None:
         added, injected = inject(len(events))
         fault = fault.model_copy(update={k: getattr(added, k) for k in added.model_fields_set})
@@ -418,7 +418,7 @@ def _build(
         scenario=name,
         abort=abort,
         broken=broken,
-        headers=tuple(response.headers.items()),
+        headers=tuple(reply.headers.items()),
         wire=Wire(wire, time_scale, seed) if wire is not None else None,
         injected=injected,
     )

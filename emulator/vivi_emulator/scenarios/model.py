@@ -228,7 +228,7 @@ class Recorded(_Strict):
     upstream: str | None = None
 
 
-class Response(_Strict):
+class Reply(_Strict):
     """What a scenario answers: a text, explicit events, recorded frames, or a status."""
 
     text: str | None = None
@@ -259,7 +259,7 @@ class Response(_Strict):
         return resolve(value, files=False)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Response:
+    def _one_kind(self) -> Reply:
         _require_one_kind(self)
         return self
 
@@ -267,20 +267,20 @@ class Response(_Strict):
 _KINDS = ("text", "events", "frames", "status")
 
 
-def _require_one_kind(response: Response) -> None:
-    given = [k for k in _KINDS if getattr(response, k) is not None]
+def _require_one_kind(reply: Reply) -> None:
+    given = [k for k in _KINDS if getattr(reply, k) is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of text, events, frames, status")
 
 
-class Scenario(Response):
+class Scenario(Reply):
     """A named answer. Without `match` it is chosen only by name (the x-vivi-scenario header)."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     description: str = ""
     match: Match | None = None
     default: bool = Field(default=False, description="Answer when no other scenario matches.")
-    turns: list[Response] | None = Field(
+    turns: list[Reply] | None = Field(
         default=None,
         description="A conversation: item n answers the thread's n-th message since it entered "
         "the scenario, whatever the message says; after the last, the usual choice resumes.",
@@ -307,7 +307,7 @@ class Scenario(Response):
         _require_one_kind(self)
         return self
 
-    def step(self, index: int) -> Response:
+    def step(self, index: int) -> Reply:
         """The reply of the conversation's ``index``-th message (1-based)."""
         assert self.turns
         count = len(self.turns)

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from vivi_emulator.errors import ReplyTooLarge
-from vivi_emulator.scenarios.model import Response, Scenario
+from vivi_emulator.scenarios.model import Reply, Scenario
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -50,18 +50,18 @@ def render(text: str, values: Mapping[str, str], limit: int | None = None) -> st
     return _PLACEHOLDER.sub(filled, text)
 
 
-def _texts(response: Response) -> Iterator[str]:
-    if response.text is not None:
-        yield response.text
-    for spec in response.events or ():
+def _texts(reply: Reply) -> Iterator[str]:
+    if reply.text is not None:
+        yield reply.text
+    for spec in reply.events or ():
         yield spec.message
         if spec.text is not None:
             yield spec.text
 
 
-def is_templated(response: Response) -> bool:
-    """Whether any text of the response depends on the request."""
-    return any(_PLACEHOLDER.search(text) for text in _texts(response))
+def is_templated(reply: Reply) -> bool:
+    """Whether any text of the reply depends on the request."""
+    return any(_PLACEHOLDER.search(text) for text in _texts(reply))
 
 
 def _unknown(texts: Iterator[str]) -> list[str]:
