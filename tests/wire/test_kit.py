@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -190,7 +191,11 @@ def test_interactive_mode_forces_each_scenario_until_enter() -> None:
 
 
 def test_an_emulator_that_cannot_start_is_a_clear_usage_error() -> None:
-    result = CliRunner().invoke(cli_app, ["wire-test", "--server", "nope", "--client", "true"])
+    with socket.socket() as taken:  # its port is in use: serve refuses to start
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(cli_app, ["wire-test", "--port", port, "--client", "true"])
     assert result.exit_code == 2
     assert "the emulator did not start" in result.output
-    assert "server" in result.output
+    assert "already in use" in result.output

@@ -11,7 +11,13 @@ import typer
 
 from vivi_emulator import __version__
 from vivi_emulator.access_log import configure_logging
-from vivi_emulator.cli.servers import PortInUse, check_port_free, run_granian, run_uvicorn
+from vivi_emulator.cli.servers import (
+    PortInUse,
+    Server,
+    check_port_free,
+    run_granian,
+    run_uvicorn,
+)
 from vivi_emulator.scenarios.loader import FixtureError, ScenarioSet
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import (
@@ -63,7 +69,7 @@ def serve(
         Path | None,
         typer.Option(help="A YAML or TOML settings file.", envvar="VIVI_EMULATOR_CONFIG"),
     ] = None,
-    server: Annotated[str | None, typer.Option(help="ASGI server: granian or uvicorn.")] = None,
+    server: Annotated[Server | None, typer.Option(help="ASGI server (default: granian).")] = None,
     public_url: Annotated[
         str | None, typer.Option(help="Base of uploaded files' URLs (default: as called).")
     ] = None,
@@ -115,7 +121,7 @@ def serve(
             overrides={
                 "host": host,
                 "port": port,
-                "server": server,
+                "server": server.value if server is not None else None,
                 "public_url": public_url,
                 "seed": seed,
                 "time_scale": time_scale,

@@ -6,11 +6,19 @@ import errno
 import os
 import signal
 import socket
+from enum import StrEnum
 
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import RESOLVED_ENV, Settings, dump_resolved
 
 FACTORY = "vivi_emulator.app:create_app_from_env"
+
+
+class Server(StrEnum):
+    """The ASGI servers the emulator runs on (``settings.ServerName``): the CLI's choices."""
+
+    GRANIAN = "granian"
+    UVICORN = "uvicorn"
 
 
 class PortInUse(Exception):

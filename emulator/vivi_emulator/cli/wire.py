@@ -22,6 +22,7 @@ from typing import IO, Annotated
 import httpx
 import typer
 
+from vivi_emulator.cli.servers import Server
 from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID
 from vivi_emulator.wire.kit import Case, Result, cases, listing, run_kit
 
@@ -34,7 +35,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _emulator(port: int, server: str, time_scale: float) -> Iterator[str]:
+def _emulator(port: int, server: Server, time_scale: float) -> Iterator[str]:
     """A ``serve`` process on loopback, healthy; stopped (SIGTERM) on the way out."""
     base = f"http://127.0.0.1:{port}"
     args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--server", server]
@@ -135,7 +136,7 @@ def wire_test(
     port: Annotated[
         int | None, typer.Option(help="Port (default 8000; a free one with --client).")
     ] = None,
-    server: Annotated[str, typer.Option(help="ASGI server: granian or uvicorn.")] = "granian",
+    server: Annotated[Server, typer.Option(help="ASGI server.")] = Server.GRANIAN,
     time_scale: Annotated[
         float,
         typer.Option(
