@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from vivi_emulator import sse
+from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
 
 CHANNEL = "demo-channel"
 KEY = "demo-key"
@@ -32,3 +33,11 @@ def sse_events(body: bytes) -> list[dict[str, Any]]:
 
 def chunks_text(events: list[dict[str, Any]]) -> str:
     return "".join(e["message"] for e in events if e["event"] == "on_chat_model_stream")
+
+
+def reply_script(text: str, *, chunks: list[str] | None = None) -> Script:
+    """A well-formed reply: start, the text in chunks (by word unless given), end; no delays."""
+    parts = split_words(text) if chunks is None else chunks
+    return Script(
+        events=(ScriptEvent(START), *(ScriptEvent(CHUNK, p) for p in parts), ScriptEvent(END))
+    )

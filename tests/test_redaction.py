@@ -8,17 +8,13 @@ from urllib.parse import quote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vivi_emulator.redaction import REDACTED, Redactor, is_credential_header, redact_headers
+from vivi_emulator.redaction import REDACTED, Redactor, is_credential_header
 
 
 def test_credential_headers_are_known_by_name_in_any_case() -> None:
     assert is_credential_header("Vivi-Api-Key")
     assert is_credential_header("x-vivi-admin-token")
     assert not is_credential_header("content-type")
-    assert redact_headers([("Authorization", "Bearer x"), ("x-other", "fine")]) == {
-        "Authorization": REDACTED,
-        "x-other": "fine",
-    }
 
 
 @given(st.text(min_size=4, max_size=30).filter(lambda s: s.strip() == s and REDACTED not in s))

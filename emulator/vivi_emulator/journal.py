@@ -77,23 +77,12 @@ class JournalEntry:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    @property
-    def thread(self) -> str | None:
-        return self.items[0].thread if len(self.items) == 1 else None
-
     def threads(self) -> list[str]:
         return [item.thread.lower() for item in self.items]
 
     @property
     def operation(self) -> str:
         return self.path.rsplit("/", 1)[-1]
-
-    def unmatched_items(self) -> list[ItemRecord]:
-        return [i for i in self.items if i.chosen_by is ChosenBy.DEFAULT]
-
-    def faults(self) -> list[str]:
-        """What chaos injected into this request's messages."""
-        return [i.fault for i in self.items if i.fault is not None]
 
     def as_dict(self) -> dict[str, Any]:
         """The entry as the control API shows it (JSON-ready)."""

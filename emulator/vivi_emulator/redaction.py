@@ -32,11 +32,6 @@ def is_credential_header(name: str) -> bool:
     return name.lower() in CREDENTIAL_HEADERS
 
 
-def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Headers as a dict, with every credential header's value replaced by the marker."""
-    return {name: REDACTED if is_credential_header(name) else value for name, value in headers}
-
-
 def secret_forms(secret: str) -> set[str]:
     """The ways ``secret`` can appear in a text: as is, URL-encoded, JSON-escaped."""
     if not secret:

@@ -559,9 +559,6 @@ class Emulator:
             overrides = await self.store.overrides(None)
         return overrides.forced
 
-    async def overrides(self, scope: str | None) -> Overrides:
-        return await self.store.overrides(scope)
-
     # --- the journal ----------------------------------------------------------------------------
 
     async def journal(

@@ -113,13 +113,11 @@ class EventStream:
         headers: Sequence[tuple[bytes, bytes]] = STREAM_HEADERS,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
-        on_sent: Callable[[list[dict[str, str]]], object] | None = None,
         on_finish: Callable[[Played], Awaitable[None]] | None = None,
     ) -> None:
         self.script = script
         self._sleep = sleep
         self._clock = clock
-        self._on_sent = on_sent
         self._on_finish = on_finish
         self.headers = list(headers)
         # Without wire options, the docs' framing; with them, the writes the options ask for.
@@ -172,8 +170,6 @@ class EventStream:
                         await self._sleep(wait)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 self.played.events.extend(events)
-                if self._on_sent is not None:
-                    self._on_sent(events)
             if self.abort and self.linger > 0:
                 await self._sleep(self.linger)  # an idle cut: the silence passes first
             await self._finish()

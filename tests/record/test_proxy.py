@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -15,8 +16,9 @@ import pytest
 import yaml
 from starlette.types import Receive, Scope, Send
 
+from vivi_emulator import sse
 from vivi_emulator.record.proxy import RecordingProxy
-from vivi_emulator.record.recording import Exchange, recorded_events
+from vivi_emulator.record.recording import Exchange
 from vivi_emulator.redaction import secret_forms
 from vivi_emulator.scenarios.loader import parse_file
 from vivi_emulator.sse import FrameSplitter, encode_event
@@ -32,6 +34,17 @@ START = encode_event("", "on_chat_model_start")
 
 def chunk(text: str) -> bytes:
     return encode_event(text, "on_chat_model_stream")
+
+
+def recorded_events(scenario: dict[str, Any]) -> list[tuple[str, str]]:
+    """(event, message) of a recorded scenario's frames (each kept as its data or raw)."""
+    out = []
+    for frame in scenario.get("frames") or []:
+        data = frame.get("data") if "data" in frame else sse.frame_data(frame.get("raw", ""))
+        parsed = sse.parse_event(data) if data is not None else None
+        if parsed is not None:
+            out.append(parsed)
+    return out
 
 
 class Upstream:

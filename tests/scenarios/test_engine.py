@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from vivi_emulator.conversations import choose
 from vivi_emulator.errors import StatusReply, ValidationFailed
-from vivi_emulator.scenarios.engine import RequestContext, build_script, pick
+from vivi_emulator.scenarios.engine import RequestContext, build_script, matched, named
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.script import CHUNK, END, START
@@ -86,16 +87,23 @@ SET = scenario_set(
     ],
 )
 def test_matchers(request_ctx: RequestContext, expected: str) -> None:
-    assert pick(SET, request_ctx, None, None)[0].name == expected
+    assert matched(SET, request_ctx)[0].name == expected
 
 
 def test_named_scenario_is_forced_by_name() -> None:
-    assert pick(SET, ctx("ping"), "by-name-only", None) == (SET.get("by-name-only"), "header")
+    assert named(SET, "by-name-only", None) == (SET.get("by-name-only"), "header")
+    assert named(SET, None, "by-name-only") == (SET.get("by-name-only"), "forced")
+    assert named(SET, None, None) is None
+
+
+def test_a_named_scenario_wins_over_a_match() -> None:
+    choice = choose(SET, ctx("ping"), None, header="by-name-only")
+    assert (choice.scenario.name, choice.chosen_by) == ("by-name-only", "header")
 
 
 def test_unknown_forced_name_is_422_listing_known_names() -> None:
     with pytest.raises(ValidationFailed) as raised:
-        pick(SET, ctx(), "nope", None)
+        named(SET, "nope", None)
     assert raised.value.status_code == 422
     assert "nope" in raised.value.detail
     assert "by-name-only" in raised.value.detail
@@ -103,7 +111,7 @@ def test_unknown_forced_name_is_422_listing_known_names() -> None:
 
 def test_no_match_and_no_default_is_a_clear_error() -> None:
     with pytest.raises(ValidationFailed, match="no default"):
-        pick(scenario_set({"name": "a", "match": {"message": "x"}, "text": "y"}), ctx(), None, None)
+        matched(scenario_set({"name": "a", "match": {"message": "x"}, "text": "y"}), ctx())
 
 
 def test_text_is_streamed_in_token_chunks_between_start_and_end() -> None:

@@ -13,12 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from vivi_emulator.cli import app as cli_app
-from vivi_emulator.scenarios.script import reply_script
 from vivi_emulator.wire import WireOptions, plan
 from vivi_emulator.wire.kit import Case, cases, judge, printed_reply
 from vivi_emulator.wire.named import apply_named, named_wire, wire_names
 
 from tests.server import free_port
+from tests.support import reply_script
 from tests.wire.raw import request
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
-from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, reply_script
+from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.streaming import encoded
 from vivi_emulator.wire import WireOptions, plan, with_wire
 from vivi_emulator.wire.plan import BOM
+
+from tests.support import reply_script
 
 START_LINE = b'data: {"message": "", "event": "on_chat_model_start"}'
 END_LINE = b'data: {"message": "", "event": "on_chat_model_end"}'

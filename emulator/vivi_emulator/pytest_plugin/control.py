@@ -66,10 +66,6 @@ class Control:
         self._call("health", "GET", "/health")
         self._call("channels", "GET", "/channels")  # the admin token, if one is needed
 
-    def scenario_names(self) -> list[str]:
-        listed = self._call("scenarios", "GET", "/scenarios")
-        return [s["name"] for s in listed["scenarios"]]
-
     # --- channels -------------------------------------------------------------------------------
 
     def add_channel(self, channel_id: str) -> str:

@@ -21,7 +21,6 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -294,14 +293,3 @@ def _invoke_frames(body: str, elapsed_ms: float) -> list[dict[str, Any]]:
         {"after_ms": round(elapsed_ms, 1), "data": sse.event_data(message, CHUNK)},
         {"after_ms": 0.0, "data": sse.event_data("", END)},
     ]
-
-
-def recorded_events(scenario: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(event, message) of a recorded scenario's frames, for checks and tests."""
-    out = []
-    for frame in scenario.get("frames") or []:
-        data = frame.get("data") if "data" in frame else sse.frame_data(frame.get("raw", ""))
-        parsed = sse.parse_event(data) if data is not None else None
-        if parsed is not None:
-            out.append(parsed)
-    return out

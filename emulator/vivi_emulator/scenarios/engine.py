@@ -142,20 +142,6 @@ def named(
     return None
 
 
-def pick(
-    scenarios: ScenarioSet,
-    ctx: RequestContext,
-    header_scenario: str | None,
-    forced_scenario: str | None,
-) -> tuple[Scenario, ChosenBy]:
-    """The scenario for a request that no queued reply took, and how it was chosen.
-
-    In order: the one named by the ``x-vivi-scenario`` header, the one forced for every request
-    from the control API, the first fixture whose match holds, the default.
-    """
-    return named(scenarios, header_scenario, forced_scenario) or matched(scenarios, ctx)
-
-
 def matched(scenarios: ScenarioSet, ctx: RequestContext) -> tuple[Scenario, ChosenBy]:
     """The first scenario whose match holds, else the default one."""
     for scenario in scenarios.scenarios:

@@ -70,18 +70,3 @@ def split_words(text: str) -> list[str]:
     """Chunks the way a model streams words: each word keeps the spaces that follow it."""
     chunks = _WORDS.findall(text)
     return chunks or [text]
-
-
-def reply_script(
-    text: str, *, scenario: str = "builtin", chunks: list[str] | None = None
-) -> Script:
-    """A well-formed reply: start, the text in chunks, end; no delays."""
-    parts = split_words(text) if chunks is None else chunks
-    return Script(
-        events=(
-            ScriptEvent(START),
-            *(ScriptEvent(CHUNK, part) for part in parts),
-            ScriptEvent(END),
-        ),
-        scenario=scenario,
-    )
