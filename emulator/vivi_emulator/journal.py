@@ -1,26 +1,18 @@
 """The journal's entries: one per request to the VIVI surface, written once, when its answer is
 finished, and never changed after.
 
-An entry holds no secret (credential headers and every known key are redacted before it is
-made) and has a bounded size: a large body or a long event list is cut, with a marker saying
-how much was left out, so one request can never fill the journal's memory.
+An entry holds no secret and has a bounded size: ``journaling`` makes it so, from the request's
+``Trace``, before the entry exists.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from vivi_emulator.redaction import CREDENTIAL_HEADERS, REDACTED, Redactor
-
-# Size bounds of one entry, documented in the README's "Bounds"; the body and the events share
-# ``limits.journal_entry_bytes`` (a third and two thirds).
-HEADER_VALUE_BYTES = 1024
-MAX_HEADERS = 64
 # Bodies nested deeper than this are kept as text: they would cost a reader's parser dearly.
 MAX_JSON_DEPTH = 32
 
@@ -179,71 +171,3 @@ def _shown_body(body: str | None, truncated: bool) -> Any:
         return json.loads(body)
     except ValueError:
         return body
-
-
-# --- making entries ------------------------------------------------------------------------------
-
-
-def cut(text: str, limit: int) -> tuple[str, bool]:
-    """``text`` within ``limit`` bytes of UTF-8, with a marker saying what was left out."""
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) <= limit:
-        return text, False
-    kept = data[:limit].decode("utf-8", "ignore")
-    return f"{kept}…[truncated: {len(data) - limit} more bytes]", True
-
-
-def body_text(raw: bytes | str | None, redact: Redactor, limit: int) -> tuple[str | None, bool]:
-    """The body as text within ``limit`` bytes, secrets removed, and whether it was cut."""
-    if raw is None:
-        return None, False
-    if isinstance(raw, bytes):
-        raw = (
-            raw[: limit + 4].decode("utf-8", "replace")
-            if len(raw) > limit
-            else raw.decode("utf-8", "replace")
-        )
-    text, truncated = cut(raw, limit) if len(raw) > limit // 4 else (raw, False)
-    return (redact.text(text) if redact else text), truncated
-
-
-def kept_headers(raw: Iterable[tuple[str, str]], redact: Redactor) -> tuple[tuple[str, str], ...]:
-    """The request's headers (lower-case names), credentials redacted, values bounded."""
-    kept = []
-    for name, value in raw:
-        if name in CREDENTIAL_HEADERS:
-            value = REDACTED
-        else:
-            if len(value) > HEADER_VALUE_BYTES // 4:  # a UTF-8 character is at most 4 bytes
-                value, _ = cut(value, HEADER_VALUE_BYTES)
-            if redact:
-                value = redact.text(value)
-        kept.append((name, value))
-        if len(kept) == MAX_HEADERS:
-            break
-    return tuple(kept)
-
-
-def kept_events(
-    events: Sequence[dict[str, str]], redact: Redactor, limit: int
-) -> tuple[tuple[dict[str, str], ...], int]:
-    """The events within ``limit`` bytes of text, and how many were left out."""
-    kept: list[dict[str, str]] = []
-    budget = limit
-    for index, event in enumerate(events):
-        size = sum(len(v) for v in event.values()) + 32
-        if size > budget:
-            left_out = len(events) - index
-            break
-        budget -= size
-        kept.append(event)
-    else:
-        left_out = 0
-    if redact:
-        # The messages as one text: a key echoed back is cut into several chunks.
-        messages = redact.parts([e.get("message", "") for e in kept])
-        kept = [
-            {k: (message if k == "message" else redact.text(v)) for k, v in event.items()}
-            for event, message in zip(kept, messages, strict=True)
-        ]
-    return tuple(kept), left_out

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from vivi_emulator.app import create_app
-from vivi_emulator.service import Emulator, safe_file_name
+from vivi_emulator.files import safe_file_name
+from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Limits, Settings
 
 from tests.support import AUTH, url

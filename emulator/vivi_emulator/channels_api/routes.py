@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vivi_emulator.access_log import add_note
+from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus, Trace
 from vivi_emulator.channels_api.body import (
     ClientGone,
     headers_of,
@@ -40,7 +41,7 @@ from vivi_emulator.errors import (
     json_bytes,
 )
 from vivi_emulator.paths import parse_api_path
-from vivi_emulator.service import Answer, Call, Emulator, Message, ScriptedStatus, Trace
+from vivi_emulator.service import Emulator
 from vivi_emulator.streaming import STREAM_HEADERS, EventStream, Played
 from vivi_emulator.wire.gateway import gateway_failure
 

@@ -1,0 +1,150 @@
+"""Journaling a request: its ``Trace`` made into its one journal entry, at the end.
+
+An entry holds no secret: credential headers are replaced by a marker, and every key ever used
+here (and the admin token) is removed from the body, the headers, the events and the error. It
+has a bounded size: a large body or a long event list is cut, with a marker saying how much was
+left out, so one request can never fill the journal's memory. Bounds (README, "Bounds"): a
+header value is cut at ``HEADER_VALUE_BYTES``, at most ``MAX_HEADERS`` headers are kept, and the
+body and the events share ``limits.journal_entry_bytes`` (a third and two thirds).
+
+Making an entry is on every request's path: the redactor and each set of headers a client sends
+are made once and reused (``Journaling``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+from vivi_emulator.calls import Trace
+from vivi_emulator.journal import JournalEntry
+from vivi_emulator.redaction import CREDENTIAL_HEADERS, REDACTED, Redactor
+from vivi_emulator.store.base import KeyRing
+
+HEADER_VALUE_BYTES = 1024
+MAX_HEADERS = 64
+
+_Headers = tuple[tuple[str, str], ...]
+
+
+class Journaling:
+    """Makes journal entries; keeps the redactor of the current keys and the headers' copies."""
+
+    def __init__(self, entry_bytes: int, admin_token: str | None = None) -> None:
+        self.entry_bytes = entry_bytes
+        self._admin_token = admin_token
+        self._redactors: tuple[int, Redactor] | None = None
+        self._headers: dict[_Headers, tuple[Redactor, _Headers]] = {}
+
+    def redactor(self, ring: KeyRing) -> Redactor:
+        """Removes every key ever used here (and the admin token) from journaled text."""
+        if self._redactors is None or self._redactors[0] != ring.version:
+            redactor = Redactor(ring.ever)
+            if self._admin_token is not None:
+                redactor.add(self._admin_token)
+            self._redactors = (ring.version, redactor)
+        return self._redactors[1]
+
+    def entry(self, trace: Trace, ring: KeyRing) -> JournalEntry:
+        """The immutable journal entry of a finished request: redacted, and size-bounded."""
+        redact = self.redactor(ring)
+        call = trace.call
+        limit = self.entry_bytes
+        body, cut = body_text(trace.body, redact, limit // 3)
+        events, left_out = (
+            kept_events(trace.events, redact, limit - limit // 3)
+            if trace.events is not None
+            else (None, 0)
+        )
+        return JournalEntry(
+            id=0,
+            time=call.started,
+            method=call.method,
+            path=call.path,
+            channel=call.channel,
+            headers=self._kept_headers(call.headers, redact),
+            status=trace.status,
+            body=body,
+            body_truncated=cut,
+            items=tuple(trace.items),
+            events=events,
+            events_left_out=left_out,
+            error=redact.text(trace.error) if trace.error else None,
+            client_left=trace.client_left,
+            duration_ms=(time.monotonic() - call.clock) * 1000,
+        )
+
+    def _kept_headers(self, headers: Mapping[str, str], redact: Redactor) -> _Headers:
+        # Clients send the same headers again and again: each set is redacted once.
+        raw = tuple(headers.items())
+        cached = self._headers.get(raw)
+        if cached is None or cached[0] is not redact:
+            if len(self._headers) >= 256:
+                self._headers.clear()
+            cached = self._headers[raw] = (redact, kept_headers(raw, redact))
+        return cached[1]
+
+
+def cut(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` within ``limit`` bytes of UTF-8, with a marker saying what was left out."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text, False
+    kept = data[:limit].decode("utf-8", "ignore")
+    return f"{kept}…[truncated: {len(data) - limit} more bytes]", True
+
+
+def body_text(raw: bytes | str | None, redact: Redactor, limit: int) -> tuple[str | None, bool]:
+    """The body as text within ``limit`` bytes, secrets removed, and whether it was cut."""
+    if raw is None:
+        return None, False
+    if isinstance(raw, bytes):
+        raw = (
+            raw[: limit + 4].decode("utf-8", "replace")
+            if len(raw) > limit
+            else raw.decode("utf-8", "replace")
+        )
+    text, truncated = cut(raw, limit) if len(raw) > limit // 4 else (raw, False)
+    return (redact.text(text) if redact else text), truncated
+
+
+def kept_headers(raw: Iterable[tuple[str, str]], redact: Redactor) -> tuple[tuple[str, str], ...]:
+    """The request's headers (lower-case names), credentials redacted, values bounded."""
+    kept = []
+    for name, value in raw:
+        if name in CREDENTIAL_HEADERS:
+            value = REDACTED
+        else:
+            if len(value) > HEADER_VALUE_BYTES // 4:  # a UTF-8 character is at most 4 bytes
+                value, _ = cut(value, HEADER_VALUE_BYTES)
+            if redact:
+                value = redact.text(value)
+        kept.append((name, value))
+        if len(kept) == MAX_HEADERS:
+            break
+    return tuple(kept)
+
+
+def kept_events(
+    events: Sequence[dict[str, str]], redact: Redactor, limit: int
+) -> tuple[tuple[dict[str, str], ...], int]:
+    """The events within ``limit`` bytes of text, and how many were left out."""
+    kept: list[dict[str, str]] = []
+    budget = limit
+    for index, event in enumerate(events):
+        size = sum(len(v) for v in event.values()) + 32
+        if size > budget:
+            left_out = len(events) - index
+            break
+        budget -= size
+        kept.append(event)
+    else:
+        left_out = 0
+    if redact:
+        # The messages as one text: a key echoed back is cut into several chunks.
+        messages = redact.parts([e.get("message", "") for e in kept])
+        kept = [
+            {k: (message if k == "message" else redact.text(v)) for k, v in event.items()}
+            for event, message in zip(kept, messages, strict=True)
+        ]
+    return tuple(kept), left_out
