@@ -15,7 +15,7 @@ from vivi_emulator.errors import StatusReply
 from vivi_emulator.journal import ChosenBy, ItemRecord
 from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.scenarios.script import Script
-from vivi_emulator.store.base import Conversation
+from vivi_emulator.store.values import Conversation
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from vivi_emulator.journal import ChosenBy
 from vivi_emulator.scenarios.engine import RequestContext, matched, named
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
-from vivi_emulator.store.base import KEEP, Conversation, Keep
+from vivi_emulator.store.values import KEEP, Conversation, Keep
 
 
 @dataclass(frozen=True, slots=True)

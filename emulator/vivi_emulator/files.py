@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from vivi_emulator.errors import FieldError, NotFound, PayloadTooLarge, ValidationFailed
 from vivi_emulator.settings import Settings
-from vivi_emulator.store.base import NewFile, StateStore, StoredFile
+from vivi_emulator.store.base import StateStore
+from vivi_emulator.store.values import NewFile, StoredFile
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

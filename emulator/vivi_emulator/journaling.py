@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from vivi_emulator.calls import Trace
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.redaction import CREDENTIAL_HEADERS, REDACTED, Redactor
-from vivi_emulator.store.base import KeyRing
+from vivi_emulator.store.keys import KeyRing
 
 HEADER_VALUE_BYTES = 1024
 MAX_HEADERS = 64

@@ -11,7 +11,7 @@ from __future__ import annotations
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.settings import Channel, Settings
-from vivi_emulator.store.base import Overrides
+from vivi_emulator.store.values import Overrides
 
 RUN_TIME = "run time"
 CONFIGURED = "settings"

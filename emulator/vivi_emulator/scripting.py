@@ -22,7 +22,8 @@ from vivi_emulator.scenarios.engine import UnknownScenario
 from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet, model_errors
 from vivi_emulator.scenarios.model import Scenario
-from vivi_emulator.store.base import Overrides, QueuedReply, StateStore
+from vivi_emulator.store.base import StateStore
+from vivi_emulator.store.values import Overrides, QueuedReply
 
 
 def queued_scenario(data: Mapping[str, Any], default_name: str) -> Scenario:

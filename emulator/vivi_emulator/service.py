@@ -41,13 +41,8 @@ from vivi_emulator.scenarios.script import Script
 from vivi_emulator.scripting import Scripting
 from vivi_emulator.settings import Settings
 from vivi_emulator.store import open_store
-from vivi_emulator.store.base import (
-    Bounds,
-    Conversation,
-    StateStore,
-    Turn,
-    View,
-)
+from vivi_emulator.store.base import Bounds, StateStore
+from vivi_emulator.store.values import Conversation, Turn, View
 from vivi_emulator.wire.named import apply_named
 
 log = logging.getLogger("vivi_emulator.service")

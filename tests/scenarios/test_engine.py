@@ -13,7 +13,7 @@ from vivi_emulator.scenarios.engine import RequestContext, build_script, matched
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.script import CHUNK, END, START
-from vivi_emulator.store.base import Turn
+from vivi_emulator.store.values import Turn
 from vivi_emulator.wire import Wire, WireOptions
 
 from tests.support import THREAD

@@ -12,18 +12,9 @@ import pytest
 from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.store import open_store
-from vivi_emulator.store.base import (
-    Bounds,
-    Conversation,
-    NewFile,
-    Overrides,
-    QueuedReply,
-    QueueFull,
-    QuotaExceeded,
-    StateStore,
-    Turn,
-)
+from vivi_emulator.store.base import Bounds, QueueFull, QuotaExceeded, StateStore
 from vivi_emulator.store.memory import MemoryStore
+from vivi_emulator.store.values import Conversation, NewFile, Overrides, QueuedReply, Turn
 
 CHANNELS = {"a": "key-a", "b": "key-b"}
 T1 = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"

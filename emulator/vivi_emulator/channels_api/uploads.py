@@ -14,7 +14,7 @@ from starlette.requests import Request
 from vivi_emulator.channels_api.body import body_chunks
 from vivi_emulator.errors import FieldError, ValidationFailed
 from vivi_emulator.settings import Limits
-from vivi_emulator.store.base import NewFile
+from vivi_emulator.store.values import NewFile
 
 _OCTETS = "application/octet-stream"
 # Room for multipart boundaries and part headers on top of the files' own bytes.

@@ -36,7 +36,7 @@ from vivi_emulator.scenarios.model import (
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
 from vivi_emulator.scenarios.template import is_templated, render
 from vivi_emulator.scenarios.tokens import count_tokens, split_tokens
-from vivi_emulator.store.base import Turn
+from vivi_emulator.store.values import Turn
 from vivi_emulator.wire import Wire, WireOptions
 
 # A stream fault added to a reply (chaos): given the reply's event count, the Fault, and what it

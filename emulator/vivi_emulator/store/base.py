@@ -10,27 +10,32 @@ next turn of a thread, claim a queued reply, rotate a key. Two backends implemen
 new module that subclasses ``StateStore`` and registers its URL scheme (``store/__init__.py``).
 
 A *scope* is a channel id, or ``None`` for everything (the global queue, the global overrides).
+The values the store keeps and answers with are in ``store/values.py``; the keys' snapshot and
+the order of the key checks in ``store/keys.py``.
 """
 
 from __future__ import annotations
 
-import hmac
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
-
-from vivi_emulator.chaos import ChaosSettings
-from vivi_emulator.errors import ApiError, Forbidden, NotFound, Unauthorized
-from vivi_emulator.paths import API_KEY_HEADER
-from vivi_emulator.scenarios.latency import LatencyProfile
+from vivi_emulator.errors import ApiError
+from vivi_emulator.store.keys import KeyRing
+from vivi_emulator.store.values import (
+    KEEP,
+    Conversation,
+    Keep,
+    NewFile,
+    Overrides,
+    QueuedReply,
+    StoredFile,
+    Turn,
+    TurnStart,
+)
 
 if TYPE_CHECKING:
     from vivi_emulator.journal import JournalEntry
-    from vivi_emulator.scenarios.model import Scenario
 
 
 class StoreUnavailable(ApiError):
@@ -59,159 +64,6 @@ class Bounds:
     file_ttl_seconds: float = 3600.0
     journal_size: int = 1000
     max_queued: int = 1000
-
-
-# --- channels and keys --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRing:
-    """A snapshot of the channels and their keys, and the order of the key checks.
-
-    No key is 401; then an unknown channel is 404; then the channel's own key passes, a key of
-    another channel is 403, anything else is 401 (docs/decisions.md, rows 3 to 5). Keys are
-    compared with ``hmac.compare_digest``, always against every channel's key, so the time a
-    check takes does not tell which keys exist or how much of one matched.
-    """
-
-    keys: Mapping[str, bytes] = field(default_factory=dict)
-    # Every key ever in use here, rotated ones included: what the journal must never show.
-    ever: frozenset[str] = frozenset()
-    version: int = 0
-
-    @classmethod
-    def of(cls, keys: Mapping[str, str], ever: Iterable[str] = (), version: int = 0) -> KeyRing:
-        return cls(
-            {c: k.encode("utf-8") for c, k in keys.items()},
-            frozenset(ever) | frozenset(keys.values()),
-            version,
-        )
-
-    def channels(self) -> list[str]:
-        return list(self.keys)
-
-    def check(self, channel_id: str, presented: str | None) -> None:
-        """Raise the VIVI error for this channel id and presented key, or return if it passes."""
-        if not presented:
-            raise Unauthorized(f"missing API key: send it in the '{API_KEY_HEADER}' header")
-        expected = self.keys.get(channel_id)
-        if expected is None:
-            raise NotFound(f"unknown channel '{channel_id}'")
-        given = presented.encode("utf-8", "surrogateescape")
-        owns = hmac.compare_digest(given, expected)
-        other = False
-        for key in self.keys.values():
-            # Every key, no early exit: the time taken says nothing about which one matched.
-            other |= hmac.compare_digest(given, key)
-        if owns:
-            return
-        if other:
-            raise Forbidden(f"this API key belongs to another channel, not to '{channel_id}'")
-        raise Unauthorized("invalid API key")
-
-
-# --- threads ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One exchange of a thread: what the user said and what the agent answered."""
-
-    message: str
-    reply: str
-
-
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    """The scenario a thread is in (one with ``turns``), and the thread's turn that answers its
-    first step: turn ``t`` answers step ``t - first_turn + 1``. The service moves it when a
-    message outside the conversation (a named scenario) opens a turn, or when a step answers
-    with a status (which gives its turn back), so that the steps go on where they were."""
-
-    scenario: str
-    first_turn: int
-
-
-class Keep(Enum):
-    """Leave the thread's conversation as it is (``cancel_turn``)."""
-
-    KEEP = "keep"
-
-
-KEEP = Keep.KEEP
-
-
-class Overrides(BaseModel):
-    """Settings changed at run time for a scope (a channel, or everything): what every request
-    of the scope gets until reset. A channel's value wins over the global one."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    forced: str | None = None
-    # Faults at a rate (chaos.ChaosSettings); one without faults turns configured chaos off.
-    chaos: ChaosSettings | None = None
-    latency: LatencyProfile | None = None
-
-    def over(self, base: Overrides) -> Overrides:
-        """These overrides on top of ``base``: a field set here wins."""
-        mine = {
-            name: value
-            for name in Overrides.model_fields
-            if (value := getattr(self, name)) is not None
-        }
-        return base.model_copy(update=mine) if mine else base
-
-
-NO_OVERRIDES = Overrides()
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """The shared state a message needs, read in the same step that opens its turn."""
-
-    # Versions: a process keeps copies of the keys and the scenarios, and refreshes a copy
-    # when the store's version moved (another process rotated a key or reloaded fixtures).
-    keys_version: int = 0
-    scenarios_version: int = 0
-    overrides: Overrides = NO_OVERRIDES
-    # Queued replies waiting for this channel, and for any channel.
-    queued: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class TurnStart:
-    turn: int  # 1-based, allocated atomically: two concurrent messages get two turns
-    previous: Turn | None
-    conversation: Conversation | None
-    view: View
-    # How many messages the thread has received, this one included; never given back (a turn
-    # is): what chaos draws from, so that a retried request is drawn again.
-    attempt: int = 0
-
-
-# --- the queue and files ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedReply:
-    id: str
-    scenario: Scenario
-    channel: str | None = None  # None: any channel may consume it
-
-
-@dataclass(frozen=True, slots=True)
-class NewFile:
-    name: str
-    content_type: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFile:
-    channel_id: str
-    name: str
-    content_type: str
-    data: bytes
 
 
 class StateStore(ABC):

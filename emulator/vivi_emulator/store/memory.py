@@ -16,19 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from vivi_emulator.journal import JournalEntry
-from vivi_emulator.store.base import (
+from vivi_emulator.store.base import Bounds, QueueFull, QuotaExceeded, StateStore
+from vivi_emulator.store.keys import KeyRing
+from vivi_emulator.store.values import (
     KEEP,
     NO_OVERRIDES,
-    Bounds,
     Conversation,
     Keep,
-    KeyRing,
     NewFile,
     Overrides,
     QueuedReply,
-    QueueFull,
-    QuotaExceeded,
-    StateStore,
     StoredFile,
     Turn,
     TurnStart,

@@ -33,26 +33,22 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from vivi_emulator.journal import JournalEntry
-from vivi_emulator.store.base import (
+from vivi_emulator.store.base import Bounds, QueueFull, QuotaExceeded, StateStore, StoreUnavailable
+from vivi_emulator.store.keys import KeyRing
+from vivi_emulator.store.redis_batch import HiredisPackedConnection, ScriptBatcher
+from vivi_emulator.store.values import (
     KEEP,
     NO_OVERRIDES,
-    Bounds,
     Conversation,
     Keep,
-    KeyRing,
     NewFile,
     Overrides,
     QueuedReply,
-    QueueFull,
-    QuotaExceeded,
-    StateStore,
     StoredFile,
-    StoreUnavailable,
     Turn,
     TurnStart,
     View,
 )
-from vivi_emulator.store.redis_batch import HiredisPackedConnection, ScriptBatcher
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -1,0 +1,121 @@
+"""The values the state store keeps and answers with: a thread's turns and conversation, the
+shared view a request reads, per-scope overrides, queued replies and files.
+
+Plain, immutable values: a backend builds them from what it holds (in memory, or parsed from
+Redis), and the service reads them; only the store changes state (``store.base.StateStore``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from vivi_emulator.chaos import ChaosSettings
+from vivi_emulator.scenarios.latency import LatencyProfile
+
+if TYPE_CHECKING:
+    from vivi_emulator.scenarios.model import Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One exchange of a thread: what the user said and what the agent answered."""
+
+    message: str
+    reply: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """The scenario a thread is in (one with ``turns``), and the thread's turn that answers its
+    first step: turn ``t`` answers step ``t - first_turn + 1``. The service moves it when a
+    message outside the conversation (a named scenario) opens a turn, or when a step answers
+    with a status (which gives its turn back), so that the steps go on where they were."""
+
+    scenario: str
+    first_turn: int
+
+
+class Keep(Enum):
+    """Leave the thread's conversation as it is (``cancel_turn``)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+class Overrides(BaseModel):
+    """Settings changed at run time for a scope (a channel, or everything): what every request
+    of the scope gets until reset. A channel's value wins over the global one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    forced: str | None = None
+    # Faults at a rate (chaos.ChaosSettings); one without faults turns configured chaos off.
+    chaos: ChaosSettings | None = None
+    latency: LatencyProfile | None = None
+
+    def over(self, base: Overrides) -> Overrides:
+        """These overrides on top of ``base``: a field set here wins."""
+        mine = {
+            name: value
+            for name in Overrides.model_fields
+            if (value := getattr(self, name)) is not None
+        }
+        return base.model_copy(update=mine) if mine else base
+
+
+NO_OVERRIDES = Overrides()
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The shared state a message needs, read in the same step that opens its turn."""
+
+    # Versions: a process keeps copies of the keys and the scenarios, and refreshes a copy
+    # when the store's version moved (another process rotated a key or reloaded fixtures).
+    keys_version: int = 0
+    scenarios_version: int = 0
+    overrides: Overrides = NO_OVERRIDES
+    # Queued replies waiting for this channel, and for any channel.
+    queued: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    turn: int  # 1-based, allocated atomically: two concurrent messages get two turns
+    previous: Turn | None
+    conversation: Conversation | None
+    view: View
+    # How many messages the thread has received, this one included; never given back (a turn
+    # is): what chaos draws from, so that a retried request is drawn again.
+    attempt: int = 0
+
+
+# --- the queue and files ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedReply:
+    id: str
+    scenario: Scenario
+    channel: str | None = None  # None: any channel may consume it
+
+
+@dataclass(frozen=True, slots=True)
+class NewFile:
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    channel_id: str
+    name: str
+    content_type: str
+    data: bytes
