@@ -107,7 +107,7 @@ class Settings(_Model):
     # A leading dot allows subdomains too (".example.test"); "*" allows any name.
     allowed_hosts: tuple[str, ...] = ()
     # Where state lives: "memory" (one process) or "redis://HOST:PORT/DB" (shared by every
-    # worker and replica). May hold a password: never printed (see store.redis_store.where).
+    # worker and replica). May hold a password: never printed (see store.redis.url.where).
     state: str = "memory"
     # Server worker processes; more than one needs a shared state store.
     workers: int = Field(default=1, ge=1, le=64)

@@ -27,7 +27,7 @@ from vivi_emulator.settings import (
     load_settings,
 )
 from vivi_emulator.store import StoreUnavailable, open_store
-from vivi_emulator.store.redis_store import where
+from vivi_emulator.store.redis.url import where
 
 
 def _banner(settings: Settings, scenarios: ScenarioSet) -> str:

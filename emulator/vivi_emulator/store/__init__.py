@@ -17,7 +17,7 @@ __all__ = ["BACKENDS", "Bounds", "StateStore", "StoreUnavailable", "open_store",
 # scheme -> (module, class); the class takes (url, channels, bounds).
 BACKENDS: dict[str, tuple[str, str]] = {
     "memory": ("vivi_emulator.store.memory", "MemoryStore"),
-    "redis": ("vivi_emulator.store.redis_store", "RedisStore"),
+    "redis": ("vivi_emulator.store.redis.store", "RedisStore"),
 }
 
 

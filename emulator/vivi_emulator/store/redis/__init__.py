@@ -1,0 +1,23 @@
+"""The Redis store: every worker and replica on one Redis is one emulator.
+
+Built on redis-py's asyncio client. Each step that must be atomic across processes is one Lua
+script (``lua/*.lua``): opening a turn (the count, the thread's last exchange, and the shared
+view a request needs, in one round trip), committing it with its journal entry, keeping uploaded
+files under the byte quota, rotating a key. Claiming a queued reply is ``LREM`` of its exact
+text, which succeeds for exactly one process.
+
+Bounds are Redis's own where it has them (a thread's idle time and a file's lifetime are key
+TTLs, the journal is a capped stream) and kept in sorted sets where it has not (the least
+recently used threads beyond ``max_threads``; the bytes of files not yet expired), so nothing
+ever scans every thread or file.
+
+Redis lost while serving: every call raises ``StoreUnavailable`` (a JSON 503), and the next
+call reconnects, so service resumes by itself when Redis is back. Standalone Redis only (the
+scripts touch keys they compute, which Redis Cluster does not allow).
+
+The parts: ``url`` (the store's URL and address, without redis-py), ``client`` (the connection,
+the key names, the scripts, the guard that turns Redis errors into 503s, the configured
+channels), ``batch`` (the hot steps pipelined), one module per kind of state (``keys``,
+``threads`` with the journal, ``queue`` with the overrides, ``files``), and ``store``, which
+assembles them into ``RedisStore``.
+"""
