@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vivi_emulator import sse
+from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
+from vivi_emulator.store.values import Turn
 
 CHANNEL = "demo-channel"
 KEY = "demo-key"
@@ -40,4 +43,27 @@ def reply_script(text: str, *, chunks: list[str] | None = None) -> Script:
     parts = split_words(text) if chunks is None else chunks
     return Script(
         events=(ScriptEvent(START), *(ScriptEvent(CHUNK, p) for p in parts), ScriptEvent(END))
+    )
+
+
+def ctx(
+    message: str = "hi there",
+    *,
+    channel: str = "demo-channel",
+    turn: int = 1,
+    files: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+    history: Sequence[Turn] = (),
+    user: str | None = None,
+) -> RequestContext:
+    """A request as a scenario sees it, for tests of choosing and building."""
+    return RequestContext(
+        channel_id=channel,
+        message=message,
+        thread_id=THREAD,
+        user_id=user,
+        attached_files=files,
+        turn=turn,
+        headers=headers or {},
+        history=history,
     )

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vivi_emulator.journal import ChosenBy
-from vivi_emulator.scenarios.engine import RequestContext, matched, named
+from vivi_emulator.scenarios.choosing import matched, named
+from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.store.values import KEEP, Conversation, Keep

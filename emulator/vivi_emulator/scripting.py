@@ -18,7 +18,7 @@ from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.errors import FieldError, ValidationFailed
 from vivi_emulator.runtime import RunTime
 from vivi_emulator.scenarios.checks import scenario_problems
-from vivi_emulator.scenarios.engine import UnknownScenario
+from vivi_emulator.scenarios.choosing import UnknownScenario
 from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet, model_errors
 from vivi_emulator.scenarios.model import Scenario

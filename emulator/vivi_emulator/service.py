@@ -35,7 +35,9 @@ from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.journaling import Journaling
 from vivi_emulator.resources import default_fixtures_dir
 from vivi_emulator.runtime import RunTime
-from vivi_emulator.scenarios.engine import SCENARIO_HEADER, RequestContext, build_script, matches
+from vivi_emulator.scenarios.choosing import SCENARIO_HEADER, matches
+from vivi_emulator.scenarios.context import RequestContext
+from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios
 from vivi_emulator.scenarios.script import Script
 from vivi_emulator.scripting import Scripting

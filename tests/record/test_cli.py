@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vivi_emulator.scenarios.engine import RequestContext, build_script
+from vivi_emulator.scenarios.context import RequestContext
+from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.latency import read_profile
 from vivi_emulator.scenarios.loader import parse_file
 from vivi_emulator.scenarios.model import Scenario

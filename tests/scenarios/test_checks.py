@@ -15,7 +15,8 @@ from vivi_emulator.scenarios.checks import (
     chunk_count,
     scenario_problems,
 )
-from vivi_emulator.scenarios.engine import RequestContext, build_script
+from vivi_emulator.scenarios.context import RequestContext
+from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.loader import MAX_ALIASED_NODES, parse_file
 from vivi_emulator.scenarios.model import Chunking, Scenario
 from vivi_emulator.scenarios.script import CHUNK

@@ -1,117 +1,23 @@
-"""Choosing a scenario and writing its Script: matchers, chunking, timing, faults, templates."""
+"""Writing a chosen scenario's Script: chunking, timing, faults, templates, wire options."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
-from vivi_emulator.conversations import choose
-from vivi_emulator.errors import StatusReply, ValidationFailed
-from vivi_emulator.scenarios.engine import RequestContext, build_script, matched, named
-from vivi_emulator.scenarios.loader import ScenarioSet
+from vivi_emulator.errors import StatusReply
+from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.script import CHUNK, END, START
 from vivi_emulator.store.values import Turn
 from vivi_emulator.wire import Wire, WireOptions
 
-from tests.support import THREAD
-
-
-def ctx(
-    message: str = "hi there",
-    *,
-    channel: str = "demo-channel",
-    turn: int = 1,
-    files: Sequence[str] = (),
-    headers: Mapping[str, str] | None = None,
-    history: Sequence[Turn] = (),
-    user: str | None = None,
-) -> RequestContext:
-    return RequestContext(
-        channel_id=channel,
-        message=message,
-        thread_id=THREAD,
-        user_id=user,
-        attached_files=files,
-        turn=turn,
-        headers=headers or {},
-        history=history,
-    )
+from tests.support import THREAD, ctx
 
 
 def scenario(**fields: Any) -> Scenario:
     return Scenario.model_validate({"name": "s", **fields})
-
-
-def scenario_set(*scenarios: dict[str, Any]) -> ScenarioSet:
-    return ScenarioSet(tuple(Scenario.model_validate(s) for s in scenarios))
-
-
-SET = scenario_set(
-    {"name": "exact", "match": {"message": "ping"}, "text": "pong"},
-    {
-        "name": "contains",
-        "match": {"message": {"contains": "ORDER", "ignore_case": True}},
-        "text": "o",
-    },
-    {"name": "regex", "match": {"message": {"regex": r"^\d+$"}}, "text": "number"},
-    {"name": "channel", "match": {"channel": "vip"}, "text": "vip"},
-    {"name": "second-turn", "match": {"turn": 2}, "text": "t2"},
-    {"name": "later-turns", "match": {"turn": {"min": 5, "max": 6}}, "text": "t5"},
-    {"name": "with-files", "match": {"files": True}, "text": "files"},
-    {"name": "header", "match": {"headers": {"X-Case": {"regex": "^a+$"}}}, "text": "h"},
-    {"name": "by-name-only", "text": "named"},
-    {"name": "fallback", "default": True, "text": "default"},
-)
-
-
-@pytest.mark.parametrize(
-    ("request_ctx", "expected"),
-    [
-        (ctx("ping"), "exact"),
-        (ctx("ping "), "fallback"),  # exact means exact
-        (ctx("my Order is late"), "contains"),
-        (ctx("12345"), "regex"),
-        (ctx("12a"), "fallback"),
-        (ctx(channel="vip"), "channel"),
-        (ctx(turn=2), "second-turn"),
-        (ctx(turn=5), "later-turns"),
-        (ctx(turn=6), "later-turns"),
-        (ctx(turn=7), "fallback"),
-        (ctx(files=["https://x/a.pdf"]), "with-files"),
-        (ctx(headers={"x-case": "aaa"}), "header"),
-        (ctx(headers={"x-case": "b"}), "fallback"),
-        (ctx("ping", turn=2), "exact"),  # first match wins
-    ],
-)
-def test_matchers(request_ctx: RequestContext, expected: str) -> None:
-    assert matched(SET, request_ctx)[0].name == expected
-
-
-def test_named_scenario_is_forced_by_name() -> None:
-    assert named(SET, "by-name-only", None) == (SET.get("by-name-only"), "header")
-    assert named(SET, None, "by-name-only") == (SET.get("by-name-only"), "forced")
-    assert named(SET, None, None) is None
-
-
-def test_a_named_scenario_wins_over_a_match() -> None:
-    choice = choose(SET, ctx("ping"), None, header="by-name-only")
-    assert (choice.scenario.name, choice.chosen_by) == ("by-name-only", "header")
-
-
-def test_unknown_forced_name_is_422_listing_known_names() -> None:
-    with pytest.raises(ValidationFailed) as raised:
-        named(SET, "nope", None)
-    assert raised.value.status_code == 422
-    assert "nope" in raised.value.detail
-    assert "by-name-only" in raised.value.detail
-
-
-def test_no_match_and_no_default_is_a_clear_error() -> None:
-    with pytest.raises(ValidationFailed, match="no default"):
-        matched(scenario_set({"name": "a", "match": {"message": "x"}, "text": "y"}), ctx())
 
 
 def test_text_is_streamed_in_token_chunks_between_start_and_end() -> None:

@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from vivi_emulator.app import create_app
-from vivi_emulator.scenarios.engine import RequestContext, build_script
+from vivi_emulator.scenarios.context import RequestContext
+from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.settings import Settings

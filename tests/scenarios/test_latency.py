@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from vivi_emulator.scenarios.engine import RequestContext, build_script
+from vivi_emulator.scenarios.context import RequestContext
+from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.latency import (
     NONE,
     REALISTIC,

@@ -12,7 +12,8 @@ import yaml
 from typer.testing import CliRunner
 
 from vivi_emulator.cli import app as cli_app
-from vivi_emulator.scenarios.engine import RequestContext, build_script
+from vivi_emulator.scenarios.context import RequestContext
+from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.latency import read_profile
 from vivi_emulator.scenarios.latency_fit import NothingToFit, fit, measure
 from vivi_emulator.scenarios.model import Scenario

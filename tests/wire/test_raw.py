@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from vivi_emulator.resources import default_fixtures_dir
-from vivi_emulator.scenarios.engine import RequestContext, build_script
+from vivi_emulator.scenarios.context import RequestContext
+from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.loader import parse_file
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.wire import plan

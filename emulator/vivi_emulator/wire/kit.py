@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from vivi_emulator.scenarios.engine import RequestContext, build_script
+from vivi_emulator.scenarios.context import RequestContext
+from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.wire.named import kit_scenarios
 

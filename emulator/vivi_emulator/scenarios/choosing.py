@@ -1,0 +1,85 @@
+"""Choosing a scenario by name or by match.
+
+After the one-shot queue (which the service consults first) and the thread's conversation
+(which ``conversations.choose`` places between the named and the matched choices), in order:
+the ``x-vivi-scenario`` header (by name), the scenario forced from the control API, the first
+scenario whose ``match`` holds, the default scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vivi_emulator.errors import FieldError, ValidationFailed
+from vivi_emulator.journal import ChosenBy
+from vivi_emulator.scenarios import regex
+from vivi_emulator.scenarios.context import RequestContext
+from vivi_emulator.scenarios.loader import ScenarioSet
+from vivi_emulator.scenarios.model import Match, Scenario, TextMatch, TurnRange
+
+SCENARIO_HEADER = "x-vivi-scenario"
+
+
+def _text_matches(matcher: str | TextMatch, value: str) -> bool:
+    if isinstance(matcher, str):
+        return value == matcher
+    if matcher.regex is not None:
+        return regex.search(matcher.regex, value, matcher.ignore_case)
+    given = value.casefold() if matcher.ignore_case else value
+    if matcher.equals is not None:
+        wanted = matcher.equals.casefold() if matcher.ignore_case else matcher.equals
+        return given == wanted
+    assert matcher.contains is not None
+    wanted = matcher.contains.casefold() if matcher.ignore_case else matcher.contains
+    return wanted in given
+
+
+def matches(match: Match, ctx: RequestContext) -> bool:
+    if match.message is not None and not _text_matches(match.message, ctx.message):
+        return False
+    if match.channel is not None and match.channel != ctx.channel_id:
+        return False
+    if isinstance(match.turn, int) and match.turn != ctx.turn:
+        return False
+    if isinstance(match.turn, TurnRange) and not (
+        match.turn.min <= ctx.turn and (match.turn.max is None or ctx.turn <= match.turn.max)
+    ):
+        return False
+    if match.files is not None and match.files != bool(ctx.attached_files):
+        return False
+    for name, matcher in match.headers.items():
+        value = ctx.headers.get(name.lower())
+        if value is None or not _text_matches(matcher, value):
+            return False
+    return True
+
+
+class UnknownScenario(ValidationFailed):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        reason = f"unknown scenario '{name}'; known: {', '.join(known)}"
+        super().__init__(f"invalid request: {reason}", [FieldError(SCENARIO_HEADER, reason)])
+
+
+def named(
+    scenarios: ScenarioSet, header_scenario: str | None, forced_scenario: str | None
+) -> tuple[Scenario, ChosenBy] | None:
+    """The scenario named by the ``x-vivi-scenario`` header, else the one forced for every
+    request from the control API, else None."""
+    for name, how in ((header_scenario, ChosenBy.HEADER), (forced_scenario, ChosenBy.FORCED)):
+        if name:
+            scenario = scenarios.get(name)
+            if scenario is None:
+                raise UnknownScenario(name, scenarios.names)
+            return scenario, how
+    return None
+
+
+def matched(scenarios: ScenarioSet, ctx: RequestContext) -> tuple[Scenario, ChosenBy]:
+    """The first scenario whose match holds, else the default one."""
+    for scenario in scenarios.scenarios:
+        if scenario.match is not None and matches(scenario.match, ctx):
+            return scenario, ChosenBy.MATCH
+    default = scenarios.default
+    if default is None:
+        raise UnknownScenario("(none matched, and there is no default)", scenarios.names)
+    return default, ChosenBy.DEFAULT
