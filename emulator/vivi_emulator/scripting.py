@@ -20,8 +20,9 @@ from vivi_emulator.runtime import RunTime
 from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.choosing import UnknownScenario
 from vivi_emulator.scenarios.latency import LatencyProfile
-from vivi_emulator.scenarios.loader import ScenarioSet, model_errors
+from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.scenarios.model_errors import model_errors
 from vivi_emulator.store.base import StateStore
 from vivi_emulator.store.values import Overrides, QueuedReply
 

@@ -17,10 +17,11 @@ from vivi_emulator.scenarios.checks import (
 )
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.engine import build_script
-from vivi_emulator.scenarios.loader import MAX_ALIASED_NODES, parse_file
+from vivi_emulator.scenarios.loader import parse_file
 from vivi_emulator.scenarios.model import Chunking, Scenario
 from vivi_emulator.scenarios.script import CHUNK
 from vivi_emulator.scenarios.template import render
+from vivi_emulator.scenarios.yaml_lines import MAX_ALIASED_NODES
 
 from tests.support import THREAD
 

@@ -20,16 +20,12 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.model import FixtureFile, Scenario
+from vivi_emulator.scenarios.model_errors import model_errors
 from vivi_emulator.scenarios.template import placeholder_problems
-
-# YAML aliases repeat a node by reference: nine levels of nine aliases are 387 million strings
-# once a reply is rendered from them, from a file of 600 bytes. Aliases may add this many nodes
-# to a file, in all.
-MAX_ALIASED_NODES = 100_000
+from vivi_emulator.scenarios.yaml_lines import Lines, SafeLoader, alias_problem, line_of, node_at
 
 
 @dataclass(frozen=True)
@@ -75,110 +71,6 @@ class ScenarioSet:
         return next((s for s in self.scenarios if s.default), None)
 
 
-def _node_at(node: yaml.Node | None, loc: Sequence[int | str]) -> yaml.Node | None:
-    """The YAML node at a pydantic error location, to tell its line."""
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == part), node)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            node = node.value[part] if part < len(node.value) else node
-        else:
-            break
-    return node
-
-
-def _line(node: yaml.Node | None) -> int | None:
-    return node.start_mark.line + 1 if node is not None else None
-
-
-_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
-
-
-def _is_tag(part: int | str) -> bool:
-    """pydantic's union member tags in an error location ("str", "TextMatch", "function-...")."""
-    if isinstance(part, int):
-        return False
-    return part in _TYPE_TAGS or part[:1].isupper() or "[" in part or "-" in part
-
-
-def _loc_text(loc: Sequence[int | str]) -> str:
-    return ".".join(str(p) for p in loc if not _is_tag(p))
-
-
-def _useful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
-    """Of a union's errors at one place, drop "should be a string" when an object was given."""
-    places: dict[str, list[ErrorDetails]] = {}
-    for error in errors:
-        places.setdefault(_loc_text(error["loc"]), []).append(error)
-    kept = []
-    for group in places.values():
-        specific = [e for e in group if "str" not in e["loc"]]
-        kept += specific or group
-    return kept
-
-
-def model_errors(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
-    """Each useful error of a scenario's validation: its location, the field as its author
-    wrote it (``match.message``), and the reason (for fixture files and queued replies alike)."""
-    return [
-        (error["loc"], _loc_text(error["loc"]), error["msg"].removeprefix("Value error, "))
-        for error in _useful(exc.errors(include_url=False, include_input=False))
-    ]
-
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Lines:
-    """The YAML node tree of a text, composed on first use."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._root: yaml.Node | None = None
-
-    @property
-    def root(self) -> yaml.Node | None:
-        if self._root is None:
-            self._root = yaml.compose(self._text, Loader=_Loader)
-        return self._root
-
-
-def _alias_problem(text: str) -> tuple[int | None, str] | None:
-    """(line, why) if the text's aliases expand it by more than MAX_ALIASED_NODES nodes, or
-    refer to a node from inside itself; read from the parser's events, before anything is
-    built from them."""
-    sizes: dict[str, int] = {}  # anchor -> nodes in the anchored node
-    open_nodes: list[tuple[str | None, int]] = [(None, 0)]  # (anchor, nodes so far)
-    added = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        size = 0
-        if isinstance(event, yaml.CollectionStartEvent):
-            open_nodes.append((event.anchor, 1))
-        elif isinstance(event, yaml.CollectionEndEvent):
-            anchor, size = open_nodes.pop()
-            if anchor is not None:
-                sizes[anchor] = size
-        elif isinstance(event, yaml.ScalarEvent):
-            size = 1
-            if event.anchor is not None:
-                sizes[event.anchor] = 1
-        elif isinstance(event, yaml.AliasEvent):
-            line = event.start_mark.line + 1 if event.start_mark is not None else None
-            if event.anchor not in sizes:
-                return line, f"alias *{event.anchor} refers to a node from inside it"
-            size = sizes[event.anchor]
-            added += size
-            if added > MAX_ALIASED_NODES:
-                return line, (
-                    f"aliases expand the file by more than {MAX_ALIASED_NODES} nodes; "
-                    "write the repeated parts out, or repeat less"
-                )
-        if size:
-            anchor, so_far = open_nodes[-1]
-            open_nodes[-1] = (anchor, so_far + size)
-    return None
-
-
 def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
     """The scenarios of one file, or the problems that stop it from loading."""
     try:
@@ -187,10 +79,10 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
         return [], [Problem(path, None, f"cannot read: {exc}")]
     try:
         # Only a file with an anchor (&name) can have aliases: the others are read once.
-        aliases = _alias_problem(text) if "&" in text else None
+        aliases = alias_problem(text) if "&" in text else None
         if aliases is not None:
             return [], [Problem(path, aliases[0], aliases[1])]
-        data: Any = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, C if built
+        data: Any = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a safe loader, C if built
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -199,7 +91,7 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
     if data is None:
         return [], [Problem(path, None, "the file is empty; expected 'scenarios:'")]
     # The node tree, for line numbers, is composed only when there is a problem to place.
-    lines = _Lines(text)
+    lines = Lines(text)
     items = data.get("scenarios") if isinstance(data, dict) else None
     if not isinstance(items, list):
         try:
@@ -223,15 +115,15 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
             # The model's errors stop before the placeholders: look for those in the text.
             for reason in placeholder_problems(item):
                 problems.append(
-                    Problem(path, _line(_node_at(lines.root, at)), f"{label}: {reason}")
+                    Problem(path, line_of(node_at(lines.root, at)), f"{label}: {reason}")
                 )
             continue
         if scenario.name in seen:
-            line = _line(_node_at(lines.root, at))
+            line = line_of(node_at(lines.root, at))
             problems.append(Problem(path, line, f"scenario '{scenario.name}' is defined twice"))
         seen.add(scenario.name)
         for reason in scenario_problems(scenario):
-            problems.append(Problem(path, _line(_node_at(lines.root, at)), f"{label}: {reason}"))
+            problems.append(Problem(path, line_of(node_at(lines.root, at)), f"{label}: {reason}"))
         scenarios.append(scenario)
     return ([], problems) if problems else (scenarios, [])
 
@@ -243,12 +135,12 @@ def _label(item: Any, index: int) -> str:
 
 
 def _problems_of(
-    exc: ValidationError, path: Path, lines: _Lines, prefix: Sequence[int | str], label: str
+    exc: ValidationError, path: Path, lines: Lines, prefix: Sequence[int | str], label: str
 ) -> list[Problem]:
     problems = []
     for loc, where, message in model_errors(exc):
         reason = f"{where}: {message}" if where else message
-        line = _line(_node_at(lines.root, [*prefix, *loc]))
+        line = line_of(node_at(lines.root, [*prefix, *loc]))
         problems.append(Problem(path, line, f"{label}: {reason}" if label else reason))
     return problems
 
@@ -277,7 +169,7 @@ def _defined_twice(layer: Sequence[tuple[Scenario, Path]]) -> list[Problem]:
         if scenario.name not in first:
             first[scenario.name] = path
             continue
-        line = _line(_node_at(_scenario_node(path, scenario.name), []))
+        line = line_of(node_at(_scenario_node(path, scenario.name), []))
         problems.append(
             Problem(
                 path,
@@ -298,7 +190,7 @@ def _defaults(layer: Sequence[tuple[Scenario, Path]]) -> list[Problem]:
     return [
         Problem(
             path,
-            _line(_node_at(_scenario_node(path, scenario.name), [])),
+            line_of(node_at(_scenario_node(path, scenario.name), [])),
             f"scenario '{scenario.name}' is a second default (the first: '{first.name}' in "
             f"{first_path.name}); give one default: true per folder",
         )
@@ -308,8 +200,8 @@ def _defaults(layer: Sequence[tuple[Scenario, Path]]) -> list[Problem]:
 
 def _scenario_node(path: Path, name: str) -> yaml.Node | None:
     """The YAML node of the scenario named ``name`` in a file already read once (for its line)."""
-    root = _Lines(path.read_text(encoding="utf-8")).root
-    for item in getattr(_node_at(root, ["scenarios"]), "value", []):
+    root = Lines(path.read_text(encoding="utf-8")).root
+    for item in getattr(node_at(root, ["scenarios"]), "value", []):
         if isinstance(item, yaml.MappingNode) and any(
             k.value == "name" and v.value == name for k, v in item.value
         ):
