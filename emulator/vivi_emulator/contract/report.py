@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 from xml.etree import ElementTree as ET  # only ever writes XML, never parses it
 
-from vivi_emulator.contract.marks import Source
+from vivi_emulator.contract.document import Source
 from vivi_emulator.contract.result import Conformance, Finding
 
 MEANING: dict[Source, str] = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from vivi_emulator.contract.marks import Source
+from vivi_emulator.contract.document import Source
 
 
 @dataclass(frozen=True)
