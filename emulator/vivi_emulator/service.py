@@ -44,7 +44,7 @@ from vivi_emulator.scripting import Scripting
 from vivi_emulator.settings import Settings
 from vivi_emulator.store import open_store
 from vivi_emulator.store.base import Bounds, StateStore
-from vivi_emulator.store.values import Conversation, Turn, View
+from vivi_emulator.store.values import Conversation, TurnEnd, View
 from vivi_emulator.wire.named import apply_named
 
 log = logging.getLogger("vivi_emulator.service")
@@ -293,14 +293,16 @@ class Emulator(Scripting, Files):
         entry = (
             self.journaling.entry(trace, self.store.cached_keys()) if trace is not None else None
         )
-        await self.store.commit_turn(
+        message = answer.message
+        end = TurnEnd(
             call.channel,
-            answer.message.thread_id,
+            message.thread_id,
             answer.turn,
-            Turn(answer.message.text, answer.script.reply),
+            message.text,
+            answer.script.reply,
             answer.conversation,
-            entry,
         )
+        await self.store.commit_turn(end, entry)
 
     async def finish(self, trace: Trace) -> None:
         """Record a finished request in the journal."""

@@ -14,7 +14,7 @@ from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.store import open_store
 from vivi_emulator.store.base import Bounds, QueueFull, QuotaExceeded, StateStore
 from vivi_emulator.store.memory import MemoryStore
-from vivi_emulator.store.values import Conversation, NewFile, Overrides, QueuedReply, Turn
+from vivi_emulator.store.values import Conversation, NewFile, Overrides, QueuedReply, Turn, TurnEnd
 
 CHANNELS = {"a": "key-a", "b": "key-b"}
 T1 = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
@@ -84,7 +84,7 @@ async def test_turns_count_up_and_a_committed_exchange_is_the_next_ones_previous
     store = stores.make()
     first = await store.begin_turn("a", T1)
     assert (first.turn, first.previous, first.conversation) == (1, None, None)
-    await store.commit_turn("a", T1, 1, Turn("hello", "hi!"), Conversation("onboarding", 1))
+    await store.commit_turn(TurnEnd("a", T1, 1, "hello", "hi!", Conversation("onboarding", 1)))
     second = await store.begin_turn("a", T1.upper())  # thread ids are case-insensitive
     assert second.turn == 2
     assert second.previous == Turn("hello", "hi!")
@@ -122,8 +122,8 @@ async def test_an_older_commit_never_overwrites_a_newer_one(stores: Stores) -> N
     store = stores.make()
     await store.begin_turn("a", T1)
     await store.begin_turn("a", T1)
-    await store.commit_turn("a", T1, 2, Turn("two", "2"), None)
-    await store.commit_turn("a", T1, 1, Turn("one", "1"), None)
+    await store.commit_turn(TurnEnd("a", T1, 2, "two", "2", None))
+    await store.commit_turn(TurnEnd("a", T1, 1, "one", "1", None))
     assert (await store.begin_turn("a", T1)).previous == Turn("two", "2")
 
 
@@ -218,7 +218,7 @@ async def test_the_journal_keeps_the_last_entries_in_order(stores: Stores) -> No
 async def test_a_commit_records_its_entry_in_the_same_step(stores: Stores) -> None:
     store = stores.make()
     await store.begin_turn("a", T1)
-    await store.commit_turn("a", T1, 1, Turn("m", "r"), None, entry())
+    await store.commit_turn(TurnEnd("a", T1, 1, "m", "r", None), entry())
     (kept,) = await store.journal()
     assert kept.path == "/channelsApi/a/invoke"
 

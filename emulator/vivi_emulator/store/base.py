@@ -30,7 +30,7 @@ from vivi_emulator.store.values import (
     Overrides,
     QueuedReply,
     StoredFile,
-    Turn,
+    TurnEnd,
     TurnStart,
 )
 
@@ -124,17 +124,9 @@ class StateStore(ABC):
         ``KEEP``."""
 
     @abstractmethod
-    async def commit_turn(
-        self,
-        channel_id: str,
-        thread_id: str,
-        turn: int,
-        exchange: Turn,
-        conversation: Conversation | None,
-        entry: JournalEntry | None = None,
-    ) -> None:
-        """Keep the turn's exchange and the thread's conversation; and, in the same step,
-        record ``entry`` in the journal when given."""
+    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+        """Keep the turn's exchange (unless a later turn was kept already) and the thread's
+        conversation; and, in the same step, record ``entry`` in the journal when given."""
 
     # journal
 

@@ -28,6 +28,7 @@ from vivi_emulator.store.values import (
     QueuedReply,
     StoredFile,
     Turn,
+    TurnEnd,
     TurnStart,
     View,
 )
@@ -164,20 +165,12 @@ class MemoryStore(StateStore):
         if conversation is not KEEP:
             thread.conversation = conversation
 
-    async def commit_turn(
-        self,
-        channel_id: str,
-        thread_id: str,
-        turn: int,
-        exchange: Turn,
-        conversation: Conversation | None,
-        entry: JournalEntry | None = None,
-    ) -> None:
-        thread = self._threads.get((channel_id, thread_id.lower()))
-        if thread is not None and turn >= thread.committed:
-            thread.committed = turn
-            thread.last = exchange
-            thread.conversation = conversation
+    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+        thread = self._threads.get((end.channel_id, end.thread_id.lower()))
+        if thread is not None and end.turn >= thread.committed:
+            thread.committed = end.turn
+            thread.last = Turn(end.message, end.reply)
+            thread.conversation = end.conversation
         if entry is not None:
             await self.record(entry)
 

@@ -28,6 +28,19 @@ class Turn:
     reply: str
 
 
+@dataclass(slots=True)  # made on every request: no frozen-dataclass __init__ cost
+class TurnEnd:
+    """A turn to keep (``commit_turn``): its thread and number, the exchange (what the user
+    said, what the agent answered), and the thread's conversation from now on."""
+
+    channel_id: str
+    thread_id: str
+    turn: int
+    message: str
+    reply: str
+    conversation: Conversation | None
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
     """The scenario a thread is in (one with ``turns``), and the thread's turn that answers its

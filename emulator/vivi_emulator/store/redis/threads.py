@@ -10,7 +10,7 @@ from typing import Any
 
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.store.redis.client import SEP, RedisClient, guarded
-from vivi_emulator.store.values import KEEP, Conversation, Keep, Turn, TurnStart, View
+from vivi_emulator.store.values import KEEP, Conversation, Keep, Turn, TurnEnd, TurnStart, View
 
 
 def _text(value: bytes | None) -> str | None:
@@ -59,22 +59,15 @@ class RedisThreads(RedisClient):
         await self._cancel(keys=[key], args=args)
 
     @guarded
-    async def commit_turn(
-        self,
-        channel_id: str,
-        thread_id: str,
-        turn: int,
-        exchange: Turn,
-        conversation: Conversation | None,
-        entry: JournalEntry | None = None,
-    ) -> None:
+    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+        conversation = end.conversation
         await self._batch.call(
             self._commit,
             self._prefix,
-            f"{channel_id}{SEP}{thread_id.lower()}",
-            turn,
-            exchange.message,
-            exchange.reply,
+            f"{end.channel_id}{SEP}{end.thread_id.lower()}",
+            end.turn,
+            end.message,
+            end.reply,
             conversation.scenario if conversation else "",
             conversation.first_turn if conversation else 0,
             entry.to_json() if entry is not None else "",
