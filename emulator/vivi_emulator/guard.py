@@ -25,6 +25,7 @@ Both are a 403 (a 415 for the media type) with a JSON ``detail``; tools that sen
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -91,55 +92,84 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        control = scope["path"].startswith(CONTROL_PREFIX)
-        if not (self.check_hosts or control):
-            await self.app(scope, receive, send)
-            return
-        refusal = self._refusal(scope, control)
+        if scope["path"].startswith(CONTROL_PREFIX):
+            refusal = self._control_refusal(scope)
+        elif self.check_hosts:
+            refusal = self._foreign_host(scope)
+        else:
+            refusal = None
         if refusal is not None:
             await error_response(refusal)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _refusal(self, scope: Scope, control: bool) -> ApiError | None:
-        host = origin = fetch_site = content_type = None
-        has_body = False
+    def _foreign_host(self, scope: Scope) -> ApiError | None:
+        """The refusal of a request whose Host is not a name of this emulator: the one check
+        of every request but the control API's, which reads the Host header alone."""
+        host = None
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
-            elif not control:
-                continue
-            elif name == b"origin":
-                origin = value
-            elif name == b"sec-fetch-site":
-                fetch_site = value
-            elif name == b"content-type":
-                content_type = value
-            elif name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-                has_body = True
-        if self.check_hosts and host is not None and not self.host_allowed(host):
-            return Forbidden(
-                f"Host '{host.decode('latin-1')}' is not a name of this emulator: on a loopback "
-                "address only this machine's names are answered (a guard against DNS "
-                "rebinding); add it to allowed_hosts (VIVI_EMULATOR_ALLOWED_HOSTS) to allow it"
-            )
-        if not control:
+        if host is None or self.host_allowed(host):
             return None
-        if (origin is not None and not _same_origin(origin, scope["scheme"], host)) or (
-            fetch_site is not None and fetch_site.lower() not in _SAME_ORIGIN_FETCH
-        ):
+        return _foreign(host)
+
+    def _control_refusal(self, scope: Scope) -> ApiError | None:
+        """The refusal of a control request: a foreign Host, a cross-origin browser request,
+        or a write with a body that is not JSON."""
+        seen = _ControlHeaders.of(scope)
+        if self.check_hosts and seen.host is not None and not self.host_allowed(seen.host):
+            return _foreign(seen.host)
+        if (
+            seen.origin is not None and not _same_origin(seen.origin, scope["scheme"], seen.host)
+        ) or (seen.fetch_site is not None and seen.fetch_site.lower() not in _SAME_ORIGIN_FETCH):
             return Forbidden(
                 "cross-origin requests to the control API are refused: only the emulator's own "
                 "pages, and clients that are not browsers, may use it"
             )
-        if scope["method"] in _WRITES and (has_body or content_type is not None):
-            media = (content_type or b"").split(b";", 1)[0].strip().lower()
+        if scope["method"] in _WRITES and (seen.has_body or seen.content_type is not None):
+            media = (seen.content_type or b"").split(b";", 1)[0].strip().lower()
             if media != b"application/json":
                 shown = media.decode("latin-1") or "none"
                 return UnsupportedMediaType(
                     f"Content-Type must be application/json for a control API write, got {shown}"
                 )
         return None
+
+
+def _foreign(host: bytes) -> Forbidden:
+    return Forbidden(
+        f"Host '{host.decode('latin-1')}' is not a name of this emulator: on a loopback "
+        "address only this machine's names are answered (a guard against DNS "
+        "rebinding); add it to allowed_hosts (VIVI_EMULATOR_ALLOWED_HOSTS) to allow it"
+    )
+
+
+@dataclass(slots=True)
+class _ControlHeaders:
+    """The headers the control API's checks read."""
+
+    host: bytes | None = None
+    origin: bytes | None = None
+    fetch_site: bytes | None = None
+    content_type: bytes | None = None
+    has_body: bool = False
+
+    @classmethod
+    def of(cls, scope: Scope) -> _ControlHeaders:
+        seen = cls()
+        for name, value in scope["headers"]:
+            if name == b"host":
+                seen.host = value
+            elif name == b"origin":
+                seen.origin = value
+            elif name == b"sec-fetch-site":
+                seen.fetch_site = value
+            elif name == b"content-type":
+                seen.content_type = value
+            elif name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+                seen.has_body = True
+        return seen
 
 
 def _same_origin(origin: bytes, scheme: str, host: bytes | None) -> bool:
