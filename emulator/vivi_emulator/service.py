@@ -37,7 +37,8 @@ from vivi_emulator.resources import default_fixtures_dir
 from vivi_emulator.runtime import RunTime
 from vivi_emulator.scenarios.choosing import SCENARIO_HEADER, matches
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.engine import build_script
+from vivi_emulator.scenarios.engine import BuildOptions, build_script
+from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios
 from vivi_emulator.scenarios.script import Script
 from vivi_emulator.scripting import Scripting
@@ -81,6 +82,7 @@ class Emulator(Scripting, Files):
                 store = open_store(settings.state, channels, self.bounds)
         self.store = store
         self.seed = settings.seed if settings.seed is not None else 0
+        self._options: dict[int, BuildOptions] = {}
         self.run_time = RunTime(settings)
         self.scenarios: ScenarioSet = self.load_scenarios()
         self._scenarios_version = 0
@@ -223,11 +225,8 @@ class Emulator(Scripting, Files):
             script = build_script(
                 choice.scenario,
                 ctx,
-                self.seed,
-                self.settings.time_scale,
-                self.settings.wire,
+                self._build_options(self.run_time.latency(call.channel, view.overrides)[0]),
                 step=choice.step,
-                latency=self.run_time.latency(call.channel, view.overrides)[0],
                 inject=injection.stream if injection is not None else None,
             )
             if injection is not None and injection.wire is not None:
@@ -256,6 +255,18 @@ class Emulator(Scripting, Files):
             choice.conversation,
             script.injected,
         )
+
+    def _build_options(self, latency: LatencyProfile) -> BuildOptions:
+        """The run's options for building scripts, with a channel's latency profile (made
+        once per profile: each request of a channel reads the same one)."""
+        options = self._options.get(id(latency))
+        if options is None or options.latency is not latency:
+            if len(self._options) >= 64:
+                self._options.clear()
+            settings = self.settings
+            options = BuildOptions(self.seed, settings.time_scale, settings.wire, latency)
+            self._options[id(latency)] = options  # it keeps the profile, and so the id, alive
+        return options
 
     def _wired(self, script: Script, injection: Injection) -> Script:
         """The script with chaos's wire fault on it, said in ``injected`` for the journal."""

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.engine import build_script
+from vivi_emulator.scenarios.engine import BuildOptions, build_script
 from vivi_emulator.scenarios.latency import read_profile
 from vivi_emulator.scenarios.loader import parse_file
 from vivi_emulator.scenarios.model import Scenario
@@ -241,8 +241,7 @@ def test_fit_latency_reproduces_the_recorded_time_to_first_token(
         build_script(
             Scenario.model_validate({"name": "s", "text": "one two three"}),
             RequestContext("c", "m", str(uuid.UUID(int=i)), None, (), 1, {}),
-            seed=0,
-            latency=profile,
+            BuildOptions(latency=profile),
         )
         for i in range(50)
     ]

@@ -47,7 +47,7 @@ def _ctx(message: str) -> RequestContext:
 )
 def test_chunk_count_agrees_with_the_engine(text: str, chunking: Chunking, count: int) -> None:
     assert chunk_count(text, chunking) == count
-    script = build_script(_scenario(text=text or "x", chunking=chunking), _ctx("m"), 0)
+    script = build_script(_scenario(text=text or "x", chunking=chunking), _ctx("m"))
     if text:
         assert sum(1 for e in script.events if e.event == CHUNK) == count
 
@@ -83,14 +83,14 @@ def test_render_stops_before_building_a_reply_over_its_limit() -> None:
 
 def test_a_templated_reply_is_bounded_when_rendered() -> None:
     scenario = _scenario(text="{{ message }}" * 20, events=None)
-    script = build_script(scenario, _ctx("x" * 1000), 0)
+    script = build_script(scenario, _ctx("x" * 1000))
     assert script.reply == "x" * 20_000
     with pytest.raises(ReplyTooLarge) as caught:
-        build_script(scenario, _ctx("x" * (MAX_REPLY_CHARS // 10)), 0)
+        build_script(scenario, _ctx("x" * (MAX_REPLY_CHARS // 10)))
     assert caught.value.detail.startswith("scenario 's': its reply would pass the limit")
     by_chars = _scenario(text="{{ message }}", chunking={"chars": 1})
     with pytest.raises(ReplyTooLarge) as caught:
-        build_script(by_chars, _ctx("x" * (MAX_REPLY_EVENTS + 1)), 0)
+        build_script(by_chars, _ctx("x" * (MAX_REPLY_EVENTS + 1)))
     assert "events" in caught.value.detail
 
 

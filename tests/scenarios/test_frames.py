@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from vivi_emulator.app import create_app
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.engine import build_script
+from vivi_emulator.scenarios.engine import BuildOptions, build_script
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.settings import Settings
@@ -46,7 +46,7 @@ def ctx() -> RequestContext:
 
 
 def test_frames_play_their_bytes_at_their_times() -> None:
-    script = build_script(scenario(FRAMES), ctx(), seed=0)
+    script = build_script(scenario(FRAMES), ctx())
     assert b"".join(e.raw or b"" for e in script.events) == WIRE
     assert [e.delay for e in script.events] == [0.04, 0.02, 0.0, 0.01, 0.03]
     assert script.reply == "Hello \u00e9"
@@ -54,13 +54,13 @@ def test_frames_play_their_bytes_at_their_times() -> None:
 
 
 def test_time_scale_scales_every_delay() -> None:
-    script = build_script(scenario(FRAMES), ctx(), seed=0, time_scale=0.5)
+    script = build_script(scenario(FRAMES), ctx(), BuildOptions(time_scale=0.5))
     assert [e.delay for e in script.events] == [0.02, 0.01, 0.0, 0.005, 0.015]
     stall = {"stall": {"after_events": 1, "ms": 200}}
     text = Scenario.model_validate(
         {"name": "t", "text": "a b", "timing": {"chunk_ms": 100}, "fault": stall}
     )
-    delays = [e.delay for e in build_script(text, ctx(), 0, time_scale=2).events]
+    delays = [e.delay for e in build_script(text, ctx(), BuildOptions(time_scale=2)).events]
     assert delays == pytest.approx([0.0, 0.6, 0.2, 0.2])
 
 
@@ -72,11 +72,11 @@ def test_time_scale_scales_every_delay() -> None:
     ],
 )
 def test_a_broken_recording_is_broken_for_invoke(frames: list[dict[str, Any]], why: str) -> None:
-    assert build_script(scenario(frames), ctx(), seed=0).broken == why
+    assert build_script(scenario(frames), ctx()).broken == why
 
 
 def test_a_dropped_recording_aborts_after_its_frames() -> None:
-    script = build_script(scenario(FRAMES[:3], fault={"close_after_events": 3}), ctx(), seed=0)
+    script = build_script(scenario(FRAMES[:3], fault={"close_after_events": 3}), ctx())
     assert script.abort
     assert len(script.events) == 3
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.engine import build_script
+from vivi_emulator.scenarios.engine import BuildOptions, build_script
 from vivi_emulator.scenarios.latency import (
     NONE,
     REALISTIC,
@@ -84,18 +84,20 @@ def test_a_delay_says_what_is_wrong(fields: dict[str, Any], reason: str) -> None
 
 
 def test_a_realistic_reply_types_like_an_agent_and_repeats_per_seed() -> None:
-    script = build_script(scenario(), ctx(), seed=0, latency=REALISTIC)
+    script = build_script(scenario(), ctx(), BuildOptions(latency=REALISTIC))
     delays = [e.delay for e in script.events]
     assert delays[0] == 0  # the start at once (the profile's first_event)
     assert all(d > 0 for d in delays[1:]), "every token waits its gap"
     assert len({round(d, 6) for d in delays[2:]}) > 3, "the gaps vary"
-    again = build_script(scenario(), ctx(), seed=0, latency=REALISTIC)
+    again = build_script(scenario(), ctx(), BuildOptions(latency=REALISTIC))
     assert [e.delay for e in again.events] == delays
     for other in (
-        build_script(scenario(), ctx(), seed=1, latency=REALISTIC),
-        build_script(scenario(), ctx(turn=2), seed=0, latency=REALISTIC),
+        build_script(scenario(), ctx(), BuildOptions(seed=1, latency=REALISTIC)),
+        build_script(scenario(), ctx(turn=2), BuildOptions(latency=REALISTIC)),
         build_script(
-            scenario(), ctx(thread="1b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"), 0, latency=REALISTIC
+            scenario(),
+            ctx(thread="1b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"),
+            BuildOptions(latency=REALISTIC),
         ),
     ):
         assert [e.delay for e in other.events] != delays
@@ -108,7 +110,7 @@ def test_the_time_to_first_token_follows_the_profile() -> None:
         token_gap=10,
     )
     threads = [f"00000000-0000-4000-8000-{i:012d}" for i in range(400)]
-    scripts = [build_script(scenario(), ctx(t), 0, latency=profile) for t in threads]
+    scripts = [build_script(scenario(), ctx(t), BuildOptions(latency=profile)) for t in threads]
     assert statistics.median(first_token_ms(s) for s in scripts) == pytest.approx(400, rel=0.1)
     script = scripts[0]
     assert script.events[0].delay == pytest.approx(0.05)
@@ -118,28 +120,30 @@ def test_the_time_to_first_token_follows_the_profile() -> None:
 def test_a_chunk_of_several_tokens_waits_a_gap_per_token() -> None:
     profile = LatencyProfile(first_token=0, token_gap=10)
     script = build_script(
-        scenario(text="a internationalization", chunking={"words": 1}), ctx(), 0, latency=profile
+        scenario(text="a internationalization", chunking={"words": 1}),
+        ctx(),
+        BuildOptions(latency=profile),
     )
     assert [e.delay for e in script.events] == pytest.approx([0, 0, 0.05, 0.01])
 
 
 def test_none_is_instant_and_shared() -> None:
     greeting = scenario()
-    first = build_script(greeting, ctx(), 0, latency=NONE)
+    first = build_script(greeting, ctx(), BuildOptions(latency=NONE))
     assert first.duration == 0
-    assert build_script(greeting, ctx(turn=2), 0, latency=NONE) is first  # built once
-    assert build_script(greeting, ctx(), 0, latency=REALISTIC).duration > 0
+    assert build_script(greeting, ctx(turn=2), BuildOptions(latency=NONE)) is first  # built once
+    assert build_script(greeting, ctx(), BuildOptions(latency=REALISTIC)).duration > 0
 
 
 def test_timing_replaces_the_profile() -> None:
     timed = scenario(timing={"chunk_ms": 5})
-    script = build_script(timed, ctx(), 0, latency=REALISTIC)
+    script = build_script(timed, ctx(), BuildOptions(latency=REALISTIC))
     assert {e.delay for e in script.events[1:]} == {0.005}
 
 
 def test_a_scenario_or_turn_profile_wins_over_the_channels() -> None:
     own = scenario(latency="none")
-    assert build_script(own, ctx(), 0, latency=REALISTIC).duration == 0
+    assert build_script(own, ctx(), BuildOptions(latency=REALISTIC)).duration == 0
     turns = Scenario.model_validate(
         {
             "name": "t",
@@ -147,16 +151,20 @@ def test_a_scenario_or_turn_profile_wins_over_the_channels() -> None:
             "turns": [{"text": "a"}, {"text": "b", "latency": "none"}],
         }
     )
-    assert build_script(turns, ctx(), 0, step=1, latency=NONE).duration == pytest.approx(0.1)
-    assert build_script(turns, ctx(), 0, step=2, latency=REALISTIC).duration == 0
+    assert build_script(turns, ctx(), BuildOptions(latency=NONE), step=1).duration == pytest.approx(
+        0.1
+    )
+    assert build_script(turns, ctx(), BuildOptions(latency=REALISTIC), step=2).duration == 0
 
 
 def test_time_scale_scales_the_profile_and_zero_removes_every_delay() -> None:
     stalled = scenario(fault={"stall": {"after_events": 1, "ms": 5000}})
-    full = build_script(stalled, ctx(), 0, latency=REALISTIC)
-    half = build_script(stalled, ctx(), 0, 0.5, latency=REALISTIC)
+    full = build_script(stalled, ctx(), BuildOptions(latency=REALISTIC))
+    half = build_script(stalled, ctx(), BuildOptions(time_scale=0.5, latency=REALISTIC))
     assert half.duration == pytest.approx(full.duration / 2)
-    assert build_script(stalled, ctx(), 0, 0.0, latency=REALISTIC).duration == 0
+    assert (
+        build_script(stalled, ctx(), BuildOptions(time_scale=0.0, latency=REALISTIC)).duration == 0
+    )
 
 
 def test_a_profile_file_round_trips_and_bad_ones_say_why(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from vivi_emulator.cli import app as cli_app
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.engine import build_script
+from vivi_emulator.scenarios.engine import BuildOptions, build_script
 from vivi_emulator.scenarios.latency import read_profile
 from vivi_emulator.scenarios.latency_fit import NothingToFit, fit, measure
 from vivi_emulator.scenarios.model import Scenario
@@ -73,7 +73,9 @@ def test_a_fitted_profile_plays_like_the_recording(tmp_path: Path) -> None:
     for i in range(400):
         ctx = RequestContext("c", "m", f"00000000-0000-4000-8000-{i:012d}", None, (), 1, {})
         script = build_script(
-            Scenario.model_validate({"name": "s", "text": "Hi there"}), ctx, 0, latency=profile
+            Scenario.model_validate({"name": "s", "text": "Hi there"}),
+            ctx,
+            BuildOptions(latency=profile),
         )
         played.append(sum(e.delay for e in script.events[:2]) * 1000)
     assert statistics.median(played) == pytest.approx(statistics.median(ttfts), rel=0.2)

@@ -13,7 +13,7 @@ import pytest
 
 from vivi_emulator.resources import default_fixtures_dir
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.engine import build_script
+from vivi_emulator.scenarios.engine import BuildOptions, build_script
 from vivi_emulator.scenarios.loader import parse_file
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.wire import plan
@@ -40,7 +40,10 @@ def server(request: pytest.FixtureRequest) -> Iterator[Running]:
 def planned(name: str) -> list[bytes]:
     """The writes the plan makes for a kit scenario, as the server's engine builds it."""
     ctx = RequestContext(CHANNEL, "hello", THREAD, None, (), 1, {})
-    return [data for _, data, _ in plan(build_script(KIT[name], ctx, 0, SCALE)).writes]
+    return [
+        data
+        for _, data, _ in plan(build_script(KIT[name], ctx, BuildOptions(time_scale=SCALE))).writes
+    ]
 
 
 def docs_frame(message: str, event: str = "on_chat_model_stream") -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from hashlib import sha256
 
 from vivi_emulator.errors import ReplyTooLarge, StatusReply
@@ -121,22 +121,41 @@ def _profile(reply: Reply, scenario: Scenario, default: LatencyProfile) -> Laten
     return PROFILES[chosen] if isinstance(chosen, str) else chosen
 
 
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    """How a run (and a channel) builds its scripts: the same for every request they answer."""
+
+    seed: int = 0
+    # Every scripted delay is multiplied by it (0.5 plays twice as fast; 0: no delays); so are
+    # the wire options' times, when the stream is played.
+    time_scale: float = 1.0
+    # The ``wire`` setting: for a stream whose scenario has no ``wire`` of its own.
+    wire: WireOptions | None = None
+    # The channel's or the run's profile, for a reply that names none.
+    latency: LatencyProfile = NONE
+
+
+DEFAULT_OPTIONS = BuildOptions()
+
 # Scripts that are the same for every request (no placeholder, no jitter, no latency drawn),
-# built once. Keyed by the reply and the profile objects, kept alive by the entry so the key
-# cannot be reused; cleared when large (fixture reloads make new objects).
+# built once. Keyed by the reply and the default profile objects (which, with the scenario the
+# reply belongs to, decide its profile), kept alive by the entry so the key cannot be reused;
+# cleared when large (fixture reloads make new objects).
 _Key = tuple[int, int, float, WireOptions | None]
 _CONSTANT: dict[_Key, tuple[Reply, LatencyProfile, Script | None]] = {}
 
 
-def _constant(key: _Key, reply: Reply, profile: LatencyProfile) -> tuple[Script | None, bool]:
+def _constant(
+    key: _Key, scenario: Scenario, reply: Reply, latency: LatencyProfile
+) -> tuple[Script | None, bool]:
     """(the cached script, whether this reply can be cached at all)."""
     cached = _CONSTANT.get(key)
-    if cached is not None and cached[0] is reply and cached[1] is profile:
+    if cached is not None and cached[0] is reply and cached[1] is latency:
         return cached[2], cached[2] is not None
     timed = bool(reply.timing.model_fields_set)
     cacheable = (
         not reply.timing.jitter_ms
-        and (timed or profile.instant or reply.frames is not None)
+        and (timed or _profile(reply, scenario, latency).instant or reply.frames is not None)
         and not is_templated(reply)
     )
     return None, cacheable
@@ -145,56 +164,43 @@ def _constant(key: _Key, reply: Reply, profile: LatencyProfile) -> tuple[Script 
 def build_script(
     scenario: Scenario,
     ctx: RequestContext,
-    seed: int,
-    time_scale: float = 1.0,
-    wire: WireOptions | None = None,
+    options: BuildOptions = DEFAULT_OPTIONS,
     *,
     step: int | None = None,
-    latency: LatencyProfile = NONE,
     inject: Injected | None = None,
 ) -> Script:
     """The Script of ``scenario`` for this request; a status scenario raises its StatusReply.
 
-    ``wire`` (the ``wire`` setting) applies to a stream whose scenario has no ``wire`` of its own.
     ``step``: which of the scenario's ``turns`` answers (1-based; default: the thread's turn).
-    ``latency``: the channel's or the run's profile, for a reply that names none. ``inject``: a
-    stream fault to add (chaos); the Script says what it did in ``injected``.
+    ``inject``: a stream fault to add (chaos); the Script says what it did in ``injected``.
     """
     reply: Reply = scenario.step(step or ctx.turn) if scenario.turns else scenario
     if reply.status is not None:
         status = reply.status
         body = status.body or {"detail": _REASON_PHRASES.get(status.code, "scripted error")}
         raise StatusReply(status.code, body, merged_headers(reply.headers, status.headers))
-    profile = _profile(reply, scenario, latency)
-    options = reply.wire or scenario.wire or wire
     if inject is not None:
-        return _build(scenario.name, reply, ctx, seed, time_scale, profile, options, inject)
-    key = (id(reply), id(profile), time_scale, wire)
-    script, cacheable = _constant(key, reply, profile)
+        return _build(scenario, reply, ctx, options, inject)
+    key = (id(reply), id(options.latency), options.time_scale, options.wire)
+    script, cacheable = _constant(key, scenario, reply, options.latency)
     if script is not None:
         return script
-    script = _build(scenario.name, reply, ctx, seed, time_scale, profile, options)
+    script = _build(scenario, reply, ctx, options)
     if len(_CONSTANT) > 4096:
         _CONSTANT.clear()
-    _CONSTANT[key] = (reply, profile, script if cacheable else None)
+    _CONSTANT[key] = (reply, options.latency, script if cacheable else None)
     return script
 
 
 def _build(
-    name: str,
+    scenario: Scenario,
     reply: Reply,
     ctx: RequestContext,
-    seed: int,
-    time_scale: float,
-    profile: LatencyProfile,
-    wire: WireOptions | None = None,
+    options: BuildOptions,
     inject: Injected | None = None,
 ) -> Script:
-    """The Script of ``reply`` for this request.
-
-    Every scripted delay is multiplied by ``time_scale`` (0.5 plays twice as fast; 0: no delays);
-    so are the wire options' times, when the stream is played.
-    """
+    """The Script of ``reply`` (the scenario's, or one of its turns) for this request."""
+    name, seed, time_scale = scenario.name, options.seed, options.time_scale
     recorded_break: str | None = None
     if reply.frames is not None:
         events, recorded_break = frame_events(reply.frames)
@@ -204,6 +210,7 @@ def _build(
             base = _base_events(reply, values)
         except ReplyTooLarge as exc:
             raise ReplyTooLarge(f"scenario '{name}': {exc.detail}") from None
+        profile = _profile(reply, scenario, options.latency)
         events = timed(base, reply, profile, lambda: _rng(seed, ctx, name))
     fault, injected = reply.fault, None
     if inject is not None:
@@ -213,6 +220,7 @@ def _build(
     broken = broken or recorded_break
     if time_scale != 1.0:
         events = [replace(e, delay=e.delay * time_scale) for e in events]
+    wire = reply.wire or scenario.wire or options.wire
     return Script(
         events=tuple(events),
         scenario=name,

@@ -62,7 +62,7 @@ def cases(only: Sequence[str] = ()) -> list[Case]:
         raise ValueError(f"not in the kit: {', '.join(sorted(unknown))}; the kit: {known}")
     ctx = RequestContext("demo-channel", "hello", _THREAD, None, (), 1, {})
     return [
-        Case(n, s.name, s.description, expectation(s), build_script(s, ctx, 0).reply)
+        Case(n, s.name, s.description, expectation(s), build_script(s, ctx).reply)
         for n, s in enumerate(scenarios, 1)
         if not only or s.name in only
     ]
