@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vivi_emulator.journal import ChosenBy
-from vivi_emulator.scenarios.choosing import matched, named
+from vivi_emulator.scenarios.choosing import SCENARIO_HEADER, matched, named
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
@@ -102,17 +102,17 @@ def choose(
     ctx: RequestContext,
     current: Conversation | None,
     queued: Scenario | None = None,
-    header: str | None = None,
     forced: str | None = None,
 ) -> Choice:
     """The choice for a message of a thread whose conversation is ``current``; ``queued`` is
-    the queued reply the service claimed for it, if any."""
+    the queued reply the service claimed for it, if any, and ``forced`` the scenario forced for
+    the channel; the ``x-vivi-scenario`` header is read from the request."""
     live = _live(scenarios, current, ctx.turn)
     aside = live.aside() if live is not None else None
     if queued is not None:
         # One-shot: never a conversation; its turns, if any, answer from the first.
         return Choice(queued, ChosenBy.QUEUE, 1 if queued.turns else None, aside)
-    chosen = named(scenarios, header, forced)
+    chosen = named(scenarios, ctx.headers.get(SCENARIO_HEADER), forced)
     if chosen is not None:
         scenario, how = chosen
         if live is not None and scenario.name == live.scenario.name:

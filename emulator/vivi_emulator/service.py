@@ -35,7 +35,7 @@ from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.journaling import Journaling
 from vivi_emulator.resources import default_fixtures_dir
 from vivi_emulator.runtime import RunTime
-from vivi_emulator.scenarios.choosing import SCENARIO_HEADER, matches
+from vivi_emulator.scenarios.choosing import matches
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.engine import BuildOptions, build_script
 from vivi_emulator.scenarios.latency import LatencyProfile
@@ -289,14 +289,7 @@ class Emulator(Scripting, Files):
                 if (match is None or matches(match, ctx)) and await self.store.claim(reply):
                     queued = reply.scenario
                     break
-        return choose(
-            self.scenarios,
-            ctx,
-            current,
-            queued,
-            ctx.headers.get(SCENARIO_HEADER),
-            view.overrides.forced,
-        )
+        return choose(self.scenarios, ctx, current, queued, view.overrides.forced)
 
     async def keep(self, call: Call, answer: Answer, trace: Trace | None = None) -> None:
         """Keep the turn's exchange (the next turn's ``previous_*``); with ``trace``, record

@@ -68,7 +68,7 @@ def test_named_scenario_is_forced_by_name() -> None:
 
 
 def test_a_named_scenario_wins_over_a_match() -> None:
-    choice = choose(SET, ctx("ping"), None, header="by-name-only")
+    choice = choose(SET, ctx("ping", headers={"x-vivi-scenario": "by-name-only"}), None)
     assert (choice.scenario.name, choice.chosen_by) == ("by-name-only", "header")
 
 

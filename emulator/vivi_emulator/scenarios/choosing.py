@@ -8,7 +8,7 @@ scenario whose ``match`` holds, the default scenario.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from vivi_emulator.errors import FieldError, ValidationFailed
 from vivi_emulator.journal import ChosenBy
@@ -35,20 +35,26 @@ def _text_matches(matcher: str | TextMatch, value: str) -> bool:
 
 
 def matches(match: Match, ctx: RequestContext) -> bool:
-    if match.message is not None and not _text_matches(match.message, ctx.message):
-        return False
-    if match.channel is not None and match.channel != ctx.channel_id:
-        return False
-    if isinstance(match.turn, int) and match.turn != ctx.turn:
-        return False
-    if isinstance(match.turn, TurnRange) and not (
-        match.turn.min <= ctx.turn and (match.turn.max is None or ctx.turn <= match.turn.max)
-    ):
-        return False
-    if match.files is not None and match.files != bool(ctx.attached_files):
-        return False
-    for name, matcher in match.headers.items():
-        value = ctx.headers.get(name.lower())
+    """Whether the request holds every condition ``match`` gives (checked in this order, the
+    message first: most scenarios are told apart by it)."""
+    return (
+        (match.message is None or _text_matches(match.message, ctx.message))
+        and (match.channel is None or match.channel == ctx.channel_id)
+        and (match.turn is None or _turn_matches(match.turn, ctx.turn))
+        and (match.files is None or match.files == bool(ctx.attached_files))
+        and (not match.headers or _headers_match(match.headers, ctx.headers))
+    )
+
+
+def _turn_matches(wanted: int | TurnRange, turn: int) -> bool:
+    if isinstance(wanted, int):
+        return wanted == turn
+    return wanted.min <= turn and (wanted.max is None or turn <= wanted.max)
+
+
+def _headers_match(wanted: Mapping[str, str | TextMatch], headers: Mapping[str, str]) -> bool:
+    for name, matcher in wanted.items():
+        value = headers.get(name.lower())
         if value is None or not _text_matches(matcher, value):
             return False
     return True
