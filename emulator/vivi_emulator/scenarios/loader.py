@@ -73,23 +73,10 @@ class ScenarioSet:
 
 def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
     """The scenarios of one file, or the problems that stop it from loading."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(path, None, f"cannot read: {exc}")]
-    try:
-        # Only a file with an anchor (&name) can have aliases: the others are read once.
-        aliases = alias_problem(text) if "&" in text else None
-        if aliases is not None:
-            return [], [Problem(path, aliases[0], aliases[1])]
-        data: Any = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a safe loader, C if built
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        return [], [Problem(path, line, f"not valid YAML: {reason}")]
-    if data is None:
-        return [], [Problem(path, None, "the file is empty; expected 'scenarios:'")]
+    loaded = _load(path)
+    if isinstance(loaded, Problem):
+        return [], [loaded]
+    text, data = loaded
     # The node tree, for line numbers, is composed only when there is a problem to place.
     lines = Lines(text)
     items = data.get("scenarios") if isinstance(data, dict) else None
@@ -104,7 +91,37 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
         FixtureFile.model_validate({**data, "scenarios": []})
     except ValidationError as exc:
         problems += _problems_of(exc, path, lines, (), "")
+    scenarios, found = _scenarios(items, path, lines)
+    problems += found
+    return ([], problems) if problems else (scenarios, [])
+
+
+def _load(path: Path) -> tuple[str, Any] | Problem:
+    """The file's text and its YAML data, or the problem that stops it from being read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Problem(path, None, f"cannot read: {exc}")
+    try:
+        # Only a file with an anchor (&name) can have aliases: the others are read once.
+        aliases = alias_problem(text) if "&" in text else None
+        if aliases is not None:
+            return Problem(path, aliases[0], aliases[1])
+        data: Any = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a safe loader, C if built
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        return Problem(path, line, f"not valid YAML: {reason}")
+    if data is None:
+        return Problem(path, None, "the file is empty; expected 'scenarios:'")
+    return text, data
+
+
+def _scenarios(items: list[Any], path: Path, lines: Lines) -> tuple[list[Scenario], list[Problem]]:
+    """The file's scenarios, each checked on its own, and every problem found in them."""
     scenarios: list[Scenario] = []
+    problems: list[Problem] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
         label, at = _label(item, index), ("scenarios", index)
@@ -125,7 +142,7 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
         for reason in scenario_problems(scenario):
             problems.append(Problem(path, line_of(node_at(lines.root, at)), f"{label}: {reason}"))
         scenarios.append(scenario)
-    return ([], problems) if problems else (scenarios, [])
+    return scenarios, problems
 
 
 def _label(item: Any, index: int) -> str:

@@ -34,36 +34,53 @@ def alias_problem(text: str) -> tuple[int | None, str] | None:
     """(line, why) if the text's aliases expand it by more than MAX_ALIASED_NODES nodes, or
     refer to a node from inside itself; read from the parser's events, before anything is
     built from them."""
-    sizes: dict[str, int] = {}  # anchor -> nodes in the anchored node
-    open_nodes: list[tuple[str | None, int]] = [(None, 0)]  # (anchor, nodes so far)
+    sizes = _Sizes()
     added = 0
     for event in yaml.parse(text, Loader=SafeLoader):
+        if not isinstance(event, yaml.AliasEvent):
+            sizes.add(sizes.count(event))
+            continue
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        size = sizes.anchored.get(event.anchor)
+        if size is None:
+            return line, f"alias *{event.anchor} refers to a node from inside it"
+        added += size
+        if added > MAX_ALIASED_NODES:
+            return line, (
+                f"aliases expand the file by more than {MAX_ALIASED_NODES} nodes; "
+                "write the repeated parts out, or repeat less"
+            )
+        sizes.add(size)
+    return None
+
+
+class _Sizes:
+    """The nodes in each anchored node, counted from the parser's events as they come."""
+
+    def __init__(self) -> None:
+        self.anchored: dict[str | None, int] = {}  # anchor -> nodes in the anchored node
+        self._open: list[tuple[str | None, int]] = [(None, 0)]  # (anchor, nodes so far)
+
+    def count(self, event: yaml.Event) -> int:
+        """The nodes an event completes: a scalar, a whole collection at its end."""
         size = 0
         if isinstance(event, yaml.CollectionStartEvent):
-            open_nodes.append((event.anchor, 1))
+            self._open.append((event.anchor, 1))
         elif isinstance(event, yaml.CollectionEndEvent):
-            anchor, size = open_nodes.pop()
+            anchor, size = self._open.pop()
             if anchor is not None:
-                sizes[anchor] = size
+                self.anchored[anchor] = size
         elif isinstance(event, yaml.ScalarEvent):
             size = 1
             if event.anchor is not None:
-                sizes[event.anchor] = 1
-        elif isinstance(event, yaml.AliasEvent):
-            line = event.start_mark.line + 1 if event.start_mark is not None else None
-            if event.anchor not in sizes:
-                return line, f"alias *{event.anchor} refers to a node from inside it"
-            size = sizes[event.anchor]
-            added += size
-            if added > MAX_ALIASED_NODES:
-                return line, (
-                    f"aliases expand the file by more than {MAX_ALIASED_NODES} nodes; "
-                    "write the repeated parts out, or repeat less"
-                )
+                self.anchored[event.anchor] = 1
+        return size
+
+    def add(self, size: int) -> None:
+        """Count ``size`` nodes into the collection they are in."""
         if size:
-            anchor, so_far = open_nodes[-1]
-            open_nodes[-1] = (anchor, so_far + size)
-    return None
+            anchor, so_far = self._open[-1]
+            self._open[-1] = (anchor, so_far + size)
 
 
 def node_at(node: yaml.Node | None, loc: Sequence[int | str]) -> yaml.Node | None:
