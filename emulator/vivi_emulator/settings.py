@@ -175,45 +175,53 @@ def parse_channels(text: str) -> list[dict[str, str]]:
     return channels
 
 
+# Settings given as they are, by the environment variable's suffix.
+_SIMPLE_ENV = {
+    "HOST": "host",
+    "PORT": "port",
+    "SERVER": "server",
+    "PUBLIC_URL": "public_url",
+    "SEED": "seed",
+    "TIME_SCALE": "time_scale",
+    "JOURNAL_SIZE": "journal_size",
+    "ADMIN_TOKEN": "admin_token",
+    "STATE": "state",
+    "WORKERS": "workers",
+    "MAX_CONNECTIONS": "max_connections",
+    "LATENCY": "latency",
+}
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    simple = {
-        "HOST": "host",
-        "PORT": "port",
-        "SERVER": "server",
-        "PUBLIC_URL": "public_url",
-        "SEED": "seed",
-        "TIME_SCALE": "time_scale",
-        "JOURNAL_SIZE": "journal_size",
-        "ADMIN_TOKEN": "admin_token",
-        "STATE": "state",
-        "WORKERS": "workers",
-        "MAX_CONNECTIONS": "max_connections",
-        "LATENCY": "latency",
+    def given(suffix: str) -> str | None:
+        return environ.get(_ENV_PREFIX + suffix)
+
+    values: dict[str, Any] = {
+        name: value for suffix, name in _SIMPLE_ENV.items() if (value := given(suffix)) is not None
     }
-    for suffix, name in simple.items():
-        if (value := environ.get(_ENV_PREFIX + suffix)) is not None:
-            values[name] = value
-    if (channels := environ.get(_ENV_PREFIX + "CHANNELS")) is not None:
+    if (channels := given("CHANNELS")) is not None:
         values["channels"] = parse_channels(channels)
     # YAML flow mappings, as in the settings file: '{preset: idle-cut, idle_seconds: 5}'.
     for name in ("wire", "chaos"):
-        if (text := environ.get(_ENV_PREFIX + name.upper())) is not None:
-            try:
-                values[name] = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"{_ENV_PREFIX}{name.upper()} is not valid YAML: {exc}") from None
-    if (hosts := environ.get(_ENV_PREFIX + "ALLOWED_HOSTS")) is not None:
+        if (text := given(name.upper())) is not None:
+            values[name] = _yaml_value(name.upper(), text)
+    if (hosts := given("ALLOWED_HOSTS")) is not None:
         values["allowed_hosts"] = [h.strip() for h in hosts.split(",") if h.strip()]
-    if (fixtures := environ.get(_ENV_PREFIX + "FIXTURES")) is not None:
+    if (fixtures := given("FIXTURES")) is not None:
         values["fixtures"] = [p for p in fixtures.split(os.pathsep) if p]
-    limits = {}
-    for name in Limits.model_fields:
-        if (value := environ.get(_ENV_PREFIX + name.upper())) is not None:
-            limits[name] = value
+    limits = {
+        name: value for name in Limits.model_fields if (value := given(name.upper())) is not None
+    }
     if limits:
         values["limits"] = limits
     return values
+
+
+def _yaml_value(suffix: str, text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{_ENV_PREFIX}{suffix} is not valid YAML: {exc}") from None
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
