@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID
-from vivi_emulator.wire.kit import Result, cases, printed_reply, run_kit
+from vivi_emulator.wire.kit import Client, Result, cases, printed_reply, run_kit
 
 from tests.server import Running, start
 
@@ -46,7 +46,9 @@ def results(server: Running) -> dict[str, list[Result]]:
         "VIVI_CHANNEL_ID": DEFAULT_CHANNEL_ID,
         "VIVI_API_KEY": DEFAULT_API_KEY,
     }
-    return {name: run_kit(cases(), command, env, force, 60) for name, command in CLIENTS.items()}
+    return {
+        name: run_kit(cases(), Client(command, env), force) for name, command in CLIENTS.items()
+    }
 
 
 def documented() -> dict[str, dict[str, bool]]:

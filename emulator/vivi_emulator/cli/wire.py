@@ -24,7 +24,7 @@ import typer
 
 from vivi_emulator.cli.servers import Server
 from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID
-from vivi_emulator.wire.kit import Case, Result, cases, listing, run_kit
+from vivi_emulator.wire.kit import Case, Client, Result, cases, listing, run_kit
 
 
 def _free_port() -> int:
@@ -169,7 +169,8 @@ def wire_test(
             "VIVI_CHANNEL_ID": DEFAULT_CHANNEL_ID,
             "VIVI_API_KEY": DEFAULT_API_KEY,
         }
-        results = run_kit(kit, client, env, _forcer(base), timeout, lambda r: typer.echo(_row(r)))
+        under_test = Client(client, env, timeout)
+        results = run_kit(kit, under_test, _forcer(base), lambda r: typer.echo(_row(r)))
     passed = sum(r.verdict.ok for r in results)
     typer.echo(f"{passed} of {len(results)} passed")
     if report is not None:

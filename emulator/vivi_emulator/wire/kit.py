@@ -120,22 +120,27 @@ class Result:
     stderr: str
 
 
-def run_client(
-    case: Case,
-    command: str,
-    env: dict[str, str],
-    timeout: float,
-) -> Result:
+@dataclass(frozen=True)
+class Client:
+    """The client under test: its command (run without a shell), what it gets in its
+    environment (where the emulator is), and how long one run may take."""
+
+    command: str
+    env: dict[str, str]
+    timeout: float = 60.0
+
+
+def run_client(case: Case, client: Client) -> Result:
     """Run the client once (the emulator already answers ``case``) and judge it."""
     try:
         done = subprocess.run(  # noqa: S603 - the user's own client command, no shell
-            shlex.split(command),
-            env={**os.environ, **env},
+            shlex.split(client.command),
+            env={**os.environ, **client.env},
             capture_output=True,
             text=True,
             encoding="utf-8",
             errors="replace",
-            timeout=timeout,
+            timeout=client.timeout,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
@@ -146,10 +151,8 @@ def run_client(
 
 def run_kit(
     kit: Sequence[Case],
-    command: str,
-    env: dict[str, str],
+    client: Client,
     force: Callable[[str | None], None],
-    timeout: float = 60.0,
     report: Callable[[Result], None] = lambda _: None,
 ) -> list[Result]:
     """Each case in turn: force its scenario, run the client, judge; ``force(None)`` at the end."""
@@ -157,7 +160,7 @@ def run_kit(
     try:
         for case in kit:
             force(case.name)
-            result = run_client(case, command, env, timeout)
+            result = run_client(case, client)
             report(result)
             results.append(result)
     finally:
