@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from vivi_emulator import __version__
 from vivi_emulator.access_log import configure_logging
+from vivi_emulator.cli.params import options_command
 from vivi_emulator.cli.servers import (
     PortInUse,
     Server,
@@ -62,77 +64,88 @@ def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
     return "\n".join(lines)
 
 
-def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+@dataclass(frozen=True, kw_only=True)
+class ServeArgs:
+    """The command's options, as given; None: as the settings file, the environment or the
+    defaults say."""
+
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None
     config: Annotated[
         Path | None,
         typer.Option(help="A YAML or TOML settings file.", envvar="VIVI_EMULATOR_CONFIG"),
-    ] = None,
-    server: Annotated[Server | None, typer.Option(help="ASGI server (default: granian).")] = None,
+    ] = None
+    server: Annotated[Server | None, typer.Option(help="ASGI server (default: granian).")] = None
     public_url: Annotated[
         str | None, typer.Option(help="Base of uploaded files' URLs (default: as called).")
-    ] = None,
+    ] = None
     fixtures: Annotated[
         list[Path] | None,
         typer.Option(
             help="A folder of scenario files (repeatable); overrides the defaults by name.",
             file_okay=False,
         ),
-    ] = None,
-    reload: Annotated[bool, typer.Option(help="Reload fixtures when a file changes.")] = True,
-    seed: Annotated[int | None, typer.Option(help="Seed for scripted jitter.")] = None,
+    ] = None
+    reload: Annotated[bool, typer.Option(help="Reload fixtures when a file changes.")] = True
+    seed: Annotated[int | None, typer.Option(help="Seed for scripted jitter.")] = None
     time_scale: Annotated[
         float | None,
         typer.Option(
             help="Multiply every delay (0.5: replay twice as fast; 0: no delays at all).",
             min=0.0,
         ),
-    ] = None,
+    ] = None
     latency: Annotated[
         str | None,
         typer.Option(
             help="How replies are paced: realistic (the default: an agent on a hosted model), "
             "none (at once), or a profile file (vivi-emulator fixtures fit-latency writes one).",
         ),
-    ] = None,
-    access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
+    ] = None
+    access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True
     state: Annotated[
         str | None,
         typer.Option(
             help="Where state lives: memory (default) or redis://HOST:PORT/DB, shared by every "
             "worker and replica (a password is better given in VIVI_EMULATOR_STATE).",
         ),
-    ] = None,
+    ] = None
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (more than one needs --state redis).")
-    ] = None,
+    ] = None
     max_connections: Annotated[
         int | None,
         typer.Option(help="Connections one worker serves at once (each stream holds one)."),
-    ] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
-) -> None:
+    ] = None
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info"
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings these options give (None: not given)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "server": self.server.value if self.server is not None else None,
+            "public_url": self.public_url,
+            "seed": self.seed,
+            "time_scale": self.time_scale,
+            "latency": self.latency,
+            "fixtures": self.fixtures or None,
+            "access_log": None if self.access_log else False,
+            "reload_fixtures": None if self.reload else False,
+            "state": self.state,
+            "workers": self.workers,
+            "max_connections": self.max_connections,
+        }
+
+
+@options_command(ServeArgs)
+def serve(args: ServeArgs) -> None:
     """Serve the emulator (defaults: 127.0.0.1:8000, channel demo-channel, key demo-key)."""
-    configure_logging(log_level)
+    configure_logging(args.log_level)
     try:
         settings = load_settings(
-            config,
-            overrides={
-                "host": host,
-                "port": port,
-                "server": server.value if server is not None else None,
-                "public_url": public_url,
-                "seed": seed,
-                "time_scale": time_scale,
-                "latency": latency,
-                "fixtures": fixtures or None,
-                "access_log": None if access_log else False,
-                "reload_fixtures": None if reload else False,
-                "state": state,
-                "workers": workers,
-                "max_connections": max_connections,
-            },
+            args.config,
+            overrides=args.overrides(),
             # serve types like an agent unless told otherwise (README, "Latency"); the pytest
             # plugin and contract keep the settings' own default, none.
             defaults={"latency": "realistic"},
@@ -154,7 +167,7 @@ def serve(
     typer.echo(_banner(settings, emulator.scenarios))
     sys.stdout.flush()
     run = run_granian if settings.server == "granian" else run_uvicorn
-    run(settings, log_level, emulator)
+    run(settings, args.log_level, emulator)
 
 
 def _check_state(settings: Settings) -> None:

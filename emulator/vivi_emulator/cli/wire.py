@@ -16,12 +16,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated
 
 import httpx
 import typer
 
+from vivi_emulator.cli.params import options_command
 from vivi_emulator.cli.servers import Server
 from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID
 from vivi_emulator.wire.kit import Case, Client, Result, cases, listing, run_kit
@@ -119,24 +121,27 @@ def _interactive(kit: list[Case], base: str) -> None:
     typer.echo("\ndone")
 
 
-def wire_test(
+@dataclass(frozen=True, kw_only=True)
+class WireTestArgs:
+    """The command's options, as given."""
+
     client: Annotated[
         str | None,
         typer.Option(
             help="Run this command once per scenario and judge it (no shell; it gets "
             "VIVI_BASE_URL, VIVI_CHANNEL_ID, VIVI_API_KEY). Without it: interactive."
         ),
-    ] = None,
+    ] = None
     list_only: Annotated[
         bool, typer.Option("--list", help="Print the numbered kit and what each should produce.")
-    ] = False,
-    only: Annotated[
-        list[str] | None, typer.Option(help="Only these scenarios (repeatable).")
-    ] = None,
+    ] = False
+    only: Annotated[list[str] | None, typer.Option(help="Only these scenarios (repeatable).")] = (
+        None
+    )
     port: Annotated[
         int | None, typer.Option(help="Port (default 8000; a free one with --client).")
-    ] = None,
-    server: Annotated[Server, typer.Option(help="ASGI server.")] = Server.GRANIAN,
+    ] = None
+    server: Annotated[Server, typer.Option(help="ASGI server.")] = Server.GRANIAN
     time_scale: Annotated[
         float,
         typer.Option(
@@ -144,23 +149,26 @@ def wire_test(
             "1: real times).",
             min=0.0,
         ),
-    ] = 0.1,
-    timeout: Annotated[float, typer.Option(help="Seconds a client run may take.")] = 60.0,
-    report: Annotated[Path | None, typer.Option(help="Write the verdicts as Markdown.")] = None,
-) -> None:
+    ] = 0.1
+    timeout: Annotated[float, typer.Option(help="Seconds a client run may take.")] = 60.0
+    report: Annotated[Path | None, typer.Option(help="Write the verdicts as Markdown.")] = None
+
+
+@options_command(WireTestArgs)
+def wire_test(args: WireTestArgs) -> None:
     """Check an SSE client against every wire fault and intermediary (docs/wire.md)."""
     try:
-        kit = cases(only or ())
+        kit = cases(args.only or ())
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--only") from None
-    if list_only:
+    if args.list_only:
         typer.echo(listing(kit))
         return
-    chosen = port if port is not None else (_free_port() if client else 8000)
-    with _emulator(chosen, server, time_scale) as base:
-        typer.echo(f"vivi-emulator wire-test on {base} (time scale {time_scale:g})")
+    chosen = args.port if args.port is not None else (_free_port() if args.client else 8000)
+    with _emulator(chosen, args.server, args.time_scale) as base:
+        typer.echo(f"vivi-emulator wire-test on {base} (time scale {args.time_scale:g})")
         typer.echo(f"  channel {DEFAULT_CHANNEL_ID}  key {DEFAULT_API_KEY}")
-        if client is None:
+        if args.client is None:
             typer.echo(listing(kit))
             _interactive(kit, base)
             return
@@ -169,11 +177,11 @@ def wire_test(
             "VIVI_CHANNEL_ID": DEFAULT_CHANNEL_ID,
             "VIVI_API_KEY": DEFAULT_API_KEY,
         }
-        under_test = Client(client, env, timeout)
+        under_test = Client(args.client, env, args.timeout)
         results = run_kit(kit, under_test, _forcer(base), lambda r: typer.echo(_row(r)))
     passed = sum(r.verdict.ok for r in results)
     typer.echo(f"{passed} of {len(results)} passed")
-    if report is not None:
-        report.write_text(_markdown(results, client), encoding="utf-8")
+    if args.report is not None:
+        args.report.write_text(_markdown(results, args.client), encoding="utf-8")
     if passed != len(results):
         raise typer.Exit(1)
