@@ -9,11 +9,10 @@ other.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,6 +20,23 @@ from vivi_emulator import __version__
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.control.access import ADMIN_HEADER, check_admin
 from vivi_emulator.control.limits import BodyLimit
+from vivi_emulator.control.models import (
+    ChannelKey,
+    ChannelList,
+    ChaosState,
+    Done,
+    Forced,
+    LatencyState,
+    LatencyUpdate,
+    NewChannel,
+    NewKey,
+    Queued,
+    QueuedItem,
+    QueueState,
+    Reloaded,
+    ScenarioInfo,
+    ScenarioList,
+)
 from vivi_emulator.errors import (
     FieldError,
     ValidationFailed,
@@ -28,100 +44,13 @@ from vivi_emulator.errors import (
     install_error_handlers,
     json_bytes,
 )
-from vivi_emulator.scenarios.latency import PROFILES, LatencyProfile
+from vivi_emulator.scenarios.latency import PROFILES
 from vivi_emulator.scenarios.loader import FixtureError
 from vivi_emulator.service import Emulator
 
 Channel = Annotated[
     str | None, Query(description="A channel id: only that channel's state (default: all).")
 ]
-
-
-class ScenarioInfo(BaseModel):
-    name: str
-    description: str
-    matches: bool = Field(description="Chosen by its match, not only by name.")
-    default: bool
-
-
-class ScenarioList(BaseModel):
-    scenarios: list[ScenarioInfo]
-    forced: str | None = Field(description="The scenario every request gets, if one is forced.")
-
-
-class Reloaded(BaseModel):
-    scenarios: int
-
-
-class Queued(BaseModel):
-    name: str
-    queued: int = Field(description="How many answers wait in the queue now.")
-
-
-class QueuedItem(BaseModel):
-    name: str
-    channel: str | None = Field(description="The channel it waits for; null: any channel.")
-    match: dict[str, Any] | None = Field(
-        description="What a request must hold to consume it; a reply whose match never holds "
-        "stays queued until the queue is cleared or the emulator reset."
-    )
-
-
-class QueueState(BaseModel):
-    queue: list[str] = Field(description="The queued replies' names, in order.")
-    items: list[QueuedItem]
-
-
-class Forced(BaseModel):
-    scenario: str | None = Field(description="A scenario name, or null to stop forcing.")
-    channel: str | None = Field(default=None, description="Only for this channel (default: all).")
-
-
-class LatencyState(BaseModel):
-    profile: LatencyProfile
-    description: str = Field(description="The profile in words, as the playground shows it.")
-    source: str = Field(description="`run time` (set here) or `settings` (as configured).")
-
-
-class LatencyUpdate(BaseModel):
-    profile: Literal["none", "realistic"] | LatencyProfile = Field(
-        description="none, realistic, or a profile (first_event, first_token, token_gap)."
-    )
-
-
-class ChaosState(BaseModel):
-    chaos: ChaosSettings | None = Field(description="The faults injected now; null: none.")
-    description: str
-    source: str = Field(description="`run time` (set here) or `settings` (as configured).")
-    configured: ChaosSettings | None = Field(
-        description="What the settings give, which DELETE /chaos goes back to."
-    )
-
-
-class ChannelList(BaseModel):
-    channels: list[str]
-
-
-class NewChannel(BaseModel):
-    id: str = Field(min_length=1, max_length=200)
-    key: str | None = Field(
-        default=None, min_length=1, max_length=500, description="Generated when absent."
-    )
-
-
-class NewKey(BaseModel):
-    key: str | None = Field(
-        default=None, min_length=1, max_length=500, description="Generated when absent."
-    )
-
-
-class ChannelKey(BaseModel):
-    id: str
-    key: str = Field(description="The channel's key: shown once, here, and nowhere else.")
-
-
-class Done(BaseModel):
-    done: bool = True
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -145,6 +74,9 @@ async def _invalid_request(_: Request, exc: Exception) -> Response:
 
 
 def create_control_app(emulator: Emulator) -> FastAPI:
+    """The control API's app: the admin check and the body limit on every route, then the
+    routes of each concern, in the order of its OpenAPI document."""
+
     def admin(
         token: Annotated[str | None, Header(alias=ADMIN_HEADER)] = None,
     ) -> None:
@@ -170,6 +102,19 @@ def create_control_app(emulator: Emulator) -> FastAPI:
     async def openapi() -> dict[str, Any]:
         return app.openapi()
 
+    _journal(app, emulator)
+    _scenarios(app, emulator)
+    _latency(app, emulator)
+    _chaos(app, emulator)
+    _queue(app, emulator)
+    _channels(app, emulator)
+    _usage(app, emulator)
+    return app
+
+
+def _journal(app: FastAPI, emulator: Emulator) -> None:
+    """Reset, and the journal: what the VIVI surface was asked, and how it answered."""
+
     @app.post("/reset", response_model=Done, summary="Forget threads, files, journal, queue")
     async def reset(channel: Channel = None) -> Done:
         await emulator.reset(channel)
@@ -191,6 +136,10 @@ def create_control_app(emulator: Emulator) -> FastAPI:
     async def clear_journal(channel: Channel = None) -> Done:
         await emulator.clear_journal(channel)
         return Done()
+
+
+def _scenarios(app: FastAPI, emulator: Emulator) -> None:
+    """The loaded scenarios, reloading them, and the forced one."""
 
     @app.get("/scenarios", response_model=ScenarioList)
     async def scenarios(channel: Channel = None) -> ScenarioList:
@@ -220,6 +169,10 @@ def create_control_app(emulator: Emulator) -> FastAPI:
         await emulator.force(forced.scenario, forced.channel)
         return forced
 
+
+def _latency(app: FastAPI, emulator: Emulator) -> None:
+    """How replies are paced, per channel or for all."""
+
     async def latency_state(channel: str | None) -> LatencyState:
         profile, source = await emulator.latency(channel)
         return LatencyState(profile=profile, description=profile.describe(), source=source)
@@ -240,6 +193,10 @@ def create_control_app(emulator: Emulator) -> FastAPI:
     async def clear_latency(channel: Channel = None) -> LatencyState:
         await emulator.set_latency(None, channel)
         return await latency_state(channel)
+
+
+def _chaos(app: FastAPI, emulator: Emulator) -> None:
+    """The faults injected at a rate, per channel or for all."""
 
     async def chaos_state(channel: str | None) -> ChaosState:
         chaos, source = await emulator.chaos(channel)
@@ -267,6 +224,10 @@ def create_control_app(emulator: Emulator) -> FastAPI:
     async def clear_chaos(channel: Channel = None) -> ChaosState:
         await emulator.set_chaos(None, channel)
         return await chaos_state(channel)
+
+
+def _queue(app: FastAPI, emulator: Emulator) -> None:
+    """One-shot queued replies."""
 
     @app.get("/queue", response_model=QueueState)
     async def queue(channel: Channel = None) -> QueueState:
@@ -300,6 +261,10 @@ def create_control_app(emulator: Emulator) -> FastAPI:
         await emulator.clear_queue(channel)
         return Done()
 
+
+def _channels(app: FastAPI, emulator: Emulator) -> None:
+    """Channels and their keys."""
+
     @app.get("/channels", response_model=ChannelList)
     async def channels() -> ChannelList:
         return ChannelList(channels=await emulator.channels())
@@ -323,6 +288,10 @@ def create_control_app(emulator: Emulator) -> FastAPI:
         key = await emulator.rotate_key(channel_id, new.key if new else None)
         return ChannelKey(id=channel_id, key=key)
 
+
+def _usage(app: FastAPI, emulator: Emulator) -> None:
+    """What the state store holds, against its bounds."""
+
     @app.get("/usage", summary="What the state store holds, against its bounds")
     async def usage() -> dict[str, Any]:
         limits = emulator.settings.limits
@@ -339,5 +308,3 @@ def create_control_app(emulator: Emulator) -> FastAPI:
                 "max_queued": limits.max_queued,
             },
         }
-
-    return app
