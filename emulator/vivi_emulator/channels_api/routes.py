@@ -12,7 +12,7 @@ machinery is most of the speed of the hot path (benchmarks/results.md).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vivi_emulator.access_log import add_note
 from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus, Trace
+from vivi_emulator.channels_api.answers import JsonAnswer, Nothing, with_headers
 from vivi_emulator.channels_api.body import (
     ClientGone,
     headers_of,
@@ -50,40 +51,6 @@ Endpoint = Callable[[Request], Awaitable[ASGIApp]]
 # What an uploaded file may do if a browser renders it anyway: nothing (no script, no request).
 UPLOADED_FILE_CSP = "default-src 'none'; sandbox"
 _Handler = Callable[[Request, Trace], Awaitable[ASGIApp]]
-
-
-class _Nothing:
-    """The answer to a client that hung up: no response at all."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        return
-
-
-class _JsonAnswer:
-    """A 200 JSON answer written straight to ASGI (Starlette's Response rebuilds its headers
-    on every request; these are the same every time but for the length)."""
-
-    def __init__(self, body: bytes, headers: Sequence[tuple[str, str]]) -> None:
-        self.body = body
-        self.headers = with_headers(
-            [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            headers,
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-        await send({"type": "http.response.body", "body": self.body})
-
-
-def with_headers(
-    base: Sequence[tuple[bytes, bytes]], extra: Sequence[tuple[str, str]]
-) -> list[tuple[bytes, bytes]]:
-    """``base`` with a scenario's headers: a header the scenario names replaces the base one
-    (names in any case; of two with the same name, the later wins)."""
-    if not extra:
-        return list(base)
-    added = {k.lower().encode("latin-1"): v.encode("latin-1") for k, v in extra}
-    return [*(h for h in base if h[0] not in added), *added.items()]
 
 
 def _call(request: Request) -> Call:
@@ -137,7 +104,7 @@ def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
             trace.client_left = True
             trace.error = "the client hung up before its answer was ready"
             await emulator.finish(trace)
-            return _Nothing()
+            return Nothing()
 
     return endpoint
 
@@ -169,40 +136,54 @@ class HotPaths:
         await self.app(scope, receive, send)
 
 
-def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
-    """The VIVI surface's routes, and the hot endpoints for ``HotPaths``."""
-    limits = emulator.settings.limits
+async def _read_message(emulator: Emulator, request: Request, trace: Trace, limit: int) -> Message:
+    """The message of a stream or invoke request: its key checked, its body read and parsed."""
+    await emulator.check_key(trace.call.channel, trace.call.api_key)
+    require_media_type(request, "application/json")
+    trace.body = await read_body(request, limit)
+    return _message(parse_json(MessageRequest, trace.body))
 
-    async def read_message(request: Request, trace: Trace) -> Message:
-        await emulator.check_key(trace.call.channel, trace.call.api_key)
-        require_media_type(request, "application/json")
-        trace.body = await read_body(request, limits.max_body_bytes)
-        return _message(parse_json(MessageRequest, trace.body))
 
-    async def gateway(request: Request, trace: Trace, answer: Answer, streaming: bool) -> None:
-        """A scripted intermediary's timeout (wire presets, docs/wire.md): the turn is kept (the
-        origin got the message), and after the wait the intermediary's answer is raised."""
-        failure = gateway_failure(answer.script, streaming)
-        if failure is None:
-            return
-        await emulator.keep(trace.call, answer)
-        seconds, timeout = failure
-        if await sleep_unless_gone(request.receive, seconds):
-            raise ClientGone
-        raise timeout
+async def _answered(emulator: Emulator, request: Request, trace: Trace, message: Message) -> Answer:
+    """The service's answer to a message, noted in the trace (and the access line)."""
+    answer = await emulator.answer(trace.call, message)
+    trace.items.append(answer.item)
+    _chaos_note(request, answer.fault)
+    return answer
 
-    async def answered(request: Request, trace: Trace, message: Message) -> Answer:
-        """The service's answer to a message, noted in the trace (and the access line)."""
-        answer = await emulator.answer(trace.call, message)
-        trace.items.append(answer.item)
-        _chaos_note(request, answer.fault)
-        return answer
+
+async def _gateway(
+    emulator: Emulator, request: Request, trace: Trace, answer: Answer, streaming: bool
+) -> None:
+    """A scripted intermediary's timeout (wire presets, docs/wire.md): the turn is kept (the
+    origin got the message), and after the wait the intermediary's answer is raised."""
+    failure = gateway_failure(answer.script, streaming)
+    if failure is None:
+        return
+    await emulator.keep(trace.call, answer)
+    seconds, timeout = failure
+    if await sleep_unless_gone(request.receive, seconds):
+        raise ClientGone
+    raise timeout
+
+
+async def _joined(request: Request, answer: Answer) -> dict[str, str]:
+    """The invoke answer of a script: its chunks joined, after the time it takes to stream
+    (or raise ClientGone if the client hangs up meanwhile: the work stops there)."""
+    script = answer.script
+    if script.duration > 0 and await sleep_unless_gone(request.receive, script.duration):
+        raise ClientGone
+    return {"message": script.reply, "threadId": answer.message.thread_id}
+
+
+def _stream(emulator: Emulator) -> _Handler:
+    limit = emulator.settings.limits.max_body_bytes
 
     async def stream(request: Request, trace: Trace) -> ASGIApp:
-        message = await read_message(request, trace)
-        answer = await answered(request, trace, message)
+        message = await _read_message(emulator, request, trace, limit)
+        answer = await _answered(emulator, request, trace, message)
         if answer.script.wire is not None:
-            await gateway(request, trace, answer, streaming=True)
+            await _gateway(emulator, request, trace, answer, streaming=True)
         await emulator.keep(trace.call, answer)
 
         async def finished(played: Played) -> None:
@@ -217,26 +198,30 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
             on_finish=finished,
         )
 
-    async def joined(request: Request, answer: Answer) -> dict[str, str]:
-        """The invoke answer of a script: its chunks joined, after the time it takes to stream
-        (or raise ClientGone if the client hangs up meanwhile: the work stops there)."""
-        script = answer.script
-        if script.duration > 0 and await sleep_unless_gone(request.receive, script.duration):
-            raise ClientGone
-        return {"message": script.reply, "threadId": answer.message.thread_id}
+    return stream
+
+
+def _invoke(emulator: Emulator) -> _Handler:
+    limit = emulator.settings.limits.max_body_bytes
 
     async def invoke(request: Request, trace: Trace) -> ASGIApp:
-        message = await read_message(request, trace)
-        answer = await answered(request, trace, message)
+        message = await _read_message(emulator, request, trace, limit)
+        answer = await _answered(emulator, request, trace, message)
         if answer.script.wire is not None:
-            await gateway(request, trace, answer, streaming=False)
+            await _gateway(emulator, request, trace, answer, streaming=False)
         if answer.script.broken is not None:
             await emulator.keep(trace.call, answer)
             raise _broken(answer)
-        reply = await joined(request, answer)
+        reply = await _joined(request, answer)
         trace.status = 200
         await emulator.keep(trace.call, answer, trace)  # the turn and the journal, one step
-        return _JsonAnswer(json_bytes(reply), answer.script.headers)
+        return JsonAnswer(json_bytes(reply), answer.script.headers)
+
+    return invoke
+
+
+def _batch(emulator: Emulator) -> _Handler:
+    limits = emulator.settings.limits
 
     async def batch(request: Request, trace: Trace) -> ASGIApp:
         await emulator.check_key(trace.call.channel, trace.call.api_key)
@@ -251,21 +236,27 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
         # In order: items of one thread see each other's turns (docs/decisions.md, row 13).
         responses = []
         for item in body.messages:
-            answer = await answered(request, trace, _message(item))
+            answer = await _answered(emulator, request, trace, _message(item))
             if answer.script.wire is not None:
-                await gateway(request, trace, answer, streaming=False)
+                await _gateway(emulator, request, trace, answer, streaming=False)
             await emulator.keep(trace.call, answer)
             if answer.script.broken is not None:
                 raise _broken(answer)
-            responses.append(await joined(request, answer))
+            responses.append(await _joined(request, answer))
         trace.status = 200
         await emulator.finish(trace)
-        return _JsonAnswer(json_bytes({"responses": responses}), ())
+        return JsonAnswer(json_bytes({"responses": responses}), ())
+
+    return batch
+
+
+def _upload(emulator: Emulator) -> _Handler:
+    settings = emulator.settings
 
     async def upload(request: Request, trace: Trace) -> ASGIApp:
         await emulator.check_key_now(trace.call.channel, trace.call.api_key)
         require_media_type(request, "multipart/form-data")
-        uploads = await read_uploads(request, limits)
+        uploads = await read_uploads(request, settings.limits)
         trace.body = json_bytes(
             {
                 "files": [
@@ -274,7 +265,7 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
                 ]
             }
         ).decode()
-        base = emulator.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+        base = settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
         base = base.rstrip("/")
         channel_path = quote(trace.call.channel, safe="")
         urls = [
@@ -283,8 +274,12 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
         ]
         trace.status = 200
         await emulator.finish(trace)
-        return _JsonAnswer(json_bytes({"urls": urls}), ())
+        return JsonAnswer(json_bytes({"urls": urls}), ())
 
+    return upload
+
+
+def _uploaded_file(emulator: Emulator) -> Callable[[Request], Awaitable[Response]]:
     async def uploaded_file(request: Request) -> Response:
         params = request.path_params
         stored = await emulator.uploaded_file(
@@ -302,13 +297,21 @@ def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
             },
         )
 
-    hot = {"stream": _journaled(emulator, stream), "invoke": _journaled(emulator, invoke)}
+    return uploaded_file
+
+
+def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
+    """The VIVI surface's routes, and the hot endpoints for ``HotPaths``."""
+    hot = {
+        "stream": _journaled(emulator, _stream(emulator)),
+        "invoke": _journaled(emulator, _invoke(emulator)),
+    }
     prefix = "/channelsApi/{channelId}"
     routes = [
         Route(f"{prefix}/stream", hot["stream"], methods=["POST"]),
         Route(f"{prefix}/invoke", hot["invoke"], methods=["POST"]),
-        Route(f"{prefix}/batch", _journaled(emulator, batch), methods=["POST"]),
-        Route(f"{prefix}/files", _journaled(emulator, upload), methods=["POST"]),
-        Route(f"{prefix}/files/{{fileId}}/{{fileName}}", uploaded_file, methods=["GET"]),
+        Route(f"{prefix}/batch", _journaled(emulator, _batch(emulator)), methods=["POST"]),
+        Route(f"{prefix}/files", _journaled(emulator, _upload(emulator)), methods=["POST"]),
+        Route(f"{prefix}/files/{{fileId}}/{{fileName}}", _uploaded_file(emulator), methods=["GET"]),
     ]
     return routes, hot
