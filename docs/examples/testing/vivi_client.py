@@ -13,6 +13,8 @@ from typing import Any
 
 import requests
 
+TIMEOUT = 30  # seconds to connect, and between two reads of the stream
+
 
 def stream_events(
     message: str,
@@ -21,7 +23,6 @@ def stream_events(
     channel_id: str,
     api_key: str,
     thread_id: str | None = None,
-    timeout: float = 30,
 ) -> Iterator[dict[str, Any]]:
     """The agent's events for a message, each as it arrives; raise on HTTP errors."""
     body = {"message": message, "threadId": thread_id or str(uuid.uuid4())}
@@ -30,7 +31,7 @@ def stream_events(
         headers={"vivi-api-key": api_key},
         json=body,
         stream=True,
-        timeout=timeout,
+        timeout=TIMEOUT,
     ) as response:
         response.raise_for_status()
         for line in response.iter_lines():
