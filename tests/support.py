@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from vivi_emulator import sse
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
-from vivi_emulator.store.values import Turn
 
 CHANNEL = "demo-channel"
 KEY = "demo-key"
@@ -46,24 +45,18 @@ def reply_script(text: str, *, chunks: list[str] | None = None) -> Script:
     )
 
 
-def ctx(
-    message: str = "hi there",
-    *,
-    channel: str = "demo-channel",
-    turn: int = 1,
-    files: Sequence[str] = (),
-    headers: Mapping[str, str] | None = None,
-    history: Sequence[Turn] = (),
-    user: str | None = None,
-) -> RequestContext:
-    """A request as a scenario sees it, for tests of choosing and building."""
-    return RequestContext(
-        channel_id=channel,
-        message=message,
-        thread_id=THREAD,
-        user_id=user,
-        attached_files=files,
-        turn=turn,
-        headers=headers or {},
-        history=history,
-    )
+_CONTEXT = RequestContext(
+    channel_id=CHANNEL,
+    message="hi there",
+    thread_id=THREAD,
+    user_id=None,
+    attached_files=(),
+    turn=1,
+    headers={},
+)
+
+
+def ctx(message: str = "hi there", **fields: Any) -> RequestContext:
+    """A request as a scenario sees it, for tests of choosing and building: the demo channel's
+    first turn of ``THREAD``, with ``fields`` (RequestContext's) changed."""
+    return replace(_CONTEXT, message=message, **fields)

@@ -83,8 +83,8 @@ def test_templating_of_request_fields_and_history() -> None:
         ctx(
             "hey",
             turn=2,
-            user="11111111-2222-4333-8444-555555555555",
-            files=["http://h/channelsApi/c/files/id1/a.pdf", "http://h/x/b%20c.txt"],
+            user_id="11111111-2222-4333-8444-555555555555",
+            attached_files=["http://h/channelsApi/c/files/id1/a.pdf", "http://h/x/b%20c.txt"],
             history=[Turn("first", "first reply")],
         ),
     )
