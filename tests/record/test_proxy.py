@@ -57,36 +57,12 @@ class Upstream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        text = json.loads(body)["message"]
+        text = json.loads(await _body(receive))["message"]
         self.headers = dict(scope["headers"])
-        headers = [(b"content-type", b"text/event-stream")]
-        if text == "leaky":
-            headers += [(b"set-cookie", b"session=s3cr3t"), (b"x-upstream-token", b"t0k3n")]
-            headers += [(b"x-request-id", b"req-1")]
-        if text == "accents":
-            headers += [(b"x-greeting", ACCENTS)]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": 200, "headers": _headers(text)})
         await send({"type": "http.response.body", "body": START, "more_body": True})
         if text == "slow":
-            async with anyio.create_task_group() as tasks:
-
-                async def watch() -> None:
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
-                    self.disconnected.set()
-                    tasks.cancel_scope.cancel()
-
-                tasks.start_soon(watch)
-                for index in range(200):
-                    await anyio.sleep(0.05)
-                    frame = chunk(f"{index} ")
-                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+            await self._slow(receive, send)
             return
         if text == "cut":
             frame = chunk("half")
@@ -98,6 +74,43 @@ class Upstream:
         leak = chunk(f"your key is {key}")
         end = encode_event("", "on_chat_model_end")
         await send({"type": "http.response.body", "body": leak + end, "more_body": False})
+
+    async def _slow(self, receive: Receive, send: Send) -> None:
+        """A chunk every 50 ms for ten seconds, until the client hangs up."""
+        async with anyio.create_task_group() as tasks:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                self.disconnected.set()
+                tasks.cancel_scope.cancel()
+
+            tasks.start_soon(watch)
+            for index in range(200):
+                await anyio.sleep(0.05)
+                frame = chunk(f"{index} ")
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+
+
+async def _body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        part: bytes = message.get("body", b"")
+        body += part
+        if not message.get("more_body"):
+            return body
+
+
+def _headers(text: str) -> list[tuple[bytes, bytes]]:
+    """The upstream's response headers: leaky ones (credentials) and non-ASCII ones on demand."""
+    headers = [(b"content-type", b"text/event-stream")]
+    if text == "leaky":
+        headers += [(b"set-cookie", b"session=s3cr3t"), (b"x-upstream-token", b"t0k3n")]
+        headers += [(b"x-request-id", b"req-1")]
+    if text == "accents":
+        headers += [(b"x-greeting", ACCENTS)]
+    return headers
 
 
 class Done:
