@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 from starlette.types import Message
 
+from vivi_emulator import sse
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.streaming import EventStream
 from vivi_emulator.wire import WireOptions, with_wire
@@ -41,7 +42,7 @@ async def test_each_event_waits_its_scripted_delay() -> None:
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.body" and message["body"]:
-            timeline.append(("send", message["body"].count(b"data: ")))
+            timeline.append(("send", len(sse.split_frames(message["body"]))))
 
     stream = EventStream(_script(0.05), sleep=fake_sleep, clock=lambda: now[0])
     await stream(SCOPE, _never_disconnect, send)
@@ -97,7 +98,7 @@ async def test_events_due_together_leave_in_one_write() -> None:
     await EventStream(_script(0.0, chunks=5))(SCOPE, _never_disconnect, send)
     assert bodies[-1] == b""  # the clean end of the body
     assert len([b for b in bodies if b]) == 1
-    assert bodies[0].count(b"data: ") == 7
+    assert len(sse.split_frames(bodies[0])) == 7
 
 
 async def test_client_hanging_up_during_a_stall_stops_the_stream_at_once() -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect
 
+from vivi_emulator import sse
+
 from tests.e2e.conftest import TIMEOUT_MS, Watch, open_context, screenshot
 from tests.server import Running
 
@@ -45,12 +47,10 @@ def status(page: Page) -> Locator:
 
 
 def logged_events(page: Page) -> list[dict[str, Any]]:
-    frames = [
-        text
-        for text in page.locator("#event-log li .raw").all_inner_texts()
-        if text.startswith("data: ")
-    ]
-    return [json.loads(frame.removeprefix("data: ")) for frame in frames]
+    """The events of the frames the log shows, read with the SSE codec."""
+    frames = page.locator("#event-log li .raw").all_inner_texts()
+    data = [sse.frame_data(frame) for frame in frames]
+    return [json.loads(d) for d in data if d is not None]
 
 
 def event_times(page: Page) -> list[float]:

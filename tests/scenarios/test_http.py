@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vivi_emulator import sse
 from vivi_emulator.settings import Settings
 
 from tests.server import start
@@ -66,9 +67,9 @@ async def test_tool_call_events_come_between_start_and_end(client: httpx.AsyncCl
 
 async def test_malformed_frame_as_the_client_sees_it(client: httpx.AsyncClient) -> None:
     response = await client.post(url("stream"), headers=forced("malformed"), json=BODY)
-    frames = response.content.decode().split("\n\n")
-    assert frames[2] == "data: {this is not json"
-    assert frames[-2] == 'data: {"message": "", "event": "on_chat_model_end"}'
+    frames = sse.split_frames(response.content)
+    assert frames[2] == b"data: {this is not json\n\n"
+    assert frames[-1] == b'data: {"message": "", "event": "on_chat_model_end"}\n\n'
     invoked = await client.post(url("invoke"), headers=forced("malformed"), json=BODY)
     assert invoked.status_code == 500
     assert "malformed" in invoked.json()["detail"]

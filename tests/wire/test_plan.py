@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from vivi_emulator import sse
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.streaming import encoded
 from vivi_emulator.wire import WireOptions, plan, with_wire
@@ -204,12 +205,12 @@ def test_keepalive_uses_the_line_ending() -> None:
 
 def test_oversize_is_one_data_line_of_exactly_the_size() -> None:
     data = stream_bytes(wired(HI, oversize={"bytes": 200_000}))
-    frames = data.split(b"\n\n")
-    assert frames[0] == START_LINE
-    assert len(frames[1]) == 200_000
+    frames = sse.split_frames(data)
+    assert frames[0] == START_LINE + b"\n\n"
+    assert len(frames[1]) == 200_000 + len(b"\n\n")
     assert frames[1].startswith(b'data: {"message": "lorem ipsum ')
-    assert frames[1].endswith(b'", "event": "on_tool_end"}')
-    assert frames[2] == chunk_line("Hi ")
+    assert frames[1].endswith(b'", "event": "on_tool_end"}\n\n')
+    assert frames[2] == chunk_line("Hi ") + b"\n\n"
 
 
 def test_the_journal_sees_each_event_once_when_its_last_byte_is_written() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from vivi_emulator import sse
 from vivi_emulator.resources import default_fixtures_dir
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.engine import BuildOptions, build_script
@@ -160,9 +161,9 @@ def test_event_ids_and_retry(server: Running) -> None:
 
 
 def test_oversize_line_is_exactly_one_mebibyte(server: Running) -> None:
-    frames = request(server.base_url, scenario="wire-oversize").data.split(b"\n\n")
-    assert len(frames[1]) == 1_048_576
-    assert frames[1].endswith(b'", "event": "on_tool_end"}')
+    frames = sse.split_frames(request(server.base_url, scenario="wire-oversize").data)
+    assert len(frames[1]) == 1_048_576 + len(b"\n\n")
+    assert frames[1].endswith(b'", "event": "on_tool_end"}\n\n')
 
 
 def test_proxy_buffered_sends_the_whole_stream_at_its_end(server: Running) -> None:
