@@ -275,3 +275,35 @@ async def test_a_gateway_timeout_by_chaos_answers_the_intermediarys_status() -> 
 def test_an_unknown_wire_fault_is_refused_with_the_known_names() -> None:
     with pytest.raises(ValidationError, match=r"unknown wire fault 'lf-only'; known: .*crlf"):
         ChaosSettings.model_validate({"faults": [{"kind": "wire", "name": "lf-only", "rate": 1}]})
+
+
+@pytest.mark.parametrize(
+    ("fault", "journaled", "broken"),
+    [
+        ({"kind": "malformed", "after_events": 2}, "malformed frame after 2 events", "malformed"),
+        ({"kind": "error_event", "after_events": 3}, "error event after 3 events", "error event"),
+        ({"kind": "stall", "after_events": 1, "ms": 1}, "stall of 1 ms after 1 events", None),
+    ],
+)
+async def test_each_stream_fault_kind_is_made_where_asked(
+    client: httpx.AsyncClient, fault: dict[str, object], journaled: str, broken: str | None
+) -> None:
+    await client.put(f"{C}/chaos", json={"seed": 2, "faults": [{**fault, "rate": 1}]})
+    body = {"message": "hello", "threadId": THREAD}
+    streamed = await client.post(url("stream"), headers=AUTH, json=body)
+    frames = streamed.content.split(b"\n\n")
+    if fault["kind"] == "malformed":
+        assert frames[2] == b"data: {this is not json"
+    elif fault["kind"] == "error_event":
+        assert frames[3] == b'data: {"message": "the agent failed", "event": "on_chain_error"}'
+        assert frames[4:] == [b""]  # the stream ends with the error
+    else:  # a stall only delays: the whole reply arrives, in order
+        assert frames[-2] == b'data: {"message": "", "event": "on_chat_model_end"}'
+    invoked = await invoke(client, str(uuid.uuid4()))
+    if broken is None:
+        assert invoked.status_code == 200
+    else:
+        assert invoked.status_code == 500
+        assert broken in invoked.json()["detail"]
+    entries = (await client.get(f"{C}/journal")).json()["entries"]
+    assert entries[0]["fault"] == journaled

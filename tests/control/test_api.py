@@ -243,3 +243,24 @@ def test_loopback_hosts(host: str) -> None:
     assert is_loopback(host)
     assert not is_loopback("0.0.0.0")
     assert not is_loopback("example.com")
+
+
+async def test_the_journal_and_the_queue_are_cleared_whole_or_per_channel(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post(f"{C}/channels", json={"id": "other", "key": "other-key"})
+    await client.post(url("invoke"), headers=AUTH, json=BODY)
+    other = {"vivi-api-key": "other-key"}
+    await client.post(url("invoke", "other"), headers=other, json=BODY)
+    mine = {"name": "mine", "text": "for other"}
+    await client.post(f"{C}/queue", params={"channel": "other"}, json=mine)
+    await client.post(f"{C}/queue", json={"name": "anyones", "text": "for anyone"})
+    await client.delete(f"{C}/journal", params={"channel": "other"})
+    entries = (await client.get(f"{C}/journal")).json()["entries"]
+    assert [e["channel"] for e in entries] == ["demo-channel"]
+    await client.delete(f"{C}/queue", params={"channel": "other"})
+    assert (await client.get(f"{C}/queue")).json()["queue"] == ["anyones"]
+    assert (await client.delete(f"{C}/journal")).json() == {"done": True}
+    assert (await client.delete(f"{C}/queue")).json() == {"done": True}
+    assert (await client.get(f"{C}/journal")).json()["entries"] == []
+    assert (await client.get(f"{C}/queue")).json()["queue"] == []
