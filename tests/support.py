@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
+import httpx
+
 from vivi_emulator import sse
+from vivi_emulator.app import create_app
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
+from vivi_emulator.service import Emulator
+from vivi_emulator.settings import Settings
 
 CHANNEL = "demo-channel"
 KEY = "demo-key"
 THREAD = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
 OTHER_THREAD = "7d1c2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 AUTH = {"vivi-api-key": KEY}
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The emulator with these settings, started (its store connected) and in-process: a client
+    for it, and the store closed after (a Redis store is bound to the test's event loop)."""
+    emulator = Emulator(settings)
+    await emulator.start()
+    transport = httpx.ASGITransport(app=create_app(settings, emulator))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as c:
+            yield c
+    finally:
+        await emulator.close()
 
 
 def url(operation: str, channel: str = CHANNEL) -> str:

@@ -17,7 +17,7 @@ from vivi_emulator.chaos import ChaosSettings, DisconnectFault, StatusFault, dra
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings, load_settings
 
-from tests.support import AUTH, THREAD, sse_events, url
+from tests.support import AUTH, THREAD, serving, sse_events, url
 
 C = "/_emulator"
 RATE_429 = {"seed": 7, "faults": [{"kind": "status", "code": 429, "rate": 0.2}]}
@@ -30,12 +30,8 @@ def threads(count: int, prefix: str = "0000") -> list[str]:
 @pytest.fixture
 async def client(state: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(access_log=True, reload_fixtures=False, state=state)
-    emulator = Emulator(settings)
-    await emulator.start()
-    transport = httpx.ASGITransport(app=create_app(settings, emulator))
-    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:
+    async with serving(settings) as client:
         yield client
-    await emulator.close()
 
 
 async def invoke(

@@ -9,11 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vivi_emulator.app import create_app
-from vivi_emulator.service import Emulator
 from vivi_emulator.settings import ConfigError, Settings, load_settings
 
-from tests.support import AUTH, THREAD, url
+from tests.support import AUTH, THREAD, serving, url
 
 C = "/_emulator"
 
@@ -33,12 +31,8 @@ async def client(state: str) -> AsyncIterator[httpx.AsyncClient]:
             ],
         }
     )
-    emulator = Emulator(settings)
-    await emulator.start()
-    transport = httpx.ASGITransport(app=create_app(settings, emulator))
-    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:
+    async with serving(settings) as client:
         yield client
-    await emulator.close()
 
 
 async def test_latency_run_time_over_configured_channel_over_global(

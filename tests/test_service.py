@@ -7,11 +7,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from vivi_emulator.app import create_app
-from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Limits, Settings
 
-from tests.support import AUTH, OTHER_THREAD, THREAD, sse_events, url
+from tests.support import AUTH, OTHER_THREAD, THREAD, serving, sse_events, url
 
 C = "/_emulator"
 
@@ -24,12 +22,8 @@ async def client(state: str) -> AsyncIterator[httpx.AsyncClient]:
         state=state,
         limits=Limits(files_quota_bytes=1000),
     )
-    emulator = Emulator(settings)
-    await emulator.start()
-    transport = httpx.ASGITransport(app=create_app(settings, emulator))
-    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:
+    async with serving(settings) as client:
         yield client
-    await emulator.close()
 
 
 async def test_a_batch_journals_every_item_with_its_own_thread_and_choice(

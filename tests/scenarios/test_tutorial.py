@@ -9,11 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vivi_emulator.app import create_app
-from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 
-from tests.support import AUTH, THREAD, sse_events, url
+from tests.support import AUTH, THREAD, serving, sse_events, url
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "examples" / "fixtures"
 
@@ -23,12 +21,8 @@ async def client(state: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
         access_log=False, reload_fixtures=False, fixtures=(TUTORIAL,), seed=1, state=state
     )
-    emulator = Emulator(settings)
-    await emulator.start()
-    transport = httpx.ASGITransport(app=create_app(settings, emulator))
-    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:
+    async with serving(settings) as client:
         yield client
-    await emulator.close()
 
 
 async def ask(client: httpx.AsyncClient, message: str, thread: str = THREAD) -> httpx.Response:
