@@ -136,19 +136,29 @@ class HotPaths:
         await self.app(scope, receive, send)
 
 
-async def _read_message(emulator: Emulator, request: Request, trace: Trace, limit: int) -> Message:
-    """The message of a stream or invoke request: its key checked, its body read and parsed."""
+async def _read_json(emulator: Emulator, request: Request, trace: Trace, limit: int) -> bytes:
+    """A JSON request's body, its key checked first (401/403/404 before 415/413/422)."""
     await emulator.check_key(trace.call.channel, trace.call.api_key)
     require_media_type(request, "application/json")
     trace.body = await read_body(request, limit)
-    return _message(parse_json(MessageRequest, trace.body))
+    return trace.body
 
 
-async def _answered(emulator: Emulator, request: Request, trace: Trace, message: Message) -> Answer:
-    """The service's answer to a message, noted in the trace (and the access line)."""
+async def _read_message(emulator: Emulator, request: Request, trace: Trace, limit: int) -> Message:
+    """The message of a stream or invoke request: its key checked, its body read and parsed."""
+    return _message(parse_json(MessageRequest, await _read_json(emulator, request, trace, limit)))
+
+
+async def _answered(
+    emulator: Emulator, request: Request, trace: Trace, message: Message, *, streaming: bool
+) -> Answer:
+    """The service's answer to a message, noted in the trace (and the access line); a scripted
+    intermediary's timeout (wire presets) is raised here, after its wait."""
     answer = await emulator.answer(trace.call, message)
     trace.items.append(answer.item)
     _chaos_note(request, answer.fault)
+    if answer.script.wire is not None:
+        await _gateway(emulator, request, trace, answer, streaming)
     return answer
 
 
@@ -181,9 +191,7 @@ def _stream(emulator: Emulator) -> _Handler:
 
     async def stream(request: Request, trace: Trace) -> ASGIApp:
         message = await _read_message(emulator, request, trace, limit)
-        answer = await _answered(emulator, request, trace, message)
-        if answer.script.wire is not None:
-            await _gateway(emulator, request, trace, answer, streaming=True)
+        answer = await _answered(emulator, request, trace, message, streaming=True)
         await emulator.keep(trace.call, answer)
 
         async def finished(played: Played) -> None:
@@ -206,9 +214,7 @@ def _invoke(emulator: Emulator) -> _Handler:
 
     async def invoke(request: Request, trace: Trace) -> ASGIApp:
         message = await _read_message(emulator, request, trace, limit)
-        answer = await _answered(emulator, request, trace, message)
-        if answer.script.wire is not None:
-            await _gateway(emulator, request, trace, answer, streaming=False)
+        answer = await _answered(emulator, request, trace, message, streaming=False)
         if answer.script.broken is not None:
             await emulator.keep(trace.call, answer)
             raise _broken(answer)
@@ -224,10 +230,8 @@ def _batch(emulator: Emulator) -> _Handler:
     limits = emulator.settings.limits
 
     async def batch(request: Request, trace: Trace) -> ASGIApp:
-        await emulator.check_key(trace.call.channel, trace.call.api_key)
-        require_media_type(request, "application/json")
-        trace.body = await read_body(request, limits.max_body_bytes)
-        body = parse_json(BatchRequest, trace.body)
+        raw = await _read_json(emulator, request, trace, limits.max_body_bytes)
+        body = parse_json(BatchRequest, raw)
         if len(body.messages) > limits.max_batch_items:
             reason = f"must hold at most {limits.max_batch_items} messages"
             raise ValidationFailed(
@@ -236,9 +240,7 @@ def _batch(emulator: Emulator) -> _Handler:
         # In order: items of one thread see each other's turns (docs/decisions.md, row 13).
         responses = []
         for item in body.messages:
-            answer = await _answered(emulator, request, trace, _message(item))
-            if answer.script.wire is not None:
-                await _gateway(emulator, request, trace, answer, streaming=False)
+            answer = await _answered(emulator, request, trace, _message(item), streaming=False)
             await emulator.keep(trace.call, answer)
             if answer.script.broken is not None:
                 raise _broken(answer)
