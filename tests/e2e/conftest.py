@@ -80,7 +80,8 @@ def chromium_path() -> str:
         said = _install_chromium()
         found = _find_chromium()
         if found is None:
-            pytest.skip(
+            # A failure, not a skip: a run without the browser tests must not look green.
+            pytest.fail(
                 "browser tests need Chromium and none could be installed (Debian's 'chromium', "
                 f"installed by scripts/setup-system as root): {said or 'no apt-get or not root'}"
             )
