@@ -44,10 +44,18 @@ class Outcome:
         return "\n".join([head] + [v.render(self.seed) for v in self.violations])
 
 
+@dataclass(frozen=True)
+class Options:
+    rounds: int = SHORT_ROUNDS
+    focus: str | None = None  # "flush": messages and SCRIPT FLUSH only (plan.py)
+    env: dict[str, str] | None = None  # the servers' environment (PYTHONPATH, ...)
+
+
 def run_and_check(
-    seed: int, backend: str, workdir: Path, *, long: bool = False, env: dict[str, str] | None = None
+    seed: int, backend: str, workdir: Path, options: Options | None = None
 ) -> Outcome:
-    rounds = LONG_ROUNDS if long else SHORT_ROUNDS
-    plan = make_plan(seed, backend, rounds, ROUND_SECONDS)
-    history, logs = run(plan, workdir, env)
+    """Run the seed's plan on a fresh cluster in ``workdir`` and check its history."""
+    options = options or Options()
+    plan = make_plan(seed, backend, options.rounds, ROUND_SECONDS, focus=options.focus)
+    history, logs = run(plan, workdir, options.env)
     return Outcome(seed, backend, history, check(history, logs))

@@ -3,9 +3,12 @@ or one in-memory emulator process; and the faults done to them."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import redis
+
+import vivi_emulator.store.redis
 
 from tests.redis_server import RedisServer
 from tests.server import Running, start
@@ -16,6 +19,8 @@ CONFIGURED_KEY = "hk-configured-a"
 # Small bounds, so that the run meets them: the files quota and the queue.
 FILES_QUOTA = 96 * 1024
 MAX_QUEUED = 8
+
+LUA = Path(vivi_emulator.store.redis.__file__).parent / "lua"
 
 _PROBE = """\
 version: 1
@@ -103,11 +108,19 @@ class Cluster:
         assert self.redis is not None
         self.redis = RedisServer(self.workdir, self.redis.port).start()
 
-    def script_flush(self) -> None:
+    def script_flush(self, pick: int) -> None:
+        """``SCRIPT FLUSH``, then load again the emulator's Lua scripts whose bit is set in
+        ``pick``: a script cache partly filled, as another process leaves it after loading only
+        the scripts of its own batch (the case a whole-batch NOSCRIPT retry runs twice)."""
         assert self.redis is not None
+        scripts = sorted(LUA.glob("*.lua"))
+        client = redis.Redis(port=self.redis.port, socket_timeout=5)
         try:
-            with socket.create_connection(("127.0.0.1", self.redis.port), timeout=5) as conn:
-                conn.sendall(b"SCRIPT FLUSH\r\n")
-                conn.recv(16)
-        except OSError:
+            client.script_flush()
+            for n, script in enumerate(scripts):
+                if pick >> n & 1:
+                    client.script_load(script.read_text(encoding="utf-8"))
+        except redis.RedisError:
             pass  # Redis down (a restart under way): nothing to flush
+        finally:
+            client.close()

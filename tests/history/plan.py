@@ -113,13 +113,29 @@ class _Drawer:
             actions.append(Action(at(), "overrides", self.process(), OVERRIDES, self.overrides()))
         if self.backend == "redis":
             for _ in range(rng.randint(2, 5)):
-                actions.append(Action(at(), "flush", 0))
+                actions.append(Action(at(), "flush", 0, "", {"pick": rng.getrandbits(16)}))
             # Every other round, Redis is killed and comes back empty.
             if index % 2 == 1:
                 keys = {c: self.key(c) for c in MADE}
                 order = [rng.randrange(self.processes) for _ in range(self.processes)]
                 params = {"down": rng.uniform(0.2, 0.8), "keys": keys, "first": order}
                 actions.append(Action(at(), "restart", 0, "", params))
+        return actions
+
+    def flushes(self, length: float) -> list[Action]:
+        """Every 100 ms a script cache emptied (then partly filled), and right after it a burst
+        of fast messages (no client leaves, no old key): requests at different steps meet in
+        one pipeline, so a reply NOSCRIPT shares a batch with steps that ran."""
+        actions = []
+        for n in range(int(length / 0.1)):
+            at = n * 0.1
+            actions.append(Action(at, "flush", 0, "", {"pick": self.rng.getrandbits(16)}))
+            for _ in range(20):
+                planned = self.message(at + self.rng.uniform(0.0, 0.03))
+                params = {**planned.params, "slow": False, "hangup": None, "old_key": False}
+                actions.append(
+                    Action(planned.at, planned.kind, planned.process, planned.channel, params)
+                )
         return actions
 
     def overrides(self) -> dict[str, Any]:
@@ -136,7 +152,11 @@ class _Drawer:
         }
 
 
-def make_plan(seed: int, backend: str, rounds: int, length: float) -> Plan:
+def make_plan(
+    seed: int, backend: str, rounds: int, length: float, *, focus: str | None = None
+) -> Plan:
+    """The plan of a run. ``focus="flush"``: messages and ``SCRIPT FLUSH`` only, every 50 ms
+    (the fault a broken NOSCRIPT retry meets)."""
     drawer = _Drawer(seed, backend)
     threads = {
         channel: tuple(str(uuid.UUID(int=drawer.rng.getrandbits(128), version=4)) for _ in range(5))
@@ -145,6 +165,9 @@ def make_plan(seed: int, backend: str, rounds: int, length: float) -> Plan:
     first_keys = {c: drawer.key(c) for c in MADE}
     made = []
     for index in range(rounds):
-        actions = drawer.traffic(length) + drawer.faults(length, index)
+        if focus == "flush":
+            actions = drawer.flushes(length)
+        else:
+            actions = drawer.traffic(length) + drawer.faults(length, index)
         made.append(Round(tuple(sorted(actions, key=lambda a: a.at)), length))
     return Plan(seed, backend, drawer.processes, threads, tuple(made), first_keys)

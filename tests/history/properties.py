@@ -124,8 +124,10 @@ def turns_without_unexplained_gaps(history: History) -> list[Violation]:
     for (channel, thread, epoch), seen in _by_thread(history).items():
         uncertain = _uncertain_items(history, channel, thread, epoch)
         turns = {s.turn: s for s in seen}
-        # A turn no answer shows but the next one read: its message is known.
-        inferred = {s.turn - 1 for s in seen if s.previous and s.previous in messages}
+        # A turn no answer shows but the next one read: the message of a request whose
+        # answer was not seen (a client that left).
+        shown = {s.message for s in seen}
+        inferred = {s.turn - 1 for s in seen if s.previous in messages and s.previous not in shown}
         missing = sorted(set(range(1, max(turns) + 1)) - set(turns) - inferred)
         if len(missing) > len(uncertain):
             found.append(
@@ -133,7 +135,12 @@ def turns_without_unexplained_gaps(history: History) -> list[Violation]:
                     "turns_without_unexplained_gaps",
                     f"thread {thread} in {channel} (epoch {epoch}): turns {missing} missing, "
                     f"{len(uncertain)} requests of unknown outcome to explain them",
-                    [s.op.summary() for s in sorted(seen, key=lambda s: s.turn)]
+                    # The answers around each missing turn, and what could explain it.
+                    [
+                        s.op.summary()
+                        for s in sorted(seen, key=lambda s: s.turn)
+                        if any(abs(s.turn - m) == 1 for m in missing)
+                    ]
                     + [f"unknown: {op.summary()}" for op in uncertain],
                 )
             )
@@ -145,19 +152,38 @@ def turns_without_unexplained_gaps(history: History) -> list[Violation]:
 SETTLE_SECONDS = 1.0
 
 
+def _left_before(history: History, where: tuple[str, str, int], odd: list[Seen]) -> list[Op]:
+    """For each odd turn, the last request of its thread whose client left before it began
+    (the likely owner of the turn never settled)."""
+    channel, thread, _ = where
+    found = []
+    for s in odd:
+        left = [
+            op
+            for op in history.ops
+            if op.channel == channel
+            and thread in op.threads
+            and op.outcome == "hangup"
+            and op.end < s.op.start
+        ]
+        if left:
+            found.append(max(left, key=lambda op: op.end))
+    return found
+
+
 def _message_of_turn(turns: dict[int, Seen], turn: int) -> str:
     return repr(turns[turn].message) if turn in turns else "unseen"
 
 
 def _quiet_before(history: History, where: tuple[str, str, int], seen: Seen) -> bool:
-    """No other request of the thread was in flight (or just left) when this one began."""
+    """No other request of the thread was in flight (or had just left) while this one was."""
     channel, thread, epoch = where
     for op in history.ops:
         if (
             op is not seen.op
             and op.channel == channel
             and thread in op.threads
-            and op.start <= seen.op.start
+            and op.start <= seen.op.end
             and epoch in history.epochs(op)
         ):
             margin = SETTLE_SECONDS if op.outcome == "hangup" else 0.0
@@ -199,7 +225,11 @@ def _unsettled(
                 f"{_message_of_turn(turns, s.turn - 1)}: {s.op.summary()}"
                 for s in odd
             ]
-            + [f"fault: {op.summary()}" for op in faults],
+            + [f"fault: {op.summary()}" for op in faults]
+            + [
+                f"the last to leave before: {op.summary()}"
+                for op in _left_before(history, where, odd)
+            ],
         )
     ]
 

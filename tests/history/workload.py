@@ -233,8 +233,8 @@ class Runner:
         self.previous_keys[DELETED], self.keys[DELETED] = old, action.params["key"]
         self.history.boundaries.append(Boundary("delete", DELETED, begin, self.now(), cut))
 
-    async def flush(self, _: Action) -> None:
-        await asyncio.to_thread(self.cluster.script_flush)
+    async def flush(self, action: Action) -> None:
+        await asyncio.to_thread(self.cluster.script_flush, action.params["pick"])
 
     async def restart(self, action: Action) -> None:
         begin = self.now()
