@@ -129,8 +129,7 @@ class HotPaths:
 
 async def _read_json(emulator: Emulator, request: Request, exchange: Exchange, limit: int) -> bytes:
     """A JSON request's body, its key checked first (401/403/404 before 415/413/422)."""
-    call = exchange.call
-    await emulator.check_key(call.channel, call.api_key)
+    await exchange.check_key()
     require_media_type(request, "application/json")
     body = exchange.trace.body = await read_body(request, limit)
     return body
@@ -253,7 +252,7 @@ def _upload(emulator: Emulator) -> _Handler:
 
     async def upload(request: Request, exchange: Exchange) -> ASGIApp:
         call = exchange.call
-        await emulator.check_key_now(call.channel, call.api_key)
+        await exchange.check_key(now=True)
         require_media_type(request, "multipart/form-data")
         uploads = await read_uploads(request, settings.limits)
         exchange.trace.body = json_bytes(
@@ -269,7 +268,7 @@ def _upload(emulator: Emulator) -> _Handler:
         channel_path = quote(call.channel, safe="")
         urls = [
             f"{base}/channelsApi/{channel_path}/files/{file_id}/{quote(name)}"
-            for file_id, name in await emulator.upload(call.channel, uploads)
+            for file_id, name in await emulator.upload(call.channel, uploads, exchange.generation)
         ]
         exchange.report(200)
         await exchange.close()
