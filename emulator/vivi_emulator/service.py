@@ -105,6 +105,7 @@ class Emulator(Scripting, Files):
             file_ttl_seconds=limits.file_ttl_seconds,
             journal_size=settings.journal_size,
             max_queued=limits.max_queued,
+            redacted_keys=limits.redacted_keys,
         )
 
     # --- lifecycle ------------------------------------------------------------------------------
