@@ -32,8 +32,11 @@ class Files:
     settings: Settings
     store: StateStore
 
-    async def upload(self, channel_id: str, files: Sequence[NewFile]) -> list[tuple[str, str]]:
-        """Keep the files; return (file id, safe name) per file, in order."""
+    async def upload(
+        self, channel_id: str, files: Sequence[NewFile], generation: int | None = None
+    ) -> list[tuple[str, str]]:
+        """Keep the files, while the channel's ``generation`` lasts (ChannelGone after);
+        return (file id, safe name) per file, in order."""
         limits = self.settings.limits
         if len(files) > limits.max_files:
             reason = f"must hold at most {limits.max_files} files, got {len(files)}"
@@ -47,7 +50,7 @@ class Files:
                     f"the limit is {limits.max_file_bytes}"
                 )
         named = [NewFile(safe_file_name(f.name), f.content_type, f.data) for f in files]
-        ids = await self.store.put_files(channel_id, named)
+        ids = await self.store.put_files(channel_id, named, generation)
         return [(file_id, new.name) for file_id, new in zip(ids, named, strict=True)]
 
     async def uploaded_file(self, channel_id: str, file_id: str, name: str) -> StoredFile:

@@ -33,16 +33,18 @@ class Journaling:
     def __init__(self, entry_bytes: int, admin_token: str | None = None) -> None:
         self.entry_bytes = entry_bytes
         self._admin_token = admin_token
-        self._redactors: tuple[int, Redactor] | None = None
+        self._redactors: tuple[KeyRing, Redactor] | None = None
         self._headers: dict[_Headers, tuple[Redactor, _Headers]] = {}
 
     def redactor(self, ring: KeyRing) -> Redactor:
-        """Removes every key ever used here (and the admin token) from journaled text."""
-        if self._redactors is None or self._redactors[0] != ring.version:
+        """Removes every key used here (the store keeps the most recent ``redacted_keys``,
+        deleted channels' included) and the admin token from journaled text: one redactor per
+        snapshot of the keys (a new snapshot is made only when the keys change)."""
+        if self._redactors is None or self._redactors[0] is not ring:
             redactor = Redactor(ring.ever)
             if self._admin_token is not None:
                 redactor.add(self._admin_token)
-            self._redactors = (ring.version, redactor)
+            self._redactors = (ring, redactor)
         return self._redactors[1]
 
     def entry(self, trace: Trace, ring: KeyRing) -> JournalEntry:

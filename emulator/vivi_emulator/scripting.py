@@ -57,8 +57,9 @@ class Scripting:
         self, data: Mapping[str, Any], channel_id: str | None = None
     ) -> tuple[str, int]:
         """Queue a one-shot reply for a channel (or any); return its name and the queue size."""
-        waiting = await self.store.queued(channel_id)
-        scenario = queued_scenario(data, f"queued-{len(waiting) + 1}")
+        # The default name's number comes from the store in one step: unique under concurrency.
+        number = await self.store.queue_number(channel_id)
+        scenario = queued_scenario(data, f"queued-{number}")
         size = await self.store.push(QueuedReply(secrets.token_hex(8), scenario, channel_id))
         return scenario.name, size
 
@@ -74,8 +75,7 @@ class Scripting:
         """Every request (of the channel, or all) gets this scenario until reset; None stops."""
         if name is not None and self.scenarios.get(name) is None:
             raise UnknownScenario(name, self.scenarios.names)
-        current = await self.store.overrides(channel_id)
-        await self.store.set_overrides(channel_id, current.model_copy(update={"forced": name}))
+        await self.store.set_override(channel_id, "forced", name)
 
     async def forced(self, channel_id: str | None = None) -> str | None:
         overrides = await self.store.overrides(channel_id)
@@ -100,8 +100,7 @@ class Scripting:
         self, profile: LatencyProfile | None, channel_id: str | None = None
     ) -> None:
         """Pace a channel's (or every) reply with this profile until reset; None: as set."""
-        current = await self.store.overrides(channel_id)
-        await self.store.set_overrides(channel_id, current.model_copy(update={"latency": profile}))
+        await self.store.set_override(channel_id, "latency", profile)
 
     async def chaos(self, channel_id: str | None = None) -> tuple[ChaosSettings | None, str]:
         """The chaos a channel's requests get (or everyone's; None: none), and where it is set."""
@@ -110,5 +109,4 @@ class Scripting:
     async def set_chaos(self, chaos: ChaosSettings | None, channel_id: str | None = None) -> None:
         """Inject these faults into a channel's (or every) requests until reset. A setting
         without faults turns chaos off; None goes back to the configured chaos."""
-        current = await self.store.overrides(channel_id)
-        await self.store.set_overrides(channel_id, current.model_copy(update={"chaos": chaos}))
+        await self.store.set_override(channel_id, "chaos", chaos)

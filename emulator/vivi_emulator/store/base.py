@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vivi_emulator.errors import ApiError
+from vivi_emulator.errors import ApiError, NotFound
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import (
     KEEP,
@@ -54,6 +54,14 @@ class QueueFull(ApiError):
     status_code = 422
 
 
+class ChannelGone(NotFound):
+    """The request's channel was deleted while it was served (its generation ended): what
+    it would still write is refused, never given to a channel re-created with the same id."""
+
+    def __init__(self, channel_id: str) -> None:
+        super().__init__(f"channel '{channel_id}' was deleted while this request was served")
+
+
 @dataclass(frozen=True, slots=True)
 class Bounds:
     """What the store may hold; every store enforces the same bounds (README, "Bounds")."""
@@ -64,6 +72,8 @@ class Bounds:
     file_ttl_seconds: float = 3600.0
     journal_size: int = 1000
     max_queued: int = 1000
+    # Keys kept redacted after they stop being used (rotated, deleted): the most recent.
+    redacted_keys: int = 1000
 
 
 class StateStore(ABC):
@@ -99,17 +109,19 @@ class StateStore(ABC):
 
     @abstractmethod
     async def remove_channel(self, channel_id: str) -> bool:
-        """Remove a channel and its key (its requests are 404 from now on); False if unknown.
-
-        Its current key leaves the keys ever used too: channels made and removed by test runs
-        would otherwise grow that set, and every key check and redaction with it.
-        """
+        """Remove a channel, its key and everything kept for it (threads, files, journal,
+        queue, overrides), in one step: its generation ends, its requests are 404 from now on,
+        and what a request of it still writes is dropped; False if unknown. Its keys stay
+        redacted (``redacted_keys``)."""
 
     # threads
 
     @abstractmethod
-    async def begin_turn(self, channel_id: str, thread_id: str) -> TurnStart:
-        """Open the thread's next turn (creating the thread), with what the request needs."""
+    async def begin_turn(
+        self, channel_id: str, thread_id: str, generation: int | None = None
+    ) -> TurnStart:
+        """Open the thread's next turn (creating the thread), with what the request needs.
+        ChannelGone if ``generation`` is not the channel's current one (None: not checked)."""
 
     @abstractmethod
     async def cancel_turn(
@@ -118,21 +130,24 @@ class StateStore(ABC):
         thread_id: str,
         turn: int,
         conversation: Conversation | Keep | None = KEEP,
+        generation: int | None = None,
     ) -> None:
-        """Give a turn back (its answer was a status reply: the agent never saw the message),
-        if no later turn was opened meanwhile; and set the thread's conversation unless
-        ``KEEP``."""
+        """Give a turn back (its answer never reached the client) if no later turn was opened
+        meanwhile; and set the thread's conversation unless ``KEEP``. Nothing if
+        ``generation`` is given and is not the channel's current one."""
 
     @abstractmethod
     async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
         """Keep the turn's exchange (unless a later turn was kept already) and the thread's
-        conversation; and, in the same step, record ``entry`` in the journal when given."""
+        conversation; and, in the same step, record ``entry`` in the journal when given. All
+        dropped if the turn's generation ended."""
 
     # journal
 
     @abstractmethod
-    async def record(self, entry: JournalEntry) -> None:
-        """Append a finished request to the journal (the oldest go past ``journal_size``)."""
+    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
+        """Append a finished request to the journal (the oldest go past ``journal_size``);
+        dropped if ``generation`` is given and is not its channel's current one."""
 
     @abstractmethod
     async def journal(self) -> list[JournalEntry]:
@@ -144,8 +159,14 @@ class StateStore(ABC):
     # the one-shot queue
 
     @abstractmethod
+    async def queue_number(self, scope: str | None) -> int:
+        """The next number for a reply queued in this scope (``queued-N``): never given twice
+        until the scope's queue is cleared."""
+
+    @abstractmethod
     async def push(self, reply: QueuedReply) -> int:
-        """Queue a reply for its scope; return how many wait there. QueueFull past the bound."""
+        """Queue a reply for its scope; return how many wait there. QueueFull past the bound,
+        checked in the same step (nothing is pushed then)."""
 
     @abstractmethod
     async def queued(self, channel_id: str | None) -> list[QueuedReply]:
@@ -153,8 +174,12 @@ class StateStore(ABC):
         ``None``, every queued reply."""
 
     @abstractmethod
-    async def claim(self, reply: QueuedReply) -> bool:
-        """Take a queued reply; False if another request took it first (exactly once)."""
+    async def claim(
+        self, reply: QueuedReply, channel_id: str | None = None, generation: int | None = None
+    ) -> bool:
+        """Take a queued reply by its id; False if another request took it first (exactly
+        once), or if ``channel_id``'s generation is not ``generation`` (the claiming request's
+        channel was deleted)."""
 
     @abstractmethod
     async def clear_queue(self, channel_id: str | None = None) -> None: ...
@@ -165,14 +190,19 @@ class StateStore(ABC):
     async def overrides(self, scope: str | None) -> Overrides: ...
 
     @abstractmethod
-    async def set_overrides(self, scope: str | None, overrides: Overrides) -> None: ...
+    async def set_override(self, scope: str | None, name: str, value: object) -> None:
+        """Set one field of a scope's overrides (None: unset), leaving the others as they are:
+        two processes setting two fields at once both win."""
 
     # files
 
     @abstractmethod
-    async def put_files(self, channel_id: str, files: list[NewFile]) -> list[str]:
+    async def put_files(
+        self, channel_id: str, files: list[NewFile], generation: int | None = None
+    ) -> list[str]:
         """Keep the files for ``file_ttl_seconds``; return their random, unguessable ids.
-        All or none: QuotaExceeded if they do not fit in the byte quota."""
+        All or none: QuotaExceeded if they do not fit in the byte quota; ChannelGone if
+        ``generation`` is not the channel's current one."""
 
     @abstractmethod
     async def get_file(self, file_id: str) -> StoredFile | None: ...
@@ -192,4 +222,5 @@ class StateStore(ABC):
     @abstractmethod
     async def reset(self, channel_id: str | None = None) -> None:
         """Forget threads, files, the journal, the queue and overrides (of one channel, or
-        all); channels and keys stay."""
+        all), in one step per channel (a channel's files through its own index, never a walk
+        of every file); channels and keys stay."""
