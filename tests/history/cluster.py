@@ -75,18 +75,29 @@ class Cluster:
             encoding="utf-8",
         )
         common = ["--config", str(config), "--fixtures", str(fixtures), "--no-access-log"]
-        if self.backend == "redis":
-            self.redis = RedisServer(self.workdir).start()
-            for n in range(2):
-                self.servers.append(
-                    start(
-                        *common, "--state", self.redis.url, "--workers", "2",
-                        env=self.env, log=self.workdir / f"server-{n}.log",
-                    )
-                )  # fmt: skip
-        else:
-            self.servers.append(start(*common, env=self.env, log=self.workdir / "server-0.log"))
+        try:
+            if self.backend == "redis":
+                self.redis = RedisServer(self.workdir).start()
+                state = ["--state", self.redis.url, "--workers", "2"]
+                for n in range(2):
+                    self.servers.append(self._serve([*common, *state], n))
+            else:
+                self.servers.append(self._serve(common, 0))
+        except BaseException:
+            self.stop()  # never leave a server or Redis behind
+            raise
         return self
+
+    def _serve(self, args: list[str], n: int) -> Running:
+        # The free port found may be taken by another process before the server binds it (a
+        # shared machine): try another.
+        for attempt in range(3):
+            try:
+                return start(*args, env=self.env, log=self.workdir / f"server-{n}.log")
+            except AssertionError as exc:
+                if "already in use" not in str(exc) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def stop(self) -> list[str]:
         """Stop everything; the servers' logs."""

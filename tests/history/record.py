@@ -22,6 +22,7 @@ class Op:
     start: float
     end: float = 0.0
     status: int | None = None  # None: no status seen (the client left, or the connection broke)
+    answered_at: float | None = None  # when its status came (a stream's: before its events)
     # ok: the whole answer read; hangup: the client left on purpose; broken: the connection or
     # the stream broke
     outcome: str = "broken"
@@ -97,29 +98,30 @@ class History:
         return [b for b in self.boundaries if b.covers(channel)]
 
     def epochs(self, op: Op) -> range:
-        """The epochs of its channel the op may have lived in. A channel's generation is the one
-        the op started in (a delete's answer ends it); a Redis restart that overlaps the op
-        makes it ambiguous: any epoch from the one it started in to the one it ended in."""
+        """The epochs of its channel the op may have lived in: the one it was in from its
+        start to its end, or, when a fault overlaps it, any from the one before the fault to
+        the one after. A request that overlaps a delete is of the deleted generation only when
+        its status came before the delete was sent (the server had begun it)."""
         first = last = 0
         for b in self.boundaries_of(op.channel):
-            if b.kind == "delete":
-                passed = b.cut <= op.start
-                first, last = first + passed, last + passed
-            else:
-                first += b.done <= op.start
-                last += b.begin <= op.end
+            if b.kind == "delete" and self.began_before(op, b.begin):
+                continue
+            first += b.done < op.start
+            last += b.begin <= op.end
         return range(first, max(first, last) + 1)
 
+    @staticmethod
+    def began_before(op: Op, at: float) -> bool:
+        """The server had begun the op before ``at`` (its status had come by then)."""
+        return op.answered_at is not None and op.answered_at < at
+
     def epoch_at(self, channel: str, at: float) -> int:
-        return sum(
-            1
-            for b in self.boundaries_of(channel)
-            if (b.cut if b.kind == "delete" else b.done) <= at
-        )
+        return sum(1 for b in self.boundaries_of(channel) if b.done <= at)
 
     def deleted_before(self, op: Op, at: float) -> Boundary | None:
-        """A delete of the op's channel that ended the op's generation before ``at``."""
+        """A delete of the op's channel, done before ``at``, that surely ended the op's
+        generation: the server had begun the op before the delete was sent."""
         for b in self.boundaries_of(op.channel):
-            if b.kind == "delete" and op.start < b.cut <= at:
+            if b.kind == "delete" and b.done <= at and self.began_before(op, b.begin):
                 return b
         return None

@@ -138,7 +138,7 @@ def test_a_seed_gives_the_same_plan() -> None:
 
 def _answer(op_id: int, thread: str, reply: str, start: float, channel: str = "cfg-a") -> Op:
     return Op(
-        op_id, "invoke", 0, channel, start, start + 0.01, 200, "ok",
+        op_id, "invoke", 0, channel, start, start + 0.01, 200, start + 0.01, "ok",
         key="k", threads=(thread,), messages=(f"m{op_id}",), replies=(reply,),
     )  # fmt: skip
 
@@ -170,7 +170,7 @@ def test_a_gap_after_a_store_fault_is_explained() -> None:
 
 def test_a_queued_reply_consumed_twice_is_named() -> None:
     history = History(1, "memory")
-    push = Op(1, "push", 0, "q", 0.0, 0.01, 201, "ok", data={"name": "Q1"})
+    push = Op(1, "push", 0, "q", 0.0, 0.01, 201, 0.01, "ok", data={"name": "Q1"})
     history.ops += [push, _answer(2, "a", "Q1 t=1 p= m=m2", 1.0, "q")]
     history.ops.append(_answer(3, "b", "Q1 t=1 p= m=m3", 2.0, "q"))
     assert "queued_reply_consumed_once" in _names(history)

@@ -35,6 +35,7 @@ class Runner:
     previous_keys: dict[str, str] = field(default_factory=dict)
     retired: dict[str, float] = field(default_factory=dict)  # key: when it stopped
     next_id: int = 0
+    override_rounds: asyncio.Lock = field(default_factory=asyncio.Lock)
     t0: float = field(default_factory=time.monotonic)
 
     def now(self) -> float:
@@ -138,9 +139,8 @@ class Runner:
             op.outcome, op.data = "broken", {"error": type(exc).__name__}
         op.end = self.now()
 
-    @staticmethod
-    def _read_json(op: Op, answer: httpx.Response) -> None:
-        op.status, op.outcome = answer.status_code, "ok"
+    def _read_json(self, op: Op, answer: httpx.Response) -> None:
+        op.status, op.outcome, op.answered_at = answer.status_code, "ok", self.now()
         if answer.status_code != 200:
             op.data = {"body": answer.text[:200]}
             return
@@ -148,13 +148,12 @@ class Runner:
         items = data.get("responses", [data])
         op.replies = tuple(str(i["message"]) for i in items)
 
-    @staticmethod
     async def _stream(
-        op: Op, client: httpx.AsyncClient, request: httpx.Request, hangup: float | None
+        self, op: Op, client: httpx.AsyncClient, request: httpx.Request, hangup: float | None
     ) -> None:
         answer = await client.send(request, stream=True)
         try:
-            op.status = answer.status_code
+            op.status, op.answered_at = answer.status_code, self.now()
             received = b""
             async for chunk in answer.aiter_bytes():
                 received += chunk
@@ -183,7 +182,7 @@ class Runner:
                 params={"channel": action.channel},
                 json={"name": name, "text": f"{name} {TEXT}"},
             )
-            op.status, op.outcome = answer.status_code, "ok"
+            op.status, op.outcome, op.answered_at = answer.status_code, "ok", self.now()
         except httpx.TransportError as exc:
             op.data["error"] = type(exc).__name__
         op.end = self.now()
@@ -201,7 +200,7 @@ class Runner:
                 headers={"vivi-api-key": self.key_of(action.channel)},
                 files=files,
             )
-            op.status, op.outcome = answer.status_code, "ok"
+            op.status, op.outcome, op.answered_at = answer.status_code, "ok", self.now()
             if answer.status_code == 200:
                 op.data["url"] = answer.json()["urls"][0]
         except httpx.TransportError as exc:
@@ -246,7 +245,12 @@ class Runner:
 
     async def overrides(self, action: Action) -> None:
         """Three fields of one channel's overrides written at once, each by its own request
-        (from either process); then read back from every process."""
+        (from either process); then read back from every process. One round at a time: a
+        round's fields are each written once."""
+        async with self.override_rounds:
+            await self._override_round(action)
+
+    async def _override_round(self, action: Action) -> None:
         params, channel = action.params, {"channel": action.channel}
         begin = self.now()
         writes = [
