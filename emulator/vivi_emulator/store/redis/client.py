@@ -21,7 +21,7 @@ import redis.asyncio as redis
 from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError, RedisError
 
 from vivi_emulator.store.base import Bounds, StoreUnavailable
 from vivi_emulator.store.keys import KeyRing
@@ -80,8 +80,10 @@ class RedisClient:
             socket_connect_timeout=2,
             socket_timeout=5,
             # One retry at once: a pooled connection from before a Redis restart fails once,
-            # and the retry on a fresh one succeeds; a Redis that is down fails fast.
-            retry=Retry(NoBackoff(), 1),
+            # and the retry on a fresh one succeeds; a Redis that is down fails fast. Never on a
+            # timeout: the steps sent may have run, and must not run twice (a turn counted
+            # twice, a journal entry written twice).
+            retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
             connection_class=HiredisPackedConnection,
         )
         # Typed loosely: redis-py's annotations mix its sync and asyncio clients' return types.
