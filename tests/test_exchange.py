@@ -111,7 +111,7 @@ MESSAGE = {"message": "hello", "threadId": THREAD}
 async def test_a_client_gone_before_its_reply_gives_the_turn_back(
     served: Served, operation: str
 ) -> None:
-    await served.emulator.queue_reply(SLOW)
+    await served.emulator.scripting.queue_reply(SLOW)
     body = {"messages": [MESSAGE]} if operation == "batch" else MESSAGE
     gone = asyncio.Event()
     async with anyio.create_task_group() as tasks:
@@ -126,7 +126,7 @@ async def test_a_client_gone_before_its_reply_gives_the_turn_back(
 
 
 async def test_a_stream_that_sent_its_first_event_keeps_its_turn(served: Served) -> None:
-    await served.emulator.queue_reply(SLOW)
+    await served.emulator.scripting.queue_reply(SLOW)
     gone = asyncio.Event()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(served.call, "stream", MESSAGE, gone)
@@ -140,7 +140,7 @@ async def test_a_stream_that_sent_its_first_event_keeps_its_turn(served: Served)
 
 
 async def test_a_cancelled_request_gives_its_turn_back(served: Served) -> None:
-    await served.emulator.queue_reply(SLOW)
+    await served.emulator.scripting.queue_reply(SLOW)
     task = asyncio.create_task(served.call("invoke", MESSAGE))
     await served.waiting.wait()
     task.cancel()
@@ -173,7 +173,7 @@ async def test_a_stream_of_a_deleted_channel_leaves_nothing_in_its_successor(
 ) -> None:
     emulator = served.emulator
     await emulator.add_channel("gone", "gone-key")
-    await emulator.queue_reply(SLOW, "gone")
+    await emulator.scripting.queue_reply(SLOW, "gone")
     gone = asyncio.Event()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(served.call, "stream", MESSAGE, gone, "gone")

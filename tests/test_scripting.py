@@ -32,12 +32,12 @@ async def test_settings_changed_at_once_by_two_replicas_are_both_kept(
     first, second = replicas
     profile = LatencyProfile(name="slow", first_event=0.5)
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(first.force, "rate-limited", CHANNEL)
-        tasks.start_soon(second.set_latency, profile, CHANNEL)
-    assert await first.forced(CHANNEL) == "rate-limited"
-    assert (await second.latency(CHANNEL))[0].name == "slow"
+        tasks.start_soon(first.scripting.force, "rate-limited", CHANNEL)
+        tasks.start_soon(second.scripting.set_latency, profile, CHANNEL)
+    assert await first.scripting.forced(CHANNEL) == "rate-limited"
+    assert (await second.scripting.latency(CHANNEL))[0].name == "slow"
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(first.force, None, CHANNEL)
-        tasks.start_soon(second.set_chaos, None, CHANNEL)
-    assert await second.forced(CHANNEL) is None
-    assert (await first.latency(CHANNEL))[0].name == "slow"
+        tasks.start_soon(first.scripting.force, None, CHANNEL)
+        tasks.start_soon(second.scripting.set_chaos, None, CHANNEL)
+    assert await second.scripting.forced(CHANNEL) is None
+    assert (await first.scripting.latency(CHANNEL))[0].name == "slow"

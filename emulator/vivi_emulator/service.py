@@ -62,10 +62,11 @@ class ScenarioInfo:
     default: bool
 
 
-class Emulator(Scripting, Files):
-    """The VIVI emulator: channels and keys, scenarios, threads, the journal; uploaded files
-    (``files.Files``); and what a test scripts at run time (queue, forced, latency, chaos:
-    ``scripting.Scripting``)."""
+class Emulator:
+    """The VIVI emulator: channels and keys, scenarios, threads, the journal; and its parts,
+    each built with what it uses: uploaded files (``files``, a ``files.Files``), what a test
+    scripts at run time (``scripting``: queue, forced, latency, chaos), journal entries
+    (``journaling``)."""
 
     def __init__(
         self,
@@ -94,6 +95,8 @@ class Emulator(Scripting, Files):
             settings.limits.journal_entry_bytes,
             token.get_secret_value() if token is not None else None,
         )
+        self.files = Files(store, settings.limits)
+        self.scripting = Scripting(store, self.run_time, lambda: self.scenarios)
 
     @staticmethod
     def bounds_of(settings: Settings) -> Bounds:
