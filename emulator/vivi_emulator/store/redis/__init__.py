@@ -11,8 +11,9 @@ channel was deleted.
 
 Bounds are Redis's own where it has them (a thread's idle time and a file's lifetime are key
 TTLs, the journal is a capped stream) and kept in sorted sets where it has not (the least
-recently used threads beyond ``max_threads``; the bytes of files not yet expired), so nothing
-ever scans every thread or file.
+recently used threads beyond ``max_threads``; the bytes of files not yet expired; each
+channel's files), so nothing scans every file, and only a channel's reset walks the threads'
+index (at most ``max_threads``).
 
 Redis lost while serving: every call raises ``StoreUnavailable`` (a JSON 503), and the next
 call reconnects, so service resumes by itself when Redis is back. Standalone Redis only (the
