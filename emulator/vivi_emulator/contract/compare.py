@@ -3,8 +3,9 @@
 ``vivi-emulator record`` writes what a real VIVI deployment answered into fixture files; every
 recorded scenario keeps the answer as received (``recorded``: operation, status, headers, body;
 a stream's body is its frames). This module runs schemathesis' response checks on each of them,
-the same checks a live run makes (status code, content type, headers, body schema with every
-SSE event one by one, server errors), and reports findings classified like a live run's.
+the same checks a live run makes (status code, content type, headers, body schema, every SSE
+event one by one with its index and raw bytes, server errors), and reports findings classified
+like a live run's.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ def _checks() -> list[Any]:
     from schemathesis import checks as core_checks
     from schemathesis.specs.openapi import checks as openapi_checks
 
+    from vivi_emulator.contract.stream_check import stream_event_conformance
+
     return [
         openapi_checks.status_code_conformance,
         openapi_checks.content_type_conformance,
         openapi_checks.response_headers_conformance,
         openapi_checks.response_schema_conformance,
+        stream_event_conformance,
         core_checks.not_a_server_error,
     ]
 
