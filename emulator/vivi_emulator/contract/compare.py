@@ -24,6 +24,7 @@ from schemathesis.core.transport import Response
 
 from vivi_emulator.contract.marks import ContractMarks, Seen
 from vivi_emulator.contract.result import Conformance, Finding
+from vivi_emulator.record.recording import MAX_RECORDING_BYTES
 from vivi_emulator.scenarios.frames import frame_bytes
 from vivi_emulator.scenarios.loader import Problem, fixture_files, parse_file
 from vivi_emulator.scenarios.model import Recorded, Scenario
@@ -56,9 +57,14 @@ def recording_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
             files.append(path)
         elif path.is_dir() and fixture_files(path):
             files += fixture_files(path)
+        elif path.exists():
+            problems.append(Problem(path, None, "not a regular file, nor a folder: not read"))
         else:
             problems.append(Problem(path, None, "no such file, or no .yaml files in this folder"))
-    return files, problems
+    # A recording is read whole: one past the bound the recorder keeps its files under is not.
+    large = [f for f in files if f.stat().st_size > MAX_RECORDING_BYTES]
+    problems += [Problem(f, None, f"over {MAX_RECORDING_BYTES} bytes: not read") for f in large]
+    return [f for f in files if f not in large], problems
 
 
 def recorded_body(scenario: Scenario) -> bytes:
