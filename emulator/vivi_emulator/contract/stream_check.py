@@ -222,7 +222,10 @@ class _Answer:
 
 
 class WatchedApp:
-    """An ASGI middleware: the app's event streams watched as they are written."""
+    """An ASGI middleware: the app's event streams watched as they are written.
+
+    ``pending`` is the probe of the request on its way in: one slot, as the run sends one
+    request at a time (``workers: 1``)."""
 
     def __init__(self, app: ASGIApp, run: _Run) -> None:
         self.app = app
@@ -274,14 +277,26 @@ class _Transport(RequestsTransport):
         self._copy_serializers_from(REQUESTS_TRANSPORT)
         self.run = run
         self.client = client
+        self._session: requests.Session | None = None
+
+    def own_session(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+        if self.client is not None:
+            self.client.__exit__(None, None, None)
 
     def send(self, case: Any, *, session: Any = None, **kwargs: Any) -> Any:
         self.run.sending(case.operation.label)
         if self.client is not None:
             kwargs.pop("app", None)
             return super().send(case, session=self.client, **kwargs)
-        if session is None:
-            session = requests.Session()
+        if session is None:  # a check re-sending a request: the transport's own session
+            session = self.own_session()
         if not isinstance(session.get_adapter("http://"), WatchingAdapter):
             adapter = WatchingAdapter(self.run)
             session.mount("http://", adapter)
@@ -311,11 +326,11 @@ def watching(
         client = asgi.get_client(middleware, max_stream_events=bounds.max_events + 1)  # type: ignore[arg-type]
         client.__enter__()  # the app's lifespan
         client.mount("http://", _ASGIWatching(client.adapter, middleware))
+    transport = _Transport(run, client)
     try:
-        yield _Transport(run, client)
+        yield transport
     finally:
-        if client is not None:
-            client.__exit__(None, None, None)
+        transport.close()
 
 
 _WHOLE: dict[int, tuple[Mapping[str, Any], ItemSchemas]] = {}
