@@ -34,6 +34,8 @@ def as_openapi_32(document: dict[str, Any]) -> dict[str, Any]:
     describe the whole stream). Derived, never edited: the 3.1 file stays the one source, for
     the tools that do not read 3.2 yet."""
     upgraded = copy.deepcopy(document)
+    if not str(document.get("openapi", "")).startswith(("3.0", "3.1")):
+        return upgraded  # 3.2 already (its `schema` covers a whole stream): as it is
     upgraded["openapi"] = "3.2.0"
     for item in (upgraded.get("paths") or {}).values():
         for operation in item.values():
