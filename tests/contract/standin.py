@@ -8,7 +8,8 @@
 
 ``endless_app`` streams valid events for ever (and refuses a bad key with 401); ``bad_middle_app``
 streams ``BAD_AT`` valid events, one bad one, then valid ones for ever; ``unending_event_app``
-sends one event's ``data:`` line for ever, never its end; ``Counting`` wraps an app to note when
+sends one event's ``data:`` line for ever, never its end; ``silent_app`` starts a stream and
+sends nothing more; ``Counting`` wraps an app to note when
 requests come.
 """
 
@@ -139,7 +140,14 @@ async def _unending_event() -> AsyncIterator[bytes]:
         yield b"x" * 4096
 
 
+async def _silent() -> AsyncIterator[bytes]:
+    yield b'data: {"message": "", "event": "on_chat_model_start"}\n\n'
+    await anyio.sleep_forever()
+    yield b""  # never reached: a generator's type
+
+
 bad_middle_app = Starlette(routes=[_streaming(_bad_in_the_middle)])
+silent_app = Starlette(routes=[_streaming(_silent)])
 unending_event_app = Starlette(routes=[_streaming(_unending_event)])
 
 

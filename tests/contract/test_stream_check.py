@@ -22,6 +22,7 @@ from tests.contract.standin import (
     bad_middle_app,
     endless_app,
     serve,
+    silent_app,
     unending_event_app,
 )
 
@@ -77,9 +78,10 @@ def test_a_bad_event_in_the_middle_of_an_endless_stream_is_reported_with_its_byt
     assert finding.part == "#/components/schemas/StreamEvent/properties/event"
 
 
+@pytest.mark.parametrize("app", [endless_app, silent_app], ids=["trickling", "silent"])
 @pytest.mark.parametrize("way", WAYS)
-def test_a_stream_that_never_ends_is_cut_at_its_time_bound(way: str) -> None:
-    with WAYS[way](endless_app) as target:
+def test_a_stream_that_never_ends_is_cut_at_its_time_bound(way: str, app: ASGIApp) -> None:
+    with WAYS[way](app) as target:
         result = _run(target, request_timeout=1.0, max_stream_events=10**6)
     [finding] = _stream_findings(result)
     assert finding.title == "SSE stream exceeded its seconds bound"

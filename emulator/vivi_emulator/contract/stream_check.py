@@ -122,6 +122,7 @@ class WatchingAdapter(requests.adapters.HTTPAdapter):
     ) -> requests.Response:
         probe = self.run.probe()
         setattr(request, _PROBE, probe)
+        kwargs["timeout"] = _read_timeout(kwargs.get("timeout"), self.run.bounds.seconds)
         response = super().send(request, stream=True, **kwargs)
         watch = self.run.watch(probe, response.status_code, response.headers.get("content-type"))
         if watch is None:
@@ -147,6 +148,15 @@ class WatchingAdapter(requests.adapters.HTTPAdapter):
         return response
 
 
+def _read_timeout(timeout: Any, bound: float) -> Any:
+    """Each read waits at most the stream's time bound: a silent stream is cut at its bound
+    (schemathesis' own timeout is a little longer, so that the check reports first)."""
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return (connect, bound if read is None else min(read, bound))
+    return bound if timeout is None else min(timeout, bound)
+
+
 def _read(response: requests.Response, watch: StreamWatch) -> bytes:
     """Read the stream until it ends or the watch has a verdict; the bytes kept."""
     body = bytearray()
@@ -158,7 +168,7 @@ def _read(response: requests.Response, watch: StreamWatch) -> bytes:
                 break
             body += chunk[: watch.feed(chunk, time.monotonic())]
     except ReadTimeoutError:
-        # Silent past the read timeout: the time bound is passed (at most one read late).
+        # Silent for the whole bound: it is passed.
         watch.timed_out(time.monotonic())
     except ProtocolError as exc:
         raise requests.exceptions.ChunkedEncodingError(exc) from exc
