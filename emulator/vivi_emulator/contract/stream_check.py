@@ -243,8 +243,11 @@ class WatchedApp:
         self.pending: Probe | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # the lifespan
+            await self.app(scope, receive, send)
+            return
         probe, self.pending = self.pending, None
-        if scope["type"] != "http" or probe is None:
+        if probe is None:
             await self.app(scope, receive, send)
             return
         answer = _Answer(self.run, probe, send)
