@@ -2,14 +2,14 @@
 the forced scenario, the latency profile and chaos.
 
 Kept in the store (its queue, and the ``Overrides`` of each scope) until reset; a channel's own
-setting wins over the global one. Part of the service: ``service.Emulator`` is a ``Scripting``,
-so routes, the control API and the plugin reach these through it like everything else.
+setting wins over the global one. A part of the service: ``service.Emulator.scripting``, built
+with the store role it uses, the run's configured settings and the current scenarios.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.model_errors import model_errors
-from vivi_emulator.store.base import StateStore
+from vivi_emulator.store.roles import ScriptingStore
 from vivi_emulator.store.values import Overrides, QueuedReply
 
 
@@ -46,10 +46,15 @@ def queued_scenario(data: Mapping[str, Any], default_name: str) -> Scenario:
 class Scripting:
     """The service's run-time scripting (see the module's docstring)."""
 
-    # Set by the service (service.Emulator).
-    store: StateStore
-    run_time: RunTime
-    scenarios: ScenarioSet
+    def __init__(
+        self,
+        store: ScriptingStore,
+        run_time: RunTime,
+        scenarios: Callable[[], ScenarioSet],
+    ) -> None:
+        self.store = store
+        self.run_time = run_time
+        self._scenarios = scenarios  # the current set: fixtures reload
 
     # --- the one-shot queue ---------------------------------------------------------------------
 
@@ -73,8 +78,9 @@ class Scripting:
 
     async def force(self, name: str | None, channel_id: str | None = None) -> None:
         """Every request (of the channel, or all) gets this scenario until reset; None stops."""
-        if name is not None and self.scenarios.get(name) is None:
-            raise UnknownScenario(name, self.scenarios.names)
+        scenarios = self._scenarios()
+        if name is not None and scenarios.get(name) is None:
+            raise UnknownScenario(name, scenarios.names)
         await self.store.set_override(channel_id, "forced", name)
 
     async def forced(self, channel_id: str | None = None) -> str | None:

@@ -48,6 +48,7 @@ from vivi_emulator.scripting import Scripting
 from vivi_emulator.settings import Settings
 from vivi_emulator.store import open_store
 from vivi_emulator.store.base import Bounds, StateStore
+from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import KEEP, Conversation, Keep, TurnEnd, View
 from vivi_emulator.wire.named import apply_named
 
@@ -62,10 +63,11 @@ class ScenarioInfo:
     default: bool
 
 
-class Emulator(Scripting, Files):
-    """The VIVI emulator: channels and keys, scenarios, threads, the journal; uploaded files
-    (``files.Files``); and what a test scripts at run time (queue, forced, latency, chaos:
-    ``scripting.Scripting``)."""
+class Emulator:
+    """The VIVI emulator: channels and keys, scenarios, threads, the journal; and its parts,
+    each built with what it uses: uploaded files (``files``, a ``files.Files``), what a test
+    scripts at run time (``scripting``: queue, forced, latency, chaos), journal entries
+    (``journaling``)."""
 
     def __init__(
         self,
@@ -94,6 +96,8 @@ class Emulator(Scripting, Files):
             settings.limits.journal_entry_bytes,
             token.get_secret_value() if token is not None else None,
         )
+        self.files = Files(store, settings.limits)
+        self.scripting = Scripting(store, self.run_time, lambda: self.scenarios)
 
     @staticmethod
     def bounds_of(settings: Settings) -> Bounds:
@@ -152,24 +156,23 @@ class Emulator(Scripting, Files):
 
     # --- channels and keys ----------------------------------------------------------------------
 
-    async def check_key(self, channel_id: str, presented: str | None) -> int:
+    async def check_key(self, channel_id: str, presented: str | None) -> KeyRing:
         """The key check, against this process's copy of the keys when it passes there (no
         round trip; ``answer`` notices a rotation since), else against the current keys (a
-        channel added or a key rotated by another process counts). Returns the channel's
-        generation: the request's writes carry it."""
+        channel added or a key rotated by another process counts). Returns the keys it passed
+        against: the request belongs to its channel's generation there."""
         ring = self.store.cached_keys()
         try:
             ring.check(channel_id, presented)
         except ApiError:
             return await self.check_key_now(channel_id, presented)
-        return ring.generation(channel_id)
+        return ring
 
-    async def check_key_now(self, channel_id: str, presented: str | None) -> int:
-        """The key check against the store's current keys (a rotation elsewhere counts);
-        the channel's generation."""
+    async def check_key_now(self, channel_id: str, presented: str | None) -> KeyRing:
+        """The key check against the store's current keys (a rotation elsewhere counts)."""
         ring = await self.store.keys()
         ring.check(channel_id, presented)
-        return ring.generation(channel_id)
+        return ring
 
     async def channels(self) -> list[str]:
         return (await self.store.keys()).channels()
@@ -199,22 +202,30 @@ class Emulator(Scripting, Files):
 
     # --- messages -------------------------------------------------------------------------------
 
-    async def answer(self, call: Call, message: Message, generation: int | None = None) -> Answer:
-        """Open the message's turn, choose its scenario, and build its Script; in the
-        channel's ``generation`` (ChannelGone if it ended: the channel was deleted).
+    async def answer(self, call: Call, message: Message, checked: KeyRing | None = None) -> Answer:
+        """Open the message's turn, choose its scenario, and build its Script, in the
+        channel's generation in ``checked``, the keys its key passed against (ChannelGone if
+        it ended: the channel was deleted).
 
         A status scenario raises ScriptedStatus and gives its turn back: the agent never saw
         the message (a conversation's step still counts). If the key was rotated by another
         process since this one last looked, the check is made again on the current keys.
         """
         store = self.store
+        generation = checked.generation(call.channel) if checked is not None else None
         start = await store.begin_turn(call.channel, message.thread_id, generation)
         view = start.view
         generation = view.generation if generation is not None else None
         choice: Choice | None = None
         fault: str | None = None
         try:
-            if view.keys_version != store.cached_keys().version:
+            # Checked again if the keys changed since the check (elsewhere, or in a Redis that
+            # was replaced meanwhile: a version alone may come back, a snapshot does not).
+            if (
+                checked is None
+                or checked is not store.cached_keys()
+                or view.keys_version != checked.version
+            ):
                 await self.check_key_now(call.channel, call.api_key)
             self._sync_scenarios(view)
             ctx = RequestContext(

@@ -268,7 +268,9 @@ def _upload(emulator: Emulator) -> _Handler:
         channel_path = quote(call.channel, safe="")
         urls = [
             f"{base}/channelsApi/{channel_path}/files/{file_id}/{quote(name)}"
-            for file_id, name in await emulator.upload(call.channel, uploads, exchange.generation)
+            for file_id, name in await emulator.files.upload(
+                call.channel, uploads, exchange.generation
+            )
         ]
         exchange.report(200)
         await exchange.close()
@@ -280,7 +282,7 @@ def _upload(emulator: Emulator) -> _Handler:
 def _uploaded_file(emulator: Emulator) -> Callable[[Request], Awaitable[Response]]:
     async def uploaded_file(request: Request) -> Response:
         params = request.path_params
-        stored = await emulator.uploaded_file(
+        stored = await emulator.files.uploaded_file(
             params["channelId"], params["fileId"], params["fileName"]
         )
         # A download, never a page of this origin (docs/decisions.md, row 37): an uploaded HTML

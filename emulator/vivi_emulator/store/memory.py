@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.store.base import Bounds, ChannelGone, QueueFull, QuotaExceeded, StateStore
@@ -45,6 +45,8 @@ class _Thread:
     last: Turn | None = None
     conversation: Conversation | None = None
     seen: float = 0.0
+    # Turns given back while a later one was open: they go when the turns above them do.
+    returned: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +200,11 @@ class MemoryStore(StateStore):
             return
         if thread.count == turn:
             thread.count -= 1
+            while thread.count in thread.returned:
+                thread.returned.discard(thread.count)
+                thread.count -= 1
+        elif thread.committed < turn < thread.count:
+            thread.returned.add(turn)
         if conversation is not KEEP:
             thread.conversation = conversation
 
@@ -207,6 +214,8 @@ class MemoryStore(StateStore):
         thread = self._threads.get((end.channel_id, end.thread_id.lower()))
         if thread is not None and end.turn >= thread.committed:
             thread.committed = end.turn
+            if thread.returned:  # below a kept turn, a turn given back stays a gap
+                thread.returned = {t for t in thread.returned if t > end.turn}
             thread.last = Turn(end.message, end.reply)
             thread.conversation = end.conversation
         if entry is not None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
+from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 from vivi_emulator.store.redis.store import RedisStore
 
@@ -91,3 +92,22 @@ async def test_start_up_is_quiet_when_redis_does_not_evict(
         await store.start()
     await store.close()
     assert not [r for r in caplog.records if "maxmemory-policy" in r.getMessage()]
+
+
+async def test_a_key_from_before_a_restart_is_refused_after_it(redis_url: str, admin: Any) -> None:
+    settings = Settings(access_log=False, reload_fixtures=False, state=redis_url)
+    other = Emulator(settings)  # another replica
+    async with serving(settings) as client:
+        await client.post("/_emulator/channels", json={"id": "rot", "key": "rot-key-1"})
+        old = {"vivi-api-key": "rot-key-1"}
+        assert (await client.post(url("invoke", "rot"), headers=old, json=BODY)).is_success
+        await admin.flushall()  # Redis restarted empty; the other replica makes it again
+        await other.start()
+        await other.add_channel("rot", "rot-key-2")
+        try:
+            stale = await client.post(url("invoke", "rot"), headers=old, json=BODY)
+            assert stale.status_code == 401, stale.text
+            new = {"vivi-api-key": "rot-key-2"}
+            assert (await client.post(url("invoke", "rot"), headers=new, json=BODY)).is_success
+        finally:
+            await other.close()
