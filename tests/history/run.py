@@ -19,6 +19,9 @@ from tests.history.workload import Runner
 
 # Client requests in flight at once (the faults are not counted).
 CONCURRENCY = 24
+# Seconds between a round's last request and the probes of its quiet point: longer than a
+# server takes to notice a client that left (properties.SETTLE_SECONDS).
+PROBE_PAUSE = 1.5
 
 
 def _dispatch(runner: Runner) -> dict[str, Callable[[Action], Awaitable[None]]]:
@@ -110,7 +113,24 @@ async def _files(runner: Runner) -> dict[str, int | None]:
     return sizes
 
 
+async def _probe_threads(runner: Runner) -> None:
+    """One message to every thread once every request has ended and the server has had time to
+    notice the clients that left: each is a turn begun in a quiet thread, so a turn left open
+    (neither kept nor given back) shows as one that does not read the turn before it."""
+    await asyncio.sleep(PROBE_PAUSE)
+    quiet: dict[str, Any] = {"slow": False, "hangup": None, "old_key": False, "items": []}
+    n = len(runner.clients)
+    await asyncio.gather(
+        *(
+            runner.message(Action(0, "invoke", i % n, channel, {**quiet, "thread": i}))
+            for channel in THREADED
+            for i in range(len(runner.plan.threads[channel]))
+        )
+    )
+
+
 async def _quiet_read(runner: Runner) -> Read:
+    await _probe_threads(runner)
     at = runner.now()
     processes = range(len(runner.clients))
     journal = {}
