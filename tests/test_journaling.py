@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from vivi_emulator.calls import Call, Trace
-from vivi_emulator.journaling import Journaling
-from vivi_emulator.redaction import REDACTED
+from vivi_emulator.journaling import Journaling, cut, kept_events
+from vivi_emulator.redaction import REDACTED, Redactor
 from vivi_emulator.store.keys import KeyRing
 
 KEY = "sk-journal-secret-1"
@@ -49,3 +49,32 @@ def test_a_key_of_a_deleted_channel_is_still_redacted_from_the_error() -> None:
     ring = KeyRing.of({"other": "k2"}, ever=[KEY])
     entry = Journaling(entry_bytes=49152).entry(_failed(f"key {KEY} refused"), ring)
     assert entry.error == f"key {REDACTED} refused"
+
+
+def test_a_text_over_its_bound_is_cut_with_a_marker_saying_how_much() -> None:
+    assert cut("abcdef", 6) == ("abcdef", False)
+    assert cut("abcdefgh", 6) == ("abcdef…[truncated: 2 more bytes]", True)
+    # Never inside a UTF-8 character: the partial character is dropped, counted as left out.
+    assert cut("ab\u00e9", 3) == ("ab…[truncated: 1 more bytes]", True)
+
+
+def test_events_past_the_bound_are_left_out_and_counted() -> None:
+    events = [{"event": "on_chat_model_stream", "message": "x" * 8} for _ in range(5)]
+    size = len("on_chat_model_stream") + 8 + 32  # each event's share of the bound
+    kept, left_out = kept_events(events, Redactor([]), size * 3)
+    assert (len(kept), left_out) == (3, 2)
+    kept, left_out = kept_events(events, Redactor([]), size * 3 - 1)
+    assert (len(kept), left_out) == (2, 3)
+    assert kept_events(events, Redactor([]), size * 5) == (tuple(events), 0)
+
+
+def test_a_key_echoed_across_stream_chunks_is_redacted_in_the_events() -> None:
+    events = [
+        {"event": "on_chat_model_stream", "message": KEY[:6]},
+        {"event": "on_chat_model_stream", "message": KEY[6:]},
+        {"event": f"tool {KEY}", "message": "done"},
+    ]
+    kept, _ = kept_events(events, Redactor([KEY]), 10_000)
+    assert KEY not in "".join(e["message"] for e in kept)
+    assert REDACTED in "".join(e["message"] for e in kept)
+    assert kept[2] == {"event": f"tool {REDACTED}", "message": "done"}

@@ -9,6 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from vivi_emulator.channels_api.body import parse_json
+from vivi_emulator.channels_api.models import BatchRequest, MessageRequest
+from vivi_emulator.errors import ValidationFailed
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Limits, Settings
 
@@ -77,3 +80,53 @@ async def test_a_key_rotated_by_another_process_is_refused_before_a_body_error(
             url("invoke"), headers=AUTH, json={"message": 5, "threadId": THREAD}
         )
     assert bad.status_code == 401, bad.text
+
+
+_T = THREAD
+_WORDS = [
+    (b'{"message": "hi"',
+     [("body", "is not valid JSON (EOF while parsing an object at line 1 column 16)")]),
+    (b"{}", [("message", "is required"), ("threadId", "is required")]),
+    (json.dumps({"message": "", "threadId": _T}).encode(), [("message", "must not be empty")]),
+    (json.dumps({"message": 5, "threadId": _T}).encode(), [("message", "must be a string")]),
+    (json.dumps({"message": "a", "threadId": "x"}).encode(),
+     [("threadId", "must be a UUID (like 0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10)")]),
+    (json.dumps({"message": "a", "threadId": _T, "userId": "x"}).encode(),
+     [("userId", "must be a UUID or null")]),
+    (json.dumps({"message": "a", "threadId": _T, "attachedFiles": ["nope"]}).encode(),
+     [("attachedFiles", "must be a URL, a list of URLs, or null"),
+      ("attachedFiles.0", "must be a URL")]),
+    (json.dumps({"message": "a", "threadId": _T, "attachedFiles": 5}).encode(),
+     [("attachedFiles", "must be a URL, a list of URLs, or null")]),
+    (b"[1]", [("body", "must be a JSON object")]),
+]  # fmt: skip
+_BATCH_WORDS = [
+    (b'{"messages": []}', [("messages", "must not be empty")]),
+    (b'{"messages": "x"}', [("messages", "must be a list")]),
+    (b'{"messages": [5]}', [("messages.0", "must be a JSON object")]),
+]
+
+
+@pytest.mark.parametrize(("raw", "said"), _WORDS)
+def test_each_invalid_field_is_named_with_a_plain_reason(
+    raw: bytes, said: list[tuple[str, str]]
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_json(MessageRequest, raw)
+    assert [(e.field, e.reason) for e in caught.value.errors] == said
+    summary = "; ".join(f"{field} {reason}" for field, reason in said)
+    assert caught.value.detail == f"invalid request: {summary}"
+
+
+@pytest.mark.parametrize(("raw", "said"), _BATCH_WORDS)
+def test_a_batchs_fields_are_named_by_their_place(raw: bytes, said: list[tuple[str, str]]) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_json(BatchRequest, raw)
+    assert [(e.field, e.reason) for e in caught.value.errors] == said
+
+
+def test_an_empty_body_is_required() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_json(MessageRequest, b"  \n")
+    assert caught.value.detail == "request body is empty"
+    assert [(e.field, e.reason) for e in caught.value.errors] == [("body", "is required")]
