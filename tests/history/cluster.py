@@ -89,13 +89,14 @@ class Cluster:
         return self
 
     def _serve(self, args: list[str], n: int) -> Running:
-        # The free port found may be taken by another process before the server binds it (a
-        # shared machine): try another.
+        # On a shared machine the free port found may be taken before the server binds it, and
+        # a start may take longer than start()'s 20 s: try again (another port).
         for attempt in range(3):
             try:
                 return start(*args, env=self.env, log=self.workdir / f"server-{n}.log")
             except AssertionError as exc:
-                if "already in use" not in str(exc) or attempt == 2:
+                retry = "already in use" in str(exc) or "did not start" in str(exc)
+                if not retry or attempt == 2:
                     raise
         raise AssertionError("unreachable")
 

@@ -265,6 +265,8 @@ class Runner:
         if any(a is None or a.status_code != 200 for a in answers):
             return
         seen = [await self._read_overrides(p, action.channel) for p in range(len(self.clients))]
+        if any(s is None for s in seen):
+            return
         self.history.override_rounds.append(
             {
                 "begin": begin,
@@ -278,16 +280,21 @@ class Runner:
             }
         )
 
-    async def _read_overrides(self, process: int, channel: str) -> dict[str, Any]:
-        client, params = self.clients[process], {"channel": channel}
-        scenarios = await client.get("/_emulator/scenarios", params=params)
-        latency = await client.get("/_emulator/latency", params=params)
-        chaos = await client.get("/_emulator/chaos", params=params)
+    async def _read_overrides(self, process: int, channel: str) -> dict[str, Any] | None:
+        """What the process reads of the three fields; None when it could not (the store down
+        past the retries: a restart overlapped the round, which the property leaves aside)."""
+        params = {"channel": channel}
+        read = {}
+        for name, path in (("forced", "scenarios"), ("latency", "latency"), ("chaos", "chaos")):
+            answer = await self.control(process, "GET", f"/_emulator/{path}", params=params)
+            if answer is None or answer.status_code != 200:
+                return None
+            read[name] = answer.json()
         return {
             "process": process,
-            "forced": scenarios.json()["forced"],
-            "latency": latency.json()["profile"].get("first_token"),
-            "chaos": _chaos_said(chaos.json()["chaos"]),
+            "forced": read["forced"]["forced"],
+            "latency": read["latency"]["profile"].get("first_token"),
+            "chaos": _chaos_said(read["chaos"]["chaos"]),
         }
 
 
