@@ -78,3 +78,8 @@ def test_a_key_echoed_across_stream_chunks_is_redacted_in_the_events() -> None:
     assert KEY not in "".join(e["message"] for e in kept)
     assert REDACTED in "".join(e["message"] for e in kept)
     assert kept[2] == {"event": f"tool {REDACTED}", "message": "done"}
+
+
+def test_a_lone_surrogate_is_cut_without_an_error() -> None:
+    # A client's JSON may carry "\ud800"; the journal keeps what it can, it never fails.
+    assert cut("a\ud800" * 10, 5) == ("aa…[truncated: 35 more bytes]", True)

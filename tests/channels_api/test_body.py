@@ -101,6 +101,15 @@ _WORDS = [
     (b"[1]", [("body", "must be a JSON object")]),
 ]  # fmt: skip
 _BATCH_WORDS = [
+    (
+        json.dumps(
+            {"messages": [{"message": "a", "threadId": _T, "attachedFiles": ["x"]}]}
+        ).encode(),
+        [
+            ("messages.0.attachedFiles", "must be a URL, a list of URLs, or null"),
+            ("messages.0.attachedFiles.0", "must be a URL"),
+        ],
+    ),
     (b'{"messages": []}', [("messages", "must not be empty")]),
     (b'{"messages": "x"}', [("messages", "must be a list")]),
     (b'{"messages": [5]}', [("messages.0", "must be a JSON object")]),
