@@ -78,6 +78,11 @@ class StateStore(KeyStore, TurnStore, JournalStore, ScriptingStore, FileStore, A
         """Connect and check the store is usable; raise StoreUnavailable if it is not."""
         return
 
+    async def check(self) -> None:
+        """``start``, once for a whole run before its workers start (``serve``), saying in
+        the log what the run should know of the store (once, not once per worker)."""
+        await self.start()
+
     async def close(self) -> None:
         return
 

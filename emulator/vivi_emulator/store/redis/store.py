@@ -130,6 +130,10 @@ class RedisStore(RedisPart, StateStore):
     async def start(self) -> None:
         await self.client.redis.ping()
         await self.client.seed_now()
+
+    @guarded
+    async def check(self) -> None:
+        await self.start()
         await self._warn_if_evicting()
 
     async def _warn_if_evicting(self) -> None:
