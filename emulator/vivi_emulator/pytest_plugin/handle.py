@@ -105,6 +105,37 @@ class ViviEmulator:
             setting = {"faults": faults, "seed": seed, "include_named": include_named}
         self._control.chaos(self.channel_id, setting)
 
+    def rate_limits(
+        self,
+        *,
+        requests_per_minute: int | None = None,
+        requests_burst: int | None = None,
+        tokens_per_minute: int | None = None,
+        tokens_burst: int | None = None,
+        concurrent_streams: int | None = None,
+    ) -> None:
+        """Limit this channel until reset (README, "Rate limits"): token buckets of requests
+        and tokens a minute (each with a burst) and a cap of concurrent streams; over any, a
+        429 with ``Retry-After``. No argument turns limits off for this channel. Its buckets
+        are its own: no other test draws on them."""
+        given = {
+            "requests_per_minute": requests_per_minute,
+            "requests_burst": requests_burst,
+            "tokens_per_minute": tokens_per_minute,
+            "tokens_burst": tokens_burst,
+            "concurrent_streams": concurrent_streams,
+        }
+        self._control.rate_limits(
+            self.channel_id, {k: v for k, v in given.items() if v is not None}
+        )
+
+    def structured_output(self, schema: dict[str, Any] | None) -> None:
+        """Answer as a structured-output agent with this strict JSON Schema until reset
+        (README, "Structured output"): ``/stream`` is refused, ``/invoke`` and ``/batch``
+        answer JSON text conforming to it. A schema breaking VIVI's strict rules is a
+        ValueError naming each rule; None goes back to the configured mode."""
+        self._control.structured_output(self.channel_id, schema)
+
     # --- reading --------------------------------------------------------------------------------
 
     def journal(self, thread: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
