@@ -88,9 +88,12 @@ local function level_of(name, i)
   local reset = math.max(0, (b[3] - levels[name]) / b[2])
   return string.format('%.6f', levels[name]) .. ' ' .. string.format('%.6f', reset)
 end
+-- (Not `never and false or ...`: a false in the middle of and/or picks the other side.)
+local retry = string.format('%.6f', wait)
+if never then retry = false end
 return {
   table.concat(refused, ' '),
-  never and false or string.format('%.6f', wait),
+  retry,
   level_of('requests', 1), level_of('tokens', 2),
   running,
 }
