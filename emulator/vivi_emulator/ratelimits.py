@@ -66,7 +66,8 @@ def slot_name(thread: str, turn: int | None) -> str:
 
 
 def _seconds(value: float) -> str:
-    return f"{math.ceil(value * 1000) / 1000:g}"
+    """Seconds as a plain decimal, to the millisecond rounded up: ``60``, ``0.25``."""
+    return f"{math.ceil(value * 1000) / 1000:.3f}".rstrip("0").rstrip(".")
 
 
 def _bucket_headers(name: str, bucket: Bucket | None, level: Level | None) -> list[tuple[str, str]]:
