@@ -3,6 +3,7 @@ backend, and across two ``serve`` processes sharing one Redis."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,9 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.ratelimits import message_tokens
-from vivi_emulator.settings import Settings
+from vivi_emulator.resources import contract_path
+from vivi_emulator.settings import Settings, load_settings
 
 from tests.server import Running, start
 from tests.store.test_multiprocess import assert_clean
@@ -297,3 +301,34 @@ def test_concurrent_streams_are_capped_across_two_processes(
         assert sorted(e["status"] for e in _stream_entries(b.base_url)) == [200, 200, 429]
         again = http.post(f"{b.base_url}/channelsApi/demo-channel/stream", json=body("hi"))
         assert again.status_code == 200
+
+
+def test_limits_from_the_environment() -> None:
+    loaded = load_settings(
+        environ={
+            "VIVI_EMULATOR_RATE_LIMITS": "{requests_per_minute: 5, concurrent_streams: 2}",
+            "VIVI_EMULATOR_RATE_LIMIT_HEADERS": "false",
+        }
+    )
+    assert loaded.rate_limits == RateLimits(requests_per_minute=5, concurrent_streams=2)
+    assert loaded.rate_limit_headers is False
+
+
+@pytest.mark.parametrize("state", ["memory"])
+async def test_the_headers_are_those_of_the_contract(state: str) -> None:
+    contract = yaml.safe_load(contract_path().read_text())
+    schemas = {
+        name: header["schema"]["pattern"]
+        for name, header in contract["components"]["headers"].items()
+    }
+    limits = {"requests_per_minute": 7, "requests_burst": 1, "tokens_per_minute": 100_000}
+    async with serving(limited(state, rate_limits=limits)) as client:
+        answers = [await client.post(url("invoke"), json=body(), headers=AUTH) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 429]
+    documented = contract["paths"]["/channelsApi/{channelId}/invoke"]["post"]["responses"]["200"]
+    for answer in answers:
+        sent = {n: v for n, v in answer.headers.items() if n.startswith("x-ratelimit-")}
+        assert set(sent) == set(documented["headers"])
+        for name, value in sent.items():
+            ref = documented["headers"][name]["$ref"].rsplit("/", 1)[-1]
+            assert re.fullmatch(schemas[ref], value), (name, value)

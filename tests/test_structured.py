@@ -15,7 +15,9 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from vivi_emulator.settings import Settings
+from vivi_emulator.scenarios.loader import FixtureError
+from vivi_emulator.service import Emulator
+from vivi_emulator.settings import RESOLVED_ENV, Settings, dump_resolved, load_resolved
 from vivi_emulator.structured import strict_problems
 
 from tests.support import AUTH, serving, url
@@ -232,3 +234,48 @@ def test_a_configured_schema_breaking_a_rule_stops_the_settings() -> None:
         settings(channels=[channel])
     with pytest.raises(ValidationError, match="must be one of 400, 403, 404, 405, 409, 422"):
         settings(structured_stream_status=200)
+
+
+def test_fixtures_are_checked_against_a_configured_schema_when_they_load(tmp_path: Path) -> None:
+    (tmp_path / "orders.yaml").write_text(SCRIPTED)
+    schema = broken(properties={**ORDER["properties"], "total": {"type": "integer"}})
+    channel = {"id": "demo-channel", "key": "demo-key", "structured_output": {"schema": schema}}
+    with pytest.raises(FixtureError) as failed:
+        Emulator(settings(channels=[channel], fixtures=[tmp_path]))
+    (problem,) = failed.value.problems
+    assert problem.file == tmp_path / "orders.yaml"
+    assert problem.reason == (
+        "scenario 'order-status': its structured value does not conform to the schema of "
+        "channel 'demo-channel': total: 19.5 is not of type 'integer'"
+    )
+
+
+async def test_a_fixture_changed_after_a_run_time_schema_is_a_500_naming_it(
+    tmp_path: Path,
+) -> None:
+    async with serving(settings(fixtures=[tmp_path])) as client:
+        await structured(client, ORDER)
+        (tmp_path / "orders.yaml").write_text(SCRIPTED.replace("total: 19.5", "total: -1"))
+        assert (await client.post(f"{C}/scenarios/reload")).status_code == 200
+        answer = await client.post(url("invoke"), json=body("order?"), headers=AUTH)
+    assert answer.status_code == 500
+    assert answer.json()["detail"] == (
+        "scenario 'order-status': its structured value does not conform to the channel's "
+        "schema: total: -1 is less than the minimum of 0"
+    )
+
+
+def test_per_channel_settings_reach_worker_processes() -> None:
+    channel = {
+        "id": "c",
+        "key": "k",
+        "structured_output": {"schema": ORDER},
+        "rate_limits": {"requests_per_minute": 5},
+    }
+    resolved = load_resolved({RESOLVED_ENV: dump_resolved(settings(channels=[channel]))})
+    (again,) = resolved.channels
+    assert again.structured_output is not None
+    assert again.structured_output.json_schema == ORDER
+    assert again.rate_limits is not None
+    assert again.rate_limits.requests_per_minute == 5
+    assert again.key.get_secret_value() == "k"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vivi_emulator.calls import Call, Message, ScriptedStatus
@@ -28,6 +29,7 @@ from vivi_emulator.ratelimits import (
     message_tokens,
     slot_name,
 )
+from vivi_emulator.scenarios.loader import FixtureError, Problem
 from vivi_emulator.scenarios.script import Script
 from vivi_emulator.store.values import Overrides, QueuedReply, TurnStart
 from vivi_emulator.structured import (
@@ -162,6 +164,24 @@ class Gate:
         await self.store.set_overrides(
             channel_id, current.model_copy(update={"structured": structured})
         )
+
+    def check_fixtures(self, scenarios: ScenarioSet) -> None:
+        """FixtureError naming each scenario whose ``structured`` value a configured channel's
+        schema refuses (run-time schemas check the fixtures when they are set)."""
+        problems = [
+            Problem(
+                scenarios.sources.get(name.split(" ")[0], Path("fixtures")),
+                None,
+                f"scenario '{name}': its structured value does not conform to the schema of "
+                f"channel '{channel_id}': {why}",
+            )
+            for channel_id, output in self._structured.items()
+            if output is not None and output.json_schema is not None
+            for name, value in _structured_values(scenarios)
+            for why in conformance(output.json_schema, value)[:3]
+        ]
+        if problems:
+            raise FixtureError(problems)
 
     async def check_queued(self, scenario: Scenario, channel_id: str | None) -> None:
         """A reply queued for a structured channel: its values checked against the schema."""

@@ -123,7 +123,9 @@ class Emulator(Scripting, Files):
 
     def load_scenarios(self) -> ScenarioSet:
         """Load the fixtures again; on any error keep the current set (FixtureError is raised)."""
-        self.scenarios = load_scenarios(self.fixture_folders)
+        loaded = load_scenarios(self.fixture_folders)
+        self.gate.check_fixtures(loaded)  # structured values against configured schemas
+        self.scenarios = loaded
         for note in self.scenarios.notes:
             log.warning("fixtures: %s", note)
         return self.scenarios
