@@ -332,3 +332,17 @@ async def test_the_headers_are_those_of_the_contract(state: str) -> None:
         for name, value in sent.items():
             ref = documented["headers"][name]["$ref"].rsplit("/", 1)[-1]
             assert re.fullmatch(schemas[ref], value), (name, value)
+
+
+async def test_a_stream_carries_the_headers_and_a_reset_fills_the_buckets(
+    client: httpx.AsyncClient,
+) -> None:
+    streamed = await client.post(url("stream"), json=body(), headers=AUTH)
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert remaining(streamed) == 2
+    for _ in range(2):
+        await client.post(url("invoke"), json=body(), headers=AUTH)
+    assert (await client.post(url("invoke"), json=body(), headers=AUTH)).status_code == 429
+    await client.post(f"{C}/reset", params={"channel": "demo-channel"})
+    assert remaining(await client.post(url("invoke"), json=body(), headers=AUTH)) == 2

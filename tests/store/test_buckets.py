@@ -9,8 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from vivi_emulator.ratelimit_rules import Bucket
+from vivi_emulator.store.base import StoreUnavailable
 from vivi_emulator.store.buckets import Buckets, Demand, MemoryBuckets, retry_seconds
 from vivi_emulator.store.redis.store import RedisStore
+
+from tests.redis_server import RedisServer
 
 C = "limited-channel"
 
@@ -141,3 +144,20 @@ async def test_a_slot_of_a_dead_process_is_freed_after_its_grace() -> None:
 
 def test_retry_after_is_whole_seconds_never_early() -> None:
     assert [retry_seconds(w) for w in (0.0, 0.2, 1.0, 1.01, 59.5)] == [1, 1, 1, 2, 60]
+
+
+async def test_redis_lost_is_store_unavailable_and_a_restart_is_served(
+    fresh_redis: RedisServer,
+) -> None:
+    store = RedisStore(fresh_redis.url, {})
+    await store.start()
+    buckets = store.buckets()
+    try:
+        assert (await buckets.decide(C, requests(1, 1))).admitted
+        fresh_redis.stop()
+        with pytest.raises(StoreUnavailable, match="is unavailable"):
+            await buckets.decide(C, requests(1, 1))
+        fresh_redis.start()  # empty (no persistence), and without the Lua step loaded
+        assert (await buckets.decide(C, requests(1, 1))).admitted
+    finally:
+        await store.close()
