@@ -13,12 +13,15 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_of
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from vivi_emulator.scenarios.loader import FixtureError
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import RESOLVED_ENV, Settings, dump_resolved, load_resolved
-from vivi_emulator.structured import strict_problems
+from vivi_emulator.structured import output_of, strict_problems
 
 from tests.support import AUTH, serving, url
 
@@ -279,3 +282,58 @@ def test_per_channel_settings_reach_worker_processes() -> None:
     assert again.rate_limits is not None
     assert again.rate_limits.requests_per_minute == 5
     assert again.key.get_secret_value() == "k"
+
+
+async def test_a_schema_the_generator_cannot_honour_is_a_500_saying_so() -> None:
+    schema = broken(
+        properties={**ORDER["properties"], "status": {"type": "string", "pattern": "^Z{9}$"}}
+    )
+    async with serving(settings()) as client:
+        assert (await structured(client, schema)).status_code == 200
+        answer = await client.post(url("invoke"), json=body(), headers=AUTH)
+    assert answer.status_code == 500
+    assert "no value could be generated from the channel's schema" in answer.json()["detail"]
+    assert "give the reply a structured value" in answer.json()["detail"]
+
+
+def _field_schema() -> st.SearchStrategy[dict[str, Any]]:
+    leaves: list[dict[str, Any]] = [
+        {"type": "string"},
+        {"type": "string", "minLength": 30, "maxLength": 40},
+        {"type": "string", "enum": ["a", "b"]},
+        {"type": "integer", "minimum": -5, "maximum": 5},
+        {"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 2},
+        {"type": "number", "minimum": 0.5, "maximum": 0.75},
+        {"type": "boolean"},
+    ]
+    leaf = st.sampled_from(leaves)
+
+    def objects(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+        return st.dictionaries(
+            st.from_regex(r"[a-z]{1,8}", fullmatch=True), children, max_size=4
+        ).map(
+            lambda properties: {
+                "type": "object",
+                "properties": properties,
+                "required": list(properties),
+                "additionalProperties": False,
+            }
+        )
+
+    def arrays(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+        return st.tuples(children, st.integers(0, 3)).map(
+            lambda pair: {"type": "array", "items": pair[0], "minItems": pair[1]}
+        )
+
+    level2: st.SearchStrategy[dict[str, Any]] = st.one_of(leaf, objects(leaf), arrays(leaf))
+    return objects(st.one_of(leaf, objects(level2), arrays(level2)))
+
+
+@given(schema=_field_schema(), seed=st.text(max_size=8))
+@settings_of(max_examples=150, deadline=None)
+def test_every_strict_schema_generates_a_value_that_conforms(
+    schema: dict[str, Any], seed: str
+) -> None:
+    assert strict_problems(schema) == []
+    value = json.loads(output_of(schema, None, "generated", seed))
+    jsonschema.validate(value, schema)

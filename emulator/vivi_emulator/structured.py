@@ -263,6 +263,13 @@ def output_of(
         value: Any = scripted
     else:
         value = generate(schema, random.Random(draw))  # noqa: S311 - sample data, not secrets
+        # What the generator cannot honour (a pattern, a format) is said, never answered.
+        problems = conformance(schema, value)
+        if problems:
+            raise StructuredMismatch(
+                f"scenario '{scenario}': no value could be generated from the channel's schema "
+                f"({'; '.join(problems[:3])}): give the reply a structured value"
+            )
     return json.dumps(value)
 
 
