@@ -116,6 +116,9 @@ BROKEN_RULES: dict[str, Callable[[], Any]] = {
     "size": _too_big,
     "type": lambda: broken(properties={**ORDER["properties"], "when": {"type": "null"}}),
     "items": lambda: broken(properties={**ORDER["properties"], "tags": {"type": "array"}}),
+    "json-schema": lambda: broken(
+        properties={**ORDER["properties"], "status": {"type": "string", "minLength": -1}}
+    ),
 }
 
 
@@ -337,3 +340,35 @@ def test_every_strict_schema_generates_a_value_that_conforms(
     assert strict_problems(schema) == []
     value = json.loads(output_of(schema, None, "generated", seed))
     jsonschema.validate(value, schema)
+
+
+def _deep_objects(depth: int) -> str:
+    return '{"type":"object","properties":{"a":' * depth + '{"type":"string"}' + "}}" * depth
+
+
+def _deep_not(depth: int) -> str:
+    chain = '{"type":"string","not":' + '{"not":' * (depth - 1) + '{"type":"string"}' + "}" * depth
+    return (
+        '{"type":"object","properties":{"a":' + chain + '},"required":["a"],'
+        '"additionalProperties":false}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("schema", "rule"),
+    [
+        # Objects 400 deep: refused for its size and depth, walked only to the bound.
+        (_deep_objects(400), "size"),
+        # A chain of `not` within 5 KB: the meta-schema check recurses; refused, never a 500.
+        (_deep_not(500), "json-schema"),
+    ],
+)
+async def test_a_schema_nested_without_end_is_a_422_not_a_crash(schema: str, rule: str) -> None:
+    async with serving(settings()) as client:
+        refused = await client.put(
+            f"{C}/structured-output",
+            content='{"schema": ' + schema + "}",
+            headers={"content-type": "application/json"},
+        )
+    assert refused.status_code == 422
+    assert f"[{rule}]" in refused.json()["detail"]

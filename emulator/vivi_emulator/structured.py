@@ -81,10 +81,14 @@ class StructuredMismatch(ApiError):
 
 
 def _nodes(schema: Any, path: str, depth: int) -> Iterator[tuple[str, dict[str, Any], int]]:
-    """Every field of the schema: its path, its schema and its nesting depth (the root: 1)."""
+    """Every field of the schema: its path, its schema and its nesting depth (the root: 1);
+    never below one level past the bound, so a schema nested without end is walked in bounded
+    time and stack."""
     if not isinstance(schema, dict):
         return
     yield path, schema, depth
+    if depth > MAX_DEPTH:
+        return
     properties = schema.get("properties")
     if isinstance(properties, dict):
         for name, child in properties.items():
@@ -125,27 +129,40 @@ def _node_problems(path: str, node: dict[str, Any], depth: int) -> Iterator[Fiel
         yield FieldError(path, "[items] a List (array) must give the schema of its items")
 
 
-def strict_problems(schema: Any) -> list[FieldError]:
-    """Each of VIVI's strict rules the schema breaks, naming the rule in brackets."""
-    if not isinstance(schema, dict):
-        return [FieldError("schema", "[root] the schema must be a JSON object")]
-    size = len(json.dumps(schema, separators=(",", ":")).encode())
-    problems = []
+def _size_problem(schema: dict[str, Any]) -> FieldError | None:
+    try:
+        size = len(json.dumps(schema, separators=(",", ":")).encode())
+    except RecursionError:
+        return FieldError("schema", f"[size] nested too deeply to measure: over {MAX_SCHEMA_BYTES}")
     if size > MAX_SCHEMA_BYTES:
-        problems.append(
-            FieldError("schema", f"[size] {size} bytes, over {MAX_SCHEMA_BYTES} (5 KB)")
-        )
-    if schema.get("type") != "object":
-        problems.append(FieldError("schema", "[root] the root must be an object"))
+        return FieldError("schema", f"[size] {size} bytes, over {MAX_SCHEMA_BYTES} (5 KB)")
+    return None
+
+
+def _meta_problem(schema: dict[str, Any]) -> FieldError | None:
+    """Whether it is a JSON Schema at all (draft 2020-12)."""
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = ".".join(str(p) for p in exc.path)
-        problems.append(
-            FieldError(f"schema.{where}" if where else "schema", f"[json-schema] {exc.message}")
-        )
+        return FieldError(f"schema.{where}" if where else "schema", f"[json-schema] {exc.message}")
+    except RecursionError:
+        return FieldError("schema", "[json-schema] nested too deeply to check")
+    return None
+
+
+def strict_problems(schema: Any) -> list[FieldError]:
+    """Each of VIVI's strict rules the schema breaks, naming the rule in brackets."""
+    if not isinstance(schema, dict):
+        return [FieldError("schema", "[root] the schema must be a JSON object")]
+    problems = [p for p in (_size_problem(schema),) if p is not None]
+    if schema.get("type") != "object":
+        problems.append(FieldError("schema", "[root] the root must be an object"))
     for path, node, depth in _nodes(schema, "schema", 1):
         problems.extend(_node_problems(path, node, depth))
+    # The meta-schema check recurses as deep as the schema: only on one of a bounded size.
+    if not problems and (meta := _meta_problem(schema)) is not None:
+        problems.append(meta)
     return problems
 
 
@@ -167,10 +184,13 @@ def checked(output: StructuredOutput) -> StructuredOutput:
 def conformance(schema: Mapping[str, Any], value: Any) -> list[str]:
     """Why ``value`` does not conform to ``schema`` (empty: it does)."""
     validator = Draft202012Validator(dict(schema))
-    return [
-        f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-        for e in validator.iter_errors(value)
-    ]
+    try:
+        return [
+            f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+            for e in validator.iter_errors(value)
+        ]
+    except RecursionError:
+        return ["(root): nested too deeply to check"]
 
 
 # --- generating a conforming value --------------------------------------------------------------
