@@ -133,7 +133,9 @@ async def test_a_message_over_the_token_burst_can_never_pass(state: str) -> None
         refused = await client.post(url("invoke"), json=body(), headers=AUTH)
     assert refused.status_code == 429
     assert "retry-after" not in refused.headers
-    assert refused.json()["detail"].endswith(f"needs {COST} tokens and can never pass")
+    assert refused.json()["detail"].endswith(
+        f"needs {COST} tokens, over the burst of {COST - 1}: it can never pass"
+    )
 
 
 @pytest.mark.parametrize("state", ["memory"])
@@ -346,3 +348,19 @@ async def test_a_stream_carries_the_headers_and_a_reset_fills_the_buckets(
     assert (await client.post(url("invoke"), json=body(), headers=AUTH)).status_code == 429
     await client.post(f"{C}/reset", params={"channel": "demo-channel"})
     assert remaining(await client.post(url("invoke"), json=body(), headers=AUTH)) == 2
+
+
+@pytest.mark.parametrize("state", ["memory"])
+async def test_no_stream_allowed_is_said_and_invoke_still_passes(state: str) -> None:
+    async with serving(limited(state, rate_limits={"concurrent_streams": 0})) as client:
+        streamed = await client.post(url("stream"), json=body(), headers=AUTH)
+        invoked = await client.post(url("invoke"), json=body(), headers=AUTH)
+        too_big = await client.put(f"{C}/rate-limits", json={"requests_per_minute": 10**13})
+    assert streamed.status_code == 429
+    assert "retry-after" not in streamed.headers
+    assert streamed.json()["detail"] == (
+        "rate limit exceeded: concurrent streams (0 concurrent streams); "
+        "the channel allows no stream: a stream can never pass"
+    )
+    assert invoked.status_code == 200
+    assert too_big.status_code == 422

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Far over any load one machine sends, and exact in a double (the Lua step's numbers).
+MAX_RATE = 10**12
+
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
@@ -25,15 +28,18 @@ class RateLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    requests_per_minute: int | None = Field(default=None, gt=0)
+    requests_per_minute: int | None = Field(default=None, gt=0, le=MAX_RATE)
     requests_burst: int | None = Field(
-        default=None, gt=0, description="Requests at once (default: requests_per_minute)."
+        default=None,
+        gt=0,
+        le=MAX_RATE,
+        description="Requests at once (default: requests_per_minute).",
     )
-    tokens_per_minute: int | None = Field(default=None, gt=0)
+    tokens_per_minute: int | None = Field(default=None, gt=0, le=MAX_RATE)
     tokens_burst: int | None = Field(
-        default=None, gt=0, description="Tokens at once (default: tokens_per_minute)."
+        default=None, gt=0, le=MAX_RATE, description="Tokens at once (default: tokens_per_minute)."
     )
-    concurrent_streams: int | None = Field(default=None, ge=0)
+    concurrent_streams: int | None = Field(default=None, ge=0, le=MAX_RATE)
 
     @model_validator(mode="after")
     def _burst_with_rate(self) -> RateLimits:

@@ -94,6 +94,17 @@ def _note(decision: Decision, limits: RateLimits, cost: int) -> str:
     return ", ".join(levels)
 
 
+def _never(demand: Demand) -> str:
+    """Why a refused message will never pass, whatever it waits."""
+    tokens = demand.tokens
+    if tokens is not None and demand.cost > tokens.burst:
+        return (
+            f"this message needs {demand.cost} tokens, over the burst of {tokens.burst}: "
+            "it can never pass"
+        )
+    return "the channel allows no stream: a stream can never pass"
+
+
 class RateLimiter:
     """The service's rate limiting: which limits apply to a channel, and the decision."""
 
@@ -126,7 +137,7 @@ class RateLimiter:
             return Admission(tuple(headers), f"admitted: {note}", demand.streams is not None)
         named = " and ".join(_NAMES[r] for r in decision.refused)
         if decision.retry_after is None:
-            why = f"this message needs {demand.cost} tokens and can never pass"
+            why = _never(demand)
         else:
             wait = retry_seconds(decision.retry_after)
             why = f"retry after {wait} s"
