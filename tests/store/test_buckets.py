@@ -7,11 +7,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio as redis
 
 from vivi_emulator.ratelimit_rules import Bucket
+from vivi_emulator.store import buckets as buckets_module
 from vivi_emulator.store.base import StoreUnavailable
-from vivi_emulator.store.buckets import Buckets, Demand, MemoryBuckets, retry_seconds
+from vivi_emulator.store.buckets import (
+    SLOT_GRACE_SECONDS,
+    Buckets,
+    Demand,
+    MemoryBuckets,
+    retry_seconds,
+)
 from vivi_emulator.store.redis.store import RedisStore
+from vivi_emulator.store.redis.url import DEFAULT_PREFIX
 
 from tests.redis_server import RedisServer
 
@@ -160,4 +169,36 @@ async def test_redis_lost_is_store_unavailable_and_a_restart_is_served(
         fresh_redis.start()  # empty (no persistence), and without the Lua step loaded
         assert (await buckets.decide(C, requests(1, 1))).admitted
     finally:
+        await store.close()
+
+
+async def test_one_process_keeps_a_bounded_number_of_channels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(buckets_module, "MAX_CHANNELS", 2)
+    buckets = MemoryBuckets()
+    for channel in ("a", "b", "a", "c"):  # "b" is now the least recently used
+        await buckets.decide(channel, requests(1, 1))
+    # "b" was forgotten: its bucket is full again; "a" and "c" are still spent.
+    assert [(await buckets.decide(c, requests(1, 1))).admitted for c in ("a", "c", "b")] == [
+        False,
+        False,
+        True,
+    ]
+
+
+async def test_on_redis_a_channels_buckets_and_slots_expire(redis_url: str) -> None:
+    store = RedisStore(redis_url, {})
+    await store.start()
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        buckets = store.buckets()
+        # One request spent of 60 a minute: full again in a second; the hash goes a second later.
+        await buckets.decide(C, Demand(requests=Bucket(60, 3), streams=5, slot="s"))
+        assert 1000 < await raw.pttl(f"{DEFAULT_PREFIX}rl:{C}") <= 2000
+        # The slot set lives until the stream's scripted end plus the grace, and a second more.
+        slots_ttl = await raw.pttl(f"{DEFAULT_PREFIX}rsx:{C}")
+        assert (SLOT_GRACE_SECONDS - 1) * 1000 < slots_ttl <= (SLOT_GRACE_SECONDS + 1) * 1000
+    finally:
+        await raw.aclose()
         await store.close()
