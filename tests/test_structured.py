@@ -372,3 +372,26 @@ async def test_a_schema_nested_without_end_is_a_422_not_a_crash(schema: str, rul
         )
     assert refused.status_code == 422
     assert f"[{rule}]" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize("sticky", ["true", "false"])
+async def test_each_turn_of_a_conversation_answers_its_own_value(
+    tmp_path: Path, sticky: str
+) -> None:
+    (tmp_path / "steps.yaml").write_text(
+        "scenarios:\n"
+        "  - name: steps\n"
+        "    match: {message: {equals: go}}\n"
+        f"    sticky: {sticky}\n"
+        "    turns:\n"
+        "      - structured: {status: pending, items: [], total: 0, gift: false}\n"
+        "      - structured: {status: shipped, items: [], total: 0, gift: false}\n"
+    )
+    thread = str(uuid.uuid4())
+    async with serving(settings(fixtures=[tmp_path])) as client:
+        await structured(client, ORDER)
+        answers = [
+            await client.post(url("invoke"), json=body("go", thread), headers=AUTH)
+            for _ in range(2)
+        ]
+    assert [json.loads(a.json()["message"])["status"] for a in answers] == ["pending", "shipped"]

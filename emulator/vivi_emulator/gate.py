@@ -89,7 +89,8 @@ class Gate:
         structured, _ = self.structured(call.channel, overrides)
         if structured is not None and structured.json_schema is not None and not script.broken:
             draw = f"{self.seed}:{call.channel}:{message.thread_id.lower()}:{turn}"
-            reply = choice.scenario if choice.step is None else choice.scenario.step(choice.step)
+            scenario = choice.scenario  # the reply the engine answered (scenarios/engine.py)
+            reply = scenario.step(choice.step or turn) if scenario.turns else scenario
             text = output_of(structured.json_schema, reply.structured, choice.scenario.name, draw)
             script = structured_script(script, text)
         limits, _ = self.limiter.limits(call.channel, overrides)
