@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,7 +97,7 @@ class Gate:
             return script, None
         stream = call.path.endswith("/stream")
         cost = message_tokens(message.text, script.reply)
-        slot = slot_name(message.thread_id, turn)
+        slot = slot_name(message.thread_id, turn) if stream else ""
         demand = self.limiter.demand(limits, stream, cost, script.duration, slot)
         admission = await self.limiter.admit(limits, call.channel, demand)
         if admission.refusal is not None:
@@ -115,7 +114,7 @@ class Gate:
             )
             raise ScriptedStatus(admission.refusal, item)
         if admission.headers:
-            script = replace(script, headers=(*script.headers, *admission.headers))
+            script = _with_headers(script, admission.headers)
         return script, admission
 
     async def release(self, channel_id: str, items: Iterable[ItemRecord]) -> None:
@@ -215,6 +214,17 @@ class Gate:
         if channel_id is None:
             return mine
         return mine.over(await self.store.overrides(None))
+
+
+def _with_headers(script: Script, headers: tuple[tuple[str, str], ...]) -> Script:
+    """The script with more response headers: a shallow copy, since ``dataclasses.replace``
+    would derive its reply and duration again (a measured share of a limited request) and drop
+    its encoded events, none of which the headers change."""
+    copied = object.__new__(Script)
+    for name in Script.__slots__:
+        object.__setattr__(copied, name, getattr(script, name))
+    object.__setattr__(copied, "headers", (*script.headers, *headers))
+    return copied
 
 
 def _turn_values(scenario: Scenario) -> Iterable[tuple[str, object]]:

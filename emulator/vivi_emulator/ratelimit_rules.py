@@ -4,6 +4,7 @@ dependency on the store, which keeps them in its overrides (``ratelimits`` tells
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -58,12 +59,13 @@ class RateLimits(BaseModel):
             for v in (self.requests_per_minute, self.tokens_per_minute, self.concurrent_streams)
         )
 
-    @property
+    # Read on every limited message: made once (the model is frozen).
+    @cached_property
     def requests(self) -> Bucket | None:
         rate = self.requests_per_minute
         return Bucket(rate, self.requests_burst or rate) if rate is not None else None
 
-    @property
+    @cached_property
     def tokens(self) -> Bucket | None:
         rate = self.tokens_per_minute
         return Bucket(rate, self.tokens_burst or rate) if rate is not None else None

@@ -125,7 +125,8 @@ class MemoryBuckets:
             if len(self._channels) > MAX_CHANNELS:
                 self._channels.popitem(last=False)
         self._channels.move_to_end(channel_id)
-        state.slots = {k: v for k, v in state.slots.items() if v[1] > now}
+        if state.slots:
+            state.slots = {k: v for k, v in state.slots.items() if v[1] > now}
         return state
 
     def decide_now(self, channel_id: str, demand: Demand) -> Decision:
