@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from vivi_emulator.store.base import StoreUnavailable
 from vivi_emulator.store.buckets import SLOT_GRACE_SECONDS, Decision, Demand, Level
+from vivi_emulator.store.redis.batch import ScriptBatcher
 from vivi_emulator.store.redis.client import _lua
 
 
@@ -27,10 +28,13 @@ def _level(raw: bytes | None) -> Level | None:
 class RedisBuckets:
     """``Buckets`` on a Redis connection shared with the store (its prefix too)."""
 
-    def __init__(self, redis: Any, prefix: str, where: str) -> None:
+    def __init__(self, redis: Any, prefix: str, where: str, batch: ScriptBatcher) -> None:
         self._redis = redis
         self._prefix = prefix
         self._where = where
+        # The store's batcher: the decisions of the requests in flight go to Redis as one
+        # pipeline, with the store's own steps (a third of the throughput, measured, when not).
+        self._batch = batch
         self._decide = redis.register_script(_lua("buckets"))
 
     def _unavailable(self, exc: RedisError) -> StoreUnavailable:
@@ -55,7 +59,7 @@ class RedisBuckets:
             repr(SLOT_GRACE_SECONDS),
         ]
         try:
-            refused, wait, req, tok, running = await self._decide(keys=[], args=args)
+            refused, wait, req, tok, running = await self._batch.call(self._decide, *args)
         except RedisError as exc:
             raise self._unavailable(exc) from None
         return Decision(

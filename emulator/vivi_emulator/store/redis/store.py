@@ -22,7 +22,7 @@ class RedisStore(RedisKeys, RedisThreads, RedisQueue, RedisFiles, StateStore):
         await self._ensure_seeded()
 
     def buckets(self) -> RedisBuckets:
-        return RedisBuckets(self._redis, self._prefix, self.where)
+        return RedisBuckets(self._redis, self._prefix, self.where, self._batch)
 
     async def close(self) -> None:
         await self._redis.aclose()
