@@ -26,9 +26,9 @@ class ViviEmulator:
 
     Where: ``base_url``, ``channel_id``, ``api_key``, ``headers``, ``url(operation)``, and
     ``client()`` / ``sync_client()`` (httpx clients that send the key). Scripting:
-    ``queue_reply``, ``force``, ``chaos``, ``reset``. Reading and verifying: ``journal``,
-    ``unmatched``, ``queued``, ``assert_called``, ``assert_not_called``, ``assert_all_matched``,
-    ``assert_queue_empty``.
+    ``queue_reply``, ``force``, ``chaos``, ``rate_limits``, ``structured_output``, ``reset``.
+    Reading and verifying: ``journal``, ``unmatched``, ``queued``, ``assert_called``,
+    ``assert_not_called``, ``assert_all_matched``, ``assert_queue_empty``.
     """
 
     def __init__(self, control: Control, channel_id: str, api_key: str) -> None:
@@ -86,7 +86,8 @@ class ViviEmulator:
         self._control.force(self.channel_id, scenario)
 
     def reset(self) -> None:
-        """Forget this channel's threads, files, journal, queue, forced scenario and chaos."""
+        """Forget this channel's threads, files, journal, queue, forced scenario, chaos, rate
+        limits (its buckets full again) and structured output."""
         self._control.reset(self.channel_id)
 
     def chaos(
