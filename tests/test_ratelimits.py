@@ -15,6 +15,9 @@ import httpx
 import pytest
 import yaml
 
+from vivi_emulator.app import create_app
+from vivi_emulator.contract.options import RunOptions
+from vivi_emulator.contract.run import check_conformance
 from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.ratelimits import message_tokens
 from vivi_emulator.resources import contract_path
@@ -364,3 +367,15 @@ async def test_no_stream_allowed_is_said_and_invoke_still_passes(state: str) -> 
     )
     assert invoked.status_code == 200
     assert too_big.status_code == 422
+
+
+def test_limited_answers_conform_to_the_contract() -> None:
+    # Limits on (high enough that nothing is refused): every answer carries the headers, and
+    # a contract run finds nothing in them.
+    limits = {"requests_per_minute": 10**9, "tokens_per_minute": 10**9}
+    result = check_conformance(
+        create_app(limited("memory", rate_limits=limits)),
+        RunOptions(channel_id="demo-channel", api_key="demo-key", max_examples=10, seed=25),
+    )
+    assert result.findings == []
+    assert result.errors == []
