@@ -18,6 +18,9 @@ from hypothesis import settings as settings_of
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from vivi_emulator.app import create_app
+from vivi_emulator.contract.options import RunOptions
+from vivi_emulator.contract.run import check_conformance
 from vivi_emulator.scenarios.loader import FixtureError
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import RESOLVED_ENV, Settings, dump_resolved, load_resolved
@@ -147,7 +150,7 @@ async def test_stream_is_refused_and_invoke_answers_json_that_conforms() -> None
         stream = await client.post(url("stream"), json=body(), headers=AUTH)
         invoke = await client.post(url("invoke"), json=body(), headers=AUTH)
         journal = (await client.get(f"{C}/journal")).json()["entries"]
-    assert stream.status_code == 400
+    assert stream.status_code == 409
     assert stream.json() == {
         "detail": "streaming is disabled for this agent while structured output is on: "
         "use /invoke or /batch"
@@ -155,7 +158,7 @@ async def test_stream_is_refused_and_invoke_answers_json_that_conforms() -> None
     assert invoke.status_code == 200
     output = json.loads(invoke.json()["message"])
     jsonschema.validate(output, ORDER)
-    assert [e["status"] for e in journal] == [400, 200]
+    assert [e["status"] for e in journal] == [409, 200]
 
 
 async def test_the_output_is_the_same_for_the_same_seed_thread_and_turn() -> None:
@@ -221,13 +224,13 @@ async def test_a_queued_structured_value_answers_once() -> None:
 
 async def test_configured_per_channel_with_its_stream_status() -> None:
     channel = {"id": "demo-channel", "key": "demo-key", "structured_output": {"schema": ORDER}}
-    async with serving(settings(channels=[channel], structured_stream_status=409)) as client:
+    async with serving(settings(channels=[channel], structured_stream_status=400)) as client:
         stream = await client.post(url("stream"), json=body(), headers=AUTH)
         invoke = await client.post(url("invoke"), json=body(), headers=AUTH)
         state = (await client.get(f"{C}/structured-output", params=CHANNEL)).json()
         off = await structured(client, None)
         streamed = await client.post(url("stream"), json=body(), headers=AUTH)
-    assert stream.status_code == 409
+    assert stream.status_code == 400
     jsonschema.validate(json.loads(invoke.json()["message"]), ORDER)
     assert (state["structured_output"]["schema"], state["source"]) == (ORDER, "settings")
     assert (off.json()["structured_output"], off.json()["source"]) == (None, "run time")
@@ -395,3 +398,25 @@ async def test_each_turn_of_a_conversation_answers_its_own_value(
             for _ in range(2)
         ]
     assert [json.loads(a.json()["message"])["status"] for a in answers] == ["pending", "shipped"]
+
+
+@pytest.mark.parametrize("status", [409, 400])
+def test_a_contract_run_tells_whether_a_channel_agrees(status: int) -> None:
+    # The emulator's own guess (409) passes; a channel answering another status (as a real
+    # one might: 400 here) is reported on /stream with the status it answered.
+    channel = {"id": "demo-channel", "key": "demo-key", "structured_output": {"schema": ORDER}}
+    app = create_app(settings(channels=[channel], structured_stream_status=status))
+    result = check_conformance(
+        app, RunOptions(channel_id="demo-channel", api_key="demo-key", max_examples=5, seed=25)
+    )
+    assert result.errors == []
+    found = {(f.operation, f.status_code, f.check) for f in result.findings}
+    if status == 409:
+        assert found == set()
+    else:
+        # An undocumented status, and a valid request refused: both name /stream and its 400.
+        stream = "POST /channelsApi/{channelId}/stream"
+        assert found == {
+            (stream, 400, "status_code_conformance"),
+            (stream, 400, "positive_data_acceptance"),
+        }

@@ -141,7 +141,7 @@ class Settings(_Model):
     # The x-ratelimit-* headers on answers while limits are on (VIVI documents none: inferred).
     rate_limit_headers: bool = True
     # What /stream answers on a structured-output channel (VIVI documents no status: inferred).
-    structured_stream_status: int = 400
+    structured_stream_status: int = 409
 
     @field_validator("structured_stream_status")
     @classmethod

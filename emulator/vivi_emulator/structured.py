@@ -6,9 +6,9 @@ object, every property required, ``additionalProperties: false``, nesting depth 
 most 5 KB) and built from six field types (Text, Number, Integer, True/False, Group, List:
 ``string``, ``number``, ``integer``, ``boolean``, ``object``, ``array``). What it does not say,
 and what we decided (docs/decisions.md, "Structured output"; each marked inferred in the
-contract): the status of a refused ``/stream`` (400 by default, the ``structured_stream_status``
-setting), and where the output goes (``message`` holds the JSON text, ``json.dumps`` default
-separators, as every JSON of VIVI's).
+contract): the status of a refused ``/stream`` (409 by default, the ``structured_stream_status``
+setting: the request is valid, the agent's state refuses it), and where the output goes
+(``message`` holds the JSON text, ``json.dumps`` default separators, as every JSON of VIVI's).
 
 The output is a reply's ``structured`` value when its scenario has one (checked against the
 schema), else one generated from the schema, the same for the same seed, channel, thread and

@@ -216,7 +216,7 @@ def test_structured_output_of_the_tests_channel(
     }
     vivi_emulator.structured_output(schema)
     streamed = http.post(vivi_emulator.url("stream"), json={"message": "hi", "threadId": T1})
-    assert streamed.status_code == 400
+    assert streamed.status_code == 409
     vivi_emulator.queue_reply(structured={"answer": "yes", "confidence": 0.9})
     assert json.loads(say(http, vivi_emulator, "hi").json()["message"]) == {
         "answer": "yes",

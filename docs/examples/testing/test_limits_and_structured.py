@@ -48,4 +48,4 @@ def test_my_client_reads_structured_output(vivi_emulator):
     assert json.loads(answer.json()["message"]) == {"order_id": "A-17", "status": "shipped"}
     # Streaming is disabled while structured output is on.
     streamed = requests.post(f"{base}/stream", headers=headers, json=body, timeout=10)
-    assert streamed.status_code == 400
+    assert streamed.status_code == 409
