@@ -226,3 +226,13 @@ def test_structured_output_of_the_tests_channel(
         vivi_emulator.structured_output({**schema, "additionalProperties": True})
     vivi_emulator.structured_output(None)
     assert say(http, vivi_emulator, "hi").json()["message"].startswith("Hello")
+
+
+def test_a_refused_message_is_not_unmatched(
+    vivi_emulator: ViviEmulator, http: httpx.Client
+) -> None:
+    vivi_emulator.rate_limits(requests_per_minute=1, requests_burst=1)
+    assert say(http, vivi_emulator, "nothing matches this").status_code == 200
+    assert say(http, vivi_emulator, "nothing matches this").status_code == 429
+    (unmatched,) = vivi_emulator.unmatched()  # the one the default answered
+    assert unmatched["status"] == 200
