@@ -51,8 +51,8 @@ _NAMES = {
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """An admitted message: its answer's headers, what the journal says, whether it holds a
-    stream slot (freed when its request is finished)."""
+    """The decision on a message: its answer's headers, what the journal says, whether it holds
+    a stream slot (freed when its request is finished), and the 429 when it was refused."""
 
     headers: tuple[tuple[str, str], ...]
     note: str
@@ -70,12 +70,17 @@ def _seconds(value: float) -> str:
     return f"{math.ceil(value * 1000) / 1000:.3f}".rstrip("0").rstrip(".")
 
 
+# Levels are floats (a bucket refills continuously): a hair under a whole unit after float
+# arithmetic still counts as that unit.
+_EPSILON = 1e-9
+
+
 def _bucket_headers(name: str, bucket: Bucket | None, level: Level | None) -> list[tuple[str, str]]:
     if bucket is None or level is None:
         return []
     return [
         (f"x-ratelimit-limit-{name}", str(bucket.per_minute)),
-        (f"x-ratelimit-remaining-{name}", str(max(0, math.floor(level.remaining + 1e-9)))),
+        (f"x-ratelimit-remaining-{name}", str(max(0, math.floor(level.remaining + _EPSILON)))),
         (f"x-ratelimit-reset-{name}", _seconds(level.reset)),
     ]
 
@@ -83,10 +88,12 @@ def _bucket_headers(name: str, bucket: Bucket | None, level: Level | None) -> li
 def _note(decision: Decision, limits: RateLimits, cost: int) -> str:
     levels = []
     if decision.requests is not None and (r := limits.requests) is not None:
-        levels.append(f"requests {math.floor(decision.requests.remaining + 1e-9)}/{r.burst} left")
+        levels.append(
+            f"requests {math.floor(decision.requests.remaining + _EPSILON)}/{r.burst} left"
+        )
     if decision.tokens is not None and (t := limits.tokens) is not None:
         levels.append(
-            f"tokens {max(0, math.floor(decision.tokens.remaining + 1e-9))}/{t.burst} left "
+            f"tokens {max(0, math.floor(decision.tokens.remaining + _EPSILON))}/{t.burst} left "
             f"(cost {cost})"
         )
     if limits.concurrent_streams is not None:
