@@ -152,16 +152,20 @@ class Exchange:
         is raised and the exchange stays open for ``fail`` to record it."""
         if self._closed:
             return
+        emulator, trace = self._emulator, self.trace
         with anyio.CancelScope(shield=True):
-            while len(self._open) > 1:
-                await self._settle(self._open[0], None)
-            emulator = self._emulator
-            entry = emulator.journaling.entry(self.trace, emulator.store.cached_keys())
-            if self._open:
-                await self._settle(self._open[0], entry)
-            else:
-                await emulator.store.record(entry, self.generation)
-            self._closed = True
+            try:
+                while len(self._open) > 1:
+                    await self._settle(self._open[0], None)
+                entry = emulator.journaling.entry(trace, emulator.store.cached_keys())
+                if self._open:
+                    await self._settle(self._open[0], entry)
+                else:
+                    await emulator.store.record(entry, self.generation)
+                self._closed = True
+            finally:
+                # The request's rate-limit slots go back whatever happened (gate.py).
+                await emulator.gate.release(trace.call.channel, trace.items)
 
     async def fail(self, error: ApiError) -> ApiError:
         """Close with an error; return the error to answer. Before an error other than the

@@ -34,6 +34,7 @@ from vivi_emulator.errors import (
 )
 from vivi_emulator.exchange import Exchange
 from vivi_emulator.files import Files
+from vivi_emulator.gate import Gate
 from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.journaling import Journaling
 from vivi_emulator.resources import default_fixtures_dir
@@ -87,6 +88,7 @@ class Emulator:
                 store = open_store(settings.state, channels, self.bounds)
         self.store = store
         self.seed = settings.seed if settings.seed is not None else 0
+        self.gate = Gate(settings, store, self.seed)  # structured output and rate limits
         self._options: dict[int, BuildOptions] = {}
         self.run_time = RunTime(settings)
         self.scenarios: ScenarioSet = self.load_scenarios()
@@ -97,7 +99,7 @@ class Emulator:
             token.get_secret_value() if token is not None else None,
         )
         self.files = Files(store, settings.limits)
-        self.scripting = Scripting(store, self.run_time, lambda: self.scenarios)
+        self.scripting = Scripting(store, self.run_time, lambda: self.scenarios, self.gate)
 
     @staticmethod
     def bounds_of(settings: Settings) -> Bounds:
@@ -129,7 +131,9 @@ class Emulator:
 
     def load_scenarios(self) -> ScenarioSet:
         """Load the fixtures again; on any error keep the current set (FixtureError is raised)."""
-        self.scenarios = load_scenarios(self.fixture_folders)
+        loaded = load_scenarios(self.fixture_folders)
+        self.gate.check_fixtures(loaded)  # structured values against configured schemas
+        self.scenarios = loaded
         for note in self.scenarios.notes:
             log.warning("fixtures: %s", note)
         return self.scenarios
@@ -199,6 +203,7 @@ class Emulator:
         shared emulator leaves behind."""
         if not await self.store.remove_channel(channel_id):
             raise NotFound(f"unknown channel '{channel_id}'")
+        await self.gate.reset(channel_id)
 
     # --- messages -------------------------------------------------------------------------------
 
@@ -228,6 +233,7 @@ class Emulator:
             ):
                 await self.check_key_now(call.channel, call.api_key)
             self._sync_scenarios(view)
+            self.gate.before(call, view.overrides)
             ctx = RequestContext(
                 channel_id=call.channel,
                 message=message.text,
@@ -255,6 +261,7 @@ class Emulator:
             )
             if injection is not None and injection.wire is not None:
                 script = self._wired(script, injection)
+            script, admission = await self.gate.after(call, message, start, script, choice)
         except StatusReply as reply:
             if isinstance(reply, ScriptedStatus) or choice is None:
                 await self._give_back(call, message, (start.turn, generation))
@@ -278,7 +285,8 @@ class Emulator:
             script,
             choice.conversation,
             script.injected,
-            generation,
+            generation=generation,
+            admission=admission,
         )
 
     async def _give_back(
@@ -385,6 +393,7 @@ class Emulator:
 
     async def reset(self, channel_id: str | None = None) -> None:
         await self.store.reset(channel_id)
+        await self.gate.reset(channel_id)
 
     async def usage(self) -> dict[str, int]:
         return await self.store.usage()

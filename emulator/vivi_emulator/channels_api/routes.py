@@ -242,7 +242,7 @@ def _batch(emulator: Emulator) -> _Handler:
                 raise _broken(answer)
         exchange.report(200)
         await exchange.close()
-        return JsonAnswer(json_bytes({"responses": responses}), ())
+        return JsonAnswer(json_bytes({"responses": responses}), answer.limit_headers)
 
     return batch
 

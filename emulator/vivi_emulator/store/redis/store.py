@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from vivi_emulator.store.base import Bounds, StateStore
 from vivi_emulator.store.keys import KeyRing
+from vivi_emulator.store.redis.buckets import RedisBuckets
 from vivi_emulator.store.redis.client import RedisClient, RedisPart, guarded, log
 from vivi_emulator.store.redis.files import RedisFiles
 from vivi_emulator.store.redis.keys import RedisKeys
@@ -130,6 +131,10 @@ class RedisStore(RedisPart, StateStore):
     async def start(self) -> None:
         await self.client.redis.ping()
         await self.client.seed_now()
+
+    @guarded
+    async def check(self) -> None:
+        await self.start()
         await self._warn_if_evicting()
 
     async def _warn_if_evicting(self) -> None:
@@ -149,6 +154,10 @@ class RedisStore(RedisPart, StateStore):
                 self.client.where,
                 policy,
             )
+
+    def buckets(self) -> RedisBuckets:
+        c = self.client
+        return RedisBuckets(c.redis, c.prefix, c.where, c.batch)
 
     async def close(self) -> None:
         await self.client.close()
