@@ -4,8 +4,6 @@ stream's body byte for byte what the client received."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from pydantic import SecretStr
 
 from vivi_emulator.settings import Limits, Settings
 
-from tests.server import CLI, Running, start
+from tests.server import Running, start
 from tests.support import AUTH, KEY, serving, sse_events
 
 SCHEMA = json.loads((Path(__file__).parent / "resources" / "har-1.2.schema.json").read_text())
@@ -142,28 +140,6 @@ async def test_a_cut_stream_is_marked() -> None:
     assert "truncated" in entry["response"]["content"]["comment"]
     assert entry["response"]["bodySize"] == -1
     assert len(entry["response"]["content"]["text"].encode()) < len(answer.content)
-
-
-def test_the_cli_writes_the_har_with_the_token_from_the_environment(tmp_path: Path) -> None:
-    token = "har-admin-token-5150"
-    server = start("--host", "0.0.0.0", "--no-reload", env={"VIVI_EMULATOR_ADMIN_TOKEN": token})
-    try:
-        received = _stream(server.base_url, _message("for the file"))
-        out = tmp_path / "run.har"
-        env = {k: v for k, v in os.environ.items() if k != "VIVI_EMULATOR_ADMIN_TOKEN"}
-        args = [CLI, "journal", "--url", server.base_url, "--har", str(out)]
-        refused = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
-        assert refused.returncode == 1
-        assert "VIVI_EMULATOR_ADMIN_TOKEN" in refused.stderr
-        env["VIVI_EMULATOR_ADMIN_TOKEN"] = token
-        done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr
-    finally:
-        server.stop()
-    har = json.loads(out.read_text())
-    _validate(har)
-    assert har["log"]["entries"][0]["response"]["content"]["text"].encode() == received
-    assert token not in out.read_text()
 
 
 async def test_the_admin_token_guards_the_har() -> None:

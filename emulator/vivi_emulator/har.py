@@ -91,6 +91,8 @@ def _request(entry: JournalEntry, base: str) -> dict[str, Any]:
             "text": entry.body,
         }
         if entry.operation == "files":
+            # The text is the journal's JSON summary, not the multipart body sent.
+            post["mimeType"] = JSON_TYPE
             post["comment"] = "a summary of the uploaded files (the journal keeps no file bytes)"
         elif entry.body_truncated:
             post["comment"] = "truncated: the journal keeps a bounded part of each body"

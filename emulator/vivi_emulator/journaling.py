@@ -174,15 +174,17 @@ def stream_text(
 ) -> tuple[str, bool]:
     """The exact text a stream sent, within ``limit`` bytes, secrets removed.
 
-    A key split over several events is found in the events' messages read as one text
-    (``kept_events``) but not in the frames: when that happened, the text is the kept events
-    framed again (the marker in place of the key), not the frames sent.
+    A key cut over several events is found in the events' messages read as one text
+    (``kept_events``) but not in the frames, where framing separates its parts: when the
+    messages hold more markers than the text, the text is the kept events framed again (with
+    the markers), not the frames as sent.
     """
     text, truncated = cut(b"".join(sent).decode("utf-8", "replace"), limit)
     if not redact:
         return text, truncated
     redacted = redact.text(text)
-    if redacted == text and any(REDACTED in e.get("message", "") for e in events):
+    in_messages = sum(e.get("message", "").count(REDACTED) for e in events)
+    if redacted.count(REDACTED) < in_messages:
         redacted = "".join(
             e["raw"] if "raw" in e else encode_event(e["message"], e["event"]).decode()
             for e in events
