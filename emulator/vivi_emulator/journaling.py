@@ -8,8 +8,8 @@ header value is cut at ``HEADER_VALUE_BYTES``, at most ``MAX_HEADERS`` headers a
 body and the events share ``limits.journal_entry_bytes`` (a third and two thirds); a stream's
 exact text (for the HAR export) is cut at the events' share too.
 
-The finished entry is also what the process's metrics count (``metrics.finished``): one place
-sees every request once.
+The finished entry is also what the process's metrics count (``metrics.finished``) and what an
+OTLP span is made of (``tracing.finished``): one place sees every request once.
 
 Making an entry is on every request's path: the redactor and each set of headers a client sends
 are made once and reused (``Journaling``).
@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from vivi_emulator import metrics
+from vivi_emulator import metrics, tracing
 from vivi_emulator.calls import Trace
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.redaction import CREDENTIAL_HEADERS, REDACTED, Redactor
@@ -91,6 +91,7 @@ class Journaling:
             else None,
         )
         metrics.finished(entry)
+        tracing.finished(entry)
         return entry
 
     def _kept_headers(self, headers: Mapping[str, str], redact: Redactor) -> _Headers:
