@@ -59,6 +59,13 @@ def test_a_mixed_run_is_valid_har_and_streams_match_byte_for_byte(served: Runnin
     for text in ("hello", "tell me more", "a third one"):
         body = _message(text)
         sent[body["threadId"]] = _stream(base, body)
+    # Wire options change the bytes (CRLF line ends, frames split in two writes): the journal
+    # keeps those bytes.
+    wired = {"text": "over the wire", "wire": {"line_ending": "crlf", "split": {"at": 7}}}
+    assert httpx.post(f"{base}{C}/queue", json=wired).status_code == 201
+    body = _message("wired")
+    sent[body["threadId"]] = _stream(base, body)
+    assert b"\r\n\r\n" in sent[body["threadId"]]
     paced = {"text": "slow and steady", "timing": {"first_chunk_ms": 50, "chunk_ms": 20}}
     assert httpx.post(f"{base}{C}/queue", json=paced).status_code == 201
     body = _message("paced")
@@ -77,7 +84,7 @@ def test_a_mixed_run_is_valid_har_and_streams_match_byte_for_byte(served: Runnin
     har = page.json()
     _validate(har)
     entries = har["log"]["entries"]
-    assert len(entries) == len(httpx.get(f"{base}{C}/journal").json()["entries"]) == 7
+    assert len(entries) == len(httpx.get(f"{base}{C}/journal").json()["entries"]) == 8
     streams = _by_thread(har)
     for thread, received in sent.items():
         entry = streams[thread]

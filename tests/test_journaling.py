@@ -1,11 +1,13 @@
-"""Journaling a stream's exact text (the HAR export's body): kept as sent, bounded, and with no
-key in it, even one cut over several events."""
+"""Journaling a stream's exact text (the HAR export's body): its events' frames, or for a stream
+with wire options its bytes as sent, bounded, and with no key in it, even one cut over several
+events."""
 
 from __future__ import annotations
 
-from vivi_emulator.journaling import stream_text
+from vivi_emulator.journaling import frames_text, stream_text
 from vivi_emulator.redaction import REDACTED, Redactor
-from vivi_emulator.sse import encode_event
+from vivi_emulator.scenarios.script import CHUNK, END, START, ScriptEvent
+from vivi_emulator.sse import encode_event, frame
 
 KEY = "sk-live-123"
 
@@ -46,3 +48,17 @@ def test_a_long_stream_is_cut_and_says_so() -> None:
     assert cut
     assert "truncated" in text
     assert len(text.encode()) < len(b"".join(sent))
+
+
+def test_the_frames_of_journaled_events_are_the_bytes_sse_frame_wrote() -> None:
+    script = (
+        ScriptEvent(START),
+        ScriptEvent(CHUNK, 'quote " and é'),
+        ScriptEvent(CHUNK, raw=b"data: not json\n\n"),
+        ScriptEvent(END),
+    )
+    journaled = [
+        {"raw": e.raw.decode()} if e.raw is not None else {"message": e.message, "event": e.event}
+        for e in script
+    ]
+    assert frames_text(journaled).encode() == b"".join(frame(e) for e in script)

@@ -3,8 +3,10 @@
 One HAR entry per request to the VIVI surface. What a HAR reader expects and how the journal
 gives it:
 
-- A stream's response content is the exact text of the events sent (the journal keeps it,
-  ``JournalEntry.text``), so a HAR viewer shows the SSE body as the client read it. ``wait`` is
+- A stream's response content is the exact text of the events sent, so a HAR viewer shows the
+  SSE body as the client read it: the journaled events in VIVI's framing (the bytes
+  ``sse.frame`` wrote), or, for a stream with wire options, the text the journal kept of its
+  writes (``JournalEntry.text``). ``wait`` is
   the time to the first event's bytes, ``receive`` the rest of the stream.
 - An answer that is not a stream: the journal keeps its error's detail, not its body, so an
   error's content is ``{"detail": ...}`` (said in the content's comment) and a 200's content is
@@ -25,6 +27,7 @@ from typing import Any
 from vivi_emulator import __version__
 from vivi_emulator.errors import json_bytes
 from vivi_emulator.journal import JournalEntry
+from vivi_emulator.journaling import frames_text
 
 STREAM_TYPE = "text/event-stream; charset=utf-8"
 JSON_TYPE = "application/json"
@@ -101,13 +104,10 @@ def _request(entry: JournalEntry, base: str) -> dict[str, Any]:
 
 
 def _content(entry: JournalEntry) -> dict[str, Any]:
-    if entry.text is not None:
-        content: dict[str, Any] = {
-            "size": _size(entry.text),
-            "mimeType": STREAM_TYPE,
-            "text": entry.text,
-        }
-        if entry.text_truncated:
+    if entry.events is not None:
+        text = entry.text if entry.text is not None else frames_text(entry.events)
+        content: dict[str, Any] = {"size": _size(text), "mimeType": STREAM_TYPE, "text": text}
+        if entry.text_truncated or entry.events_left_out:
             content["comment"] = "truncated: the journal keeps a bounded part of each stream"
         return content
     if entry.error is not None:
@@ -159,7 +159,7 @@ def har_entry(entry: JournalEntry, base: str) -> dict[str, Any]:
             "content": content,
             "redirectURL": "",
             "headersSize": -1,
-            "bodySize": -1 if entry.text_truncated else content["size"],
+            "bodySize": -1 if entry.text_truncated or entry.events_left_out else content["size"],
         },
         "cache": {},
         "timings": timings,

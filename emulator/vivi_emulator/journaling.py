@@ -5,8 +5,8 @@ here (and the admin token) is removed from the body, the headers, the events and
 has a bounded size: a large body or a long event list is cut, with a marker saying how much was
 left out, so one request can never fill the journal's memory. Bounds (README, "Bounds"): a
 header value is cut at ``HEADER_VALUE_BYTES``, at most ``MAX_HEADERS`` headers are kept, and the
-body and the events share ``limits.journal_entry_bytes`` (a third and two thirds); a stream's
-exact text (for the HAR export) is cut at the events' share too.
+body and the events share ``limits.journal_entry_bytes`` (a third and two thirds); the exact
+text of a stream with wire options (for the HAR export) is cut at the events' share too.
 
 The finished entry is also what the process's metrics count (``metrics.finished``) and what an
 OTLP span is made of (``tracing.finished``): one place sees every request once.
@@ -63,9 +63,11 @@ class Journaling:
             else (None, 0)
         )
         played = trace.played
+        # Only a stream whose writes wire options shaped keeps its text: any other's is its
+        # events' own frames, which the HAR export writes from the events (``frames_text``).
         text, text_cut = (
             stream_text(played.sent, events, redact, limit - limit // 3)
-            if played is not None and events is not None
+            if played is not None and played.sent is not None and events is not None
             else (None, False)
         )
         entry = JournalEntry(
@@ -170,10 +172,19 @@ def kept_events(
     return tuple(kept), left_out
 
 
+def frames_text(events: Iterable[dict[str, str]]) -> str:
+    """The text of journaled events as the stream sent them: a raw frame as it is, any other
+    in VIVI's framing (``sse.frame`` writes exactly these bytes)."""
+    return "".join(
+        e["raw"] if "raw" in e else encode_event(e["message"], e["event"]).decode("ascii")
+        for e in events
+    )
+
+
 def stream_text(
     sent: Sequence[bytes], events: Sequence[dict[str, str]], redact: Redactor, limit: int
 ) -> tuple[str, bool]:
-    """The exact text a stream sent, within ``limit`` bytes, secrets removed.
+    """The exact text a stream with wire options sent, within ``limit`` bytes, secrets removed.
 
     A key cut over several events is found in the events' messages read as one text
     (``kept_events``) but not in the frames, where framing separates its parts: when the
@@ -184,11 +195,7 @@ def stream_text(
     if not redact:
         return text, truncated
     redacted = redact.text(text)
-    # One join and one count: a generator over the events costs twice as much, on every stream.
     in_messages = "".join([e.get("message", "") for e in events]).count(REDACTED)
     if redacted.count(REDACTED) < in_messages:
-        redacted = "".join(
-            e["raw"] if "raw" in e else encode_event(e["message"], e["event"]).decode()
-            for e in events
-        )
+        redacted = frames_text(events)
     return redacted, truncated

@@ -97,13 +97,14 @@ def quiet_aborts() -> None:
 
 @dataclass(slots=True)
 class Played:
-    """How a stream went: the events sent (and their bytes, and when the first left: the
-    HAR export's body and wait), and whether the client left before its end."""
+    """How a stream went: the events sent, when the first left (the HAR export's wait), and
+    whether the client left before its end. A stream with wire options also keeps its bytes:
+    only there do they differ from the events' own frames (the HAR export's body)."""
 
     events: list[dict[str, str]] = field(default_factory=list)
     client_left: bool = False
     finished: bool = False
-    sent: list[bytes] = field(default_factory=list)
+    sent: list[bytes] | None = None  # the writes, when wire options shaped them
     first_byte: float | None = None  # time.monotonic()
 
 
@@ -132,7 +133,7 @@ class EventStream:
         else:
             wired = wire_plan(script)
             self.batches, self.abort, self.linger = wired.writes, wired.abort, wired.linger
-        self.played = Played()
+        self.played = Played(sent=[] if script.wire is not None else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         metrics.stream_opened()
@@ -179,7 +180,8 @@ class EventStream:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if played.first_byte is None:
                     played.first_byte = self._clock()
-                played.sent.append(chunk)
+                if played.sent is not None:
+                    played.sent.append(chunk)
                 played.events.extend(events)
             if self.abort and self.linger > 0:
                 await self._sleep(self.linger)  # an idle cut: the silence passes first
