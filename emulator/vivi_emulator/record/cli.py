@@ -54,8 +54,10 @@ def record(args: RecordArgs) -> None:
 
     Every request goes to the upstream unchanged; the answer streams back as it arrives. The
     message operations are written as scenarios (`serve --fixtures <out>` replays them; `contract
-    --compare <out>` checks them). The API key and credential headers are never written.
-    With --from-har, a HAR file captured against the real API is turned into the same fixtures.
+    --compare <out>` checks them). The API key, credential headers and every value sent under a
+    credential's name are never written. Request bodies have the emulator's limits (the settings'
+    `limits`, from VIVI_EMULATOR_CONFIG or the environment). With --from-har, a HAR file captured
+    against the real API is turned into the same fixtures.
     """
     if (args.upstream is None) == (args.from_har is None):
         typer.echo("vivi-emulator record: give --upstream (a proxy) or --from-har FILE", err=True)
@@ -85,6 +87,7 @@ def _proxy(args: RecordArgs, upstream: str) -> None:
     import uvicorn
 
     from vivi_emulator.record.proxy import RecordingProxy, safe_upstream
+    from vivi_emulator.settings import ConfigError, load_settings
 
     parts = urlsplit(upstream)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -95,7 +98,12 @@ def _proxy(args: RecordArgs, upstream: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    proxy = RecordingProxy(upstream, args.out, timeout=args.timeout)
+    try:
+        limits = load_settings().limits
+    except ConfigError as exc:
+        typer.echo(f"vivi-emulator record: {exc}", err=True)
+        raise typer.Exit(2) from None
+    proxy = RecordingProxy(upstream, args.out, timeout=args.timeout, limits=limits)
     typer.echo(
         f"vivi-emulator record: http://{args.host}:{args.port} -> {safe_upstream(upstream)}\n"
         f"  recording into {proxy.recording.path} (written after every answer)\n"

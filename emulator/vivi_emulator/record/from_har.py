@@ -90,20 +90,21 @@ def exchange_of(entry: Mapping[str, Any]) -> Exchange | None:
         at=str(entry.get("startedDateTime", "")),
         status=int(response.get("status") or 0),
         headers=_headers(response),
-        body=_body(response.get("content") or {}),
+        body=bytearray(_body(response.get("content") or {})),
         elapsed_ms=max(wait + receive, float(entry.get("time") or 0.0)),
     )
     mime = str((response.get("content") or {}).get("mimeType", ""))
     if not exchange.is_stream and mime.startswith("text/event-stream"):
         exchange.headers = [*exchange.headers, ("content-type", mime)]
     if exchange.is_stream:
-        exchange.frames = _timed_frames(exchange.body, wait, receive)
+        exchange.frames = _timed_frames(bytes(exchange.body), wait, receive)
     return exchange
 
 
 def record_from_har(har_file: Path, out: Path) -> tuple[Path, int]:
-    """Write the HAR's message exchanges as one fixture file in ``out``; its path and how many
-    scenarios it holds (HarError when the file is not a HAR)."""
+    """Write the HAR's message exchanges as fixture files in ``out`` (the recorder's: a long
+    session rolls over to a new file); the last file's path and how many scenarios were written
+    (HarError when the file is not a HAR)."""
     try:
         har = json.loads(har_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -113,8 +114,9 @@ def record_from_har(har_file: Path, out: Path) -> tuple[Path, int]:
     recording = Recording(out, f"HAR {har_file.name}", redact)
     for entry in entries:
         exchange = exchange_of(entry)
-        if exchange is not None:
-            recording.add(exchange)
-    if not recording.scenarios:
+        if exchange is not None and recording.add(exchange) is not None:
+            # After each scenario, as the proxy saves: a file that rolls over is complete.
+            recording.write()
+    if not recording.recorded:
         raise HarError(f"{har_file} holds no POST to a VIVI message operation (stream, invoke)")
-    return recording.path, len(recording.scenarios)
+    return recording.path, recording.recorded
