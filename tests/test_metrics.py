@@ -135,6 +135,11 @@ def test_two_workers_on_redis_count_as_one(redis_url: str, tmp_path: Path) -> No
         # Every scrape reaches one worker or the other; each answers for both.
         for _ in range(4):
             _assert_matches_journal(server.base_url)
+        text = _scrape(server.base_url)
+        # Every request took at least one round trip to Redis.
+        trips = _samples(text, "vivi_emulator_store_round_trip_seconds_count")[0].value
+        assert trips >= 12
+        assert _samples(text, "vivi_emulator_journal_entries")[0].value == 12
     finally:
         code, log = server.stop()
     assert code == 0
