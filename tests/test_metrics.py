@@ -235,3 +235,17 @@ def test_chosen_by_of_a_request() -> None:
         ItemRecord("t", chosen_by=ChosenBy.QUEUE), ItemRecord("u", chosen_by=ChosenBy.MATCH)
     )
     assert chosen_by(both) == "mixed"
+
+
+def test_a_multiprocess_folder_that_is_not_there_never_fails_a_request(tmp_path: Path) -> None:
+    missing = tmp_path / "not-there"
+    server = start("--no-reload", env={"PROMETHEUS_MULTIPROC_DIR": str(missing)})
+    try:
+        assert _post(server.base_url, "invoke", _message()).status_code == 200
+        counted = _samples(_scrape(server.base_url), "vivi_emulator_requests_total")
+    finally:
+        code, log = server.stop()
+    assert [s.value for s in counted] == [1]
+    assert code == 0
+    assert "is not a writable folder" in log
+    assert "Traceback" not in log

@@ -25,6 +25,7 @@ keep its values in memory, where no scrape of another worker sees them.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -43,6 +44,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from vivi_emulator.journal import JournalEntry
+
+log = logging.getLogger("vivi_emulator.metrics")
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 NAMESPACE = "vivi_emulator"
@@ -240,7 +243,17 @@ def current() -> Metrics:
     """The process's metrics, made on first use (see the module's notes)."""
     global _current
     if _current is None:
-        _current = Metrics(os.environ.get(MULTIPROCESS_ENV) or None)
+        folder = os.environ.get(MULTIPROCESS_ENV) or None
+        if folder is not None and not os.access(folder, os.W_OK | os.X_OK):
+            # Counting must never fail a request: this process counts on its own instead.
+            log.warning(
+                "%s=%s is not a writable folder: this process's metrics are its own",
+                MULTIPROCESS_ENV,
+                folder,
+            )
+            os.environ.pop(MULTIPROCESS_ENV, None)
+            folder = None
+        _current = Metrics(folder)
     return _current
 
 

@@ -98,7 +98,9 @@ def _start() -> _Tracing | str:
             "an OTLP endpoint is set, but the OpenTelemetry SDK is not installed: no traces "
             "(pip install 'vivi-emulator[otlp]')"
         )
-        return _OFF
+    except Exception as exc:  # a bad OTEL_* setting must not fail the request that found it
+        log.warning("OTLP traces are off: the exporter cannot be set up (%s)", exc)
+    return _OFF
 
 
 def finished(entry: JournalEntry) -> None:
