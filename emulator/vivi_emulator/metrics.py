@@ -26,10 +26,13 @@ keep its values in memory, where no scrape of another worker sees them.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -39,7 +42,12 @@ from prometheus_client import (
     generate_latest,
     values,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -99,100 +107,206 @@ def chosen_by(entry: JournalEntry) -> str:
     return ways.pop() if len(ways) == 1 else "mixed"
 
 
+# Each metric once: its name (after NAMESPACE) and help.
+_REQUESTS = (
+    "requests",
+    "Requests to the VIVI surface, by channel, operation, status and how the scenario was "
+    "chosen (one per journal entry)",
+)
+_FAULTS = ("faults_injected", "Faults chaos injected, by kind")
+_OPEN = ("streams_open", "Streams being played now")
+_FIRST_EVENT = (
+    "stream_first_event_seconds",
+    "Time from a stream request's arrival to its first event's bytes",
+)
+_LATENESS = ("event_lateness_seconds", "How late a timed event left, against its scheduled time")
+_ROUND_TRIP = (
+    "store_round_trip_seconds",
+    "Round trip of one batch of atomic steps to the Redis store",
+)
+_REQUEST_LABELS = ("channel", "operation", "status", "chosen_by")
+
+
 class Metrics:
-    """The process's metrics. Children of labelled metrics are kept by label values, so that
-    counting a request is a dict look-up and an increment."""
+    """The counting both ways share: a request's label values, bounded."""
 
-    def __init__(self, multiprocess_dir: str | None) -> None:
-        self.multiprocess_dir = multiprocess_dir
-        # Multiprocess values must be chosen before the metrics are made (values.ValueClass).
-        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
-        self.registry = CollectorRegistry(auto_describe=True)
-        registry = None if multiprocess_dir else self.registry
-        self.requests = Counter(
-            "requests",
-            "Requests to the VIVI surface, by channel, operation, status and how the scenario "
-            "was chosen (one per journal entry)",
-            ["channel", "operation", "status", "chosen_by"],
-            namespace=NAMESPACE,
-            registry=registry,
-        )
-        self.faults = Counter(
-            "faults_injected",
-            "Faults chaos injected, by kind",
-            ["kind"],
-            namespace=NAMESPACE,
-            registry=registry,
-        )
-        self.streams_open = Gauge(
-            "streams_open",
-            "Streams being played now",
-            namespace=NAMESPACE,
-            registry=registry,
-            multiprocess_mode="livesum",
-        )
-        self.first_event = Histogram(
-            "stream_first_event_seconds",
-            "Time from a stream request's arrival to its first event's bytes",
-            namespace=NAMESPACE,
-            registry=registry,
-            buckets=_FIRST_EVENT_BUCKETS,
-        )
-        self.lateness = Histogram(
-            "event_lateness_seconds",
-            "How late a timed event left, against its scheduled time",
-            namespace=NAMESPACE,
-            registry=registry,
-            buckets=_LATENESS_BUCKETS,
-        )
-        self.round_trip = Histogram(
-            "store_round_trip_seconds",
-            "Round trip of one batch of atomic steps to the Redis store",
-            namespace=NAMESPACE,
-            registry=registry,
-            buckets=_ROUND_TRIP_BUCKETS,
-        )
+    def __init__(self) -> None:
         self._channels: set[str] = set()
-        self._requests: dict[_RequestKey, Counter] = {}
-        self._faults: dict[str, Counter] = {}
 
-    def finished(self, entry: JournalEntry) -> None:
-        key = (entry.channel, entry.operation, entry.status, chosen_by(entry))
-        child = self._requests.get(key)
-        if child is None:
-            child = self._requests[key] = self._request_child(key)
-        child.inc()
-        for item in entry.items:
-            if item.fault is not None:
-                kind = fault_kind(item.fault)
-                counter = self._faults.get(kind)
-                if counter is None:
-                    counter = self._faults[kind] = self.faults.labels(kind)
-                counter.inc()
-        if entry.first_byte_ms is not None:
-            self.first_event.observe(entry.first_byte_ms / 1000)
-
-    def _request_child(self, key: _RequestKey) -> Counter:
-        channel, operation, status, chosen = key
+    def _bounded(self, key: _RequestKey) -> _RequestKey:
+        """The key a new label set is counted under: past MAX_CHANNELS, channel _other."""
+        channel = key[0]
         if channel not in self._channels:
             if len(self._channels) >= MAX_CHANNELS:
-                channel = OTHER_CHANNEL
-            else:
-                self._channels.add(channel)
-        return self.requests.labels(channel, operation, str(status), chosen)
+                return (OTHER_CHANNEL, *key[1:])
+            self._channels.add(channel)
+        return key
+
+    @staticmethod
+    def _key(entry: JournalEntry) -> _RequestKey:
+        return (entry.channel, entry.operation, entry.status, chosen_by(entry))
+
+    def finished(self, entry: JournalEntry) -> None:
+        raise NotImplementedError
+
+    def opened(self) -> None:
+        raise NotImplementedError
+
+    def closed(self) -> None:
+        raise NotImplementedError
+
+    def late(self, seconds: float) -> None:
+        raise NotImplementedError
+
+    def round_trip(self, seconds: float) -> None:
+        raise NotImplementedError
+
+    def collected(self) -> bytes:
+        raise NotImplementedError
 
     def exposition(self, usage: Mapping[str, int], bounds: Mapping[str, int]) -> bytes:
         """The text exposition of the process's (or all workers') metrics and the store's use
         of its bounds."""
-        if self.multiprocess_dir:
-            registry = CollectorRegistry()
-            MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-            counted = generate_latest(registry)
-        else:
-            counted = generate_latest(self.registry)
         store = CollectorRegistry()
         store.register(_Usage(usage, bounds))
-        return counted + generate_latest(store)
+        return self.collected() + generate_latest(store)
+
+
+class _Buckets:
+    """A histogram's counts, kept as plain numbers (``le`` buckets, as Prometheus counts)."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def family(self, name: str, text: str) -> HistogramMetricFamily:
+        cumulative: list[tuple[str, float]] = []
+        total = 0
+        for bound, count in zip((*self.bounds, math.inf), self.counts, strict=True):
+            total += count
+            cumulative.append(("+Inf" if bound == math.inf else repr(float(bound)), total))
+        return HistogramMetricFamily(name, text, buckets=cumulative, sum_value=self.sum)
+
+
+class LocalMetrics(Metrics, Collector):
+    """One process that serves alone: plain numbers on the request's path (no lock: one event
+    loop counts), made into the library's metric families when scraped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: dict[_RequestKey, int] = {}
+        self.faults: dict[str, int] = {}
+        self.open = 0
+        self.first_event = _Buckets(_FIRST_EVENT_BUCKETS)
+        self.lateness = _Buckets(_LATENESS_BUCKETS)
+        self.round_trips = _Buckets(_ROUND_TRIP_BUCKETS)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    def finished(self, entry: JournalEntry) -> None:
+        key = self._key(entry)
+        requests = self.requests
+        if key in requests:
+            requests[key] += 1
+        else:
+            key = self._bounded(key)
+            requests[key] = requests.get(key, 0) + 1
+        for item in entry.items:
+            if item.fault is not None:
+                kind = fault_kind(item.fault)
+                self.faults[kind] = self.faults.get(kind, 0) + 1
+        if entry.first_byte_ms is not None:
+            self.first_event.observe(entry.first_byte_ms / 1000)
+
+    def opened(self) -> None:
+        self.open += 1
+
+    def closed(self) -> None:
+        self.open -= 1
+
+    def late(self, seconds: float) -> None:
+        self.lateness.observe(seconds)
+
+    def round_trip(self, seconds: float) -> None:
+        self.round_trips.observe(seconds)
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            f"{NAMESPACE}_{_REQUESTS[0]}", _REQUESTS[1], labels=_REQUEST_LABELS
+        )
+        for (channel, operation, status, chosen), count in list(self.requests.items()):
+            requests.add_metric([channel, operation, str(status), chosen], count)
+        yield requests
+        faults = CounterMetricFamily(f"{NAMESPACE}_{_FAULTS[0]}", _FAULTS[1], labels=["kind"])
+        for kind, count in list(self.faults.items()):
+            faults.add_metric([kind], count)
+        yield faults
+        yield GaugeMetricFamily(f"{NAMESPACE}_{_OPEN[0]}", _OPEN[1], value=self.open)
+        for buckets, (name, text) in (
+            (self.first_event, _FIRST_EVENT),
+            (self.lateness, _LATENESS),
+            (self.round_trips, _ROUND_TRIP),
+        ):
+            yield buckets.family(f"{NAMESPACE}_{name}", text)
+
+    def collected(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class SharedMetrics(Metrics):
+    """The workers of one ``serve --workers N``: the library's metrics in its multiprocess mode
+    (each worker's values in files of a shared folder, summed when any worker is scraped)."""
+
+    def __init__(self, folder: str) -> None:
+        super().__init__()
+        self.folder = folder
+        # Multiprocess values must be chosen before the metrics are made (values.ValueClass).
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        # Not registered anywhere: the folder's files are what a scrape reads.
+        common: dict[str, Any] = {"namespace": NAMESPACE, "registry": None}
+        self.requests = Counter(*_REQUESTS, _REQUEST_LABELS, **common)
+        self.faults = Counter(*_FAULTS, ["kind"], **common)
+        self.streams_open = Gauge(*_OPEN, multiprocess_mode="livesum", **common)
+        self.first_event = Histogram(*_FIRST_EVENT, buckets=_FIRST_EVENT_BUCKETS, **common)
+        self.lateness = Histogram(*_LATENESS, buckets=_LATENESS_BUCKETS, **common)
+        self.round_trips = Histogram(*_ROUND_TRIP, buckets=_ROUND_TRIP_BUCKETS, **common)
+        self._requests: dict[_RequestKey, Counter] = {}
+
+    def finished(self, entry: JournalEntry) -> None:
+        key = self._key(entry)
+        child = self._requests.get(key)
+        if child is None:
+            channel, operation, status, chosen = self._bounded(key)
+            child = self.requests.labels(channel, operation, str(status), chosen)
+            self._requests[key] = child
+        child.inc()
+        for item in entry.items:
+            if item.fault is not None:
+                self.faults.labels(fault_kind(item.fault)).inc()
+        if entry.first_byte_ms is not None:
+            self.first_event.observe(entry.first_byte_ms / 1000)
+
+    def opened(self) -> None:
+        self.streams_open.inc()
+
+    def closed(self) -> None:
+        self.streams_open.dec()
+
+    def late(self, seconds: float) -> None:
+        self.lateness.observe(seconds)
+
+    def round_trip(self, seconds: float) -> None:
+        self.round_trips.observe(seconds)
+
+    def collected(self) -> bytes:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.folder)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
 
 
 # The store's use, read at scrape time (shared by every process on one Redis): gauge name,
@@ -253,7 +367,7 @@ def current() -> Metrics:
             )
             os.environ.pop(MULTIPROCESS_ENV, None)
             folder = None
-        _current = Metrics(folder)
+        _current = SharedMetrics(folder) if folder is not None else LocalMetrics()
     return _current
 
 
@@ -263,17 +377,17 @@ def finished(entry: JournalEntry) -> None:
 
 
 def stream_opened() -> None:
-    (_current or current()).streams_open.inc()
+    (_current or current()).opened()
 
 
 def stream_closed() -> None:
-    (_current or current()).streams_open.dec()
+    (_current or current()).closed()
 
 
 def late(seconds: float) -> None:
     """How late a timed event left (a wake-up before its time counts as 0)."""
-    (_current or current()).lateness.observe(max(seconds, 0.0))
+    (_current or current()).late(max(seconds, 0.0))
 
 
 def round_trip(seconds: float) -> None:
-    (_current or current()).round_trip.observe(seconds)
+    (_current or current()).round_trip(seconds)
