@@ -9,12 +9,15 @@ Fed from two places only, so that no route handler counts anything:
   event left.
 
 The Redis store adds its round-trip time (``store.redis.batch``), and the scrape reads the
-store's usage against its bounds (:func:`exposition`).
+store's usage against its bounds (``Metrics.exposition``).
 
-One process, one set of metrics (the Prometheus client's way). The workers of one
-``serve --workers N`` share a port, so a scrape reaches one of them at random: they use the
-client's multiprocess mode (``serve`` makes a folder for it and hands it over in
-``PROMETHEUS_MULTIPROC_DIR``), and any worker answers with the sum over all of them. Replicas
+One process, one set of metrics (the Prometheus client's way). A process that serves alone
+counts in plain numbers (``LocalMetrics``: a dict update on the request's path, no lock, since
+one event loop counts) and makes them the library's metric families when scraped. The workers of
+one ``serve --workers N`` share a port, so a scrape reaches one of them at random: they use the
+library's metrics in its multiprocess mode (``SharedMetrics``; ``serve`` makes a folder for it
+and hands it over in ``PROMETHEUS_MULTIPROC_DIR``), and any worker answers with the sum over all
+of them. Replicas
 (several ``serve`` processes, on one Redis or not) are separate scrape targets, told apart by
 the ``instance`` label Prometheus adds (docs/metrics.md).
 
