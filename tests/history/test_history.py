@@ -117,7 +117,11 @@ def _sitecustomize(tmp_path: Path, *parts: str) -> dict[str, str]:
 def test_a_whole_batch_noscript_retry_is_caught(tmp_path: Path) -> None:
     env = _sitecustomize(tmp_path, _WIDER_WINDOW, _WHOLE_BATCH_RETRY)
     outcome = run_and_check(SEED, "redis", tmp_path, Options(1, "flush", env))
-    assert "turns_without_unexplained_gaps" in outcome.violated, outcome.report()
+    # A step that ran twice: a turn opened twice (one never settled), or an entry journaled
+    # twice; which one shows depends on which steps shared a pipeline.
+    twice = {"turns_without_unexplained_gaps", "journal_one_entry_per_answer"}
+    assert outcome.violated & twice, outcome.report()
+    assert outcome.violated <= twice | {"turns_unique"}, outcome.report()
     assert f"(seed {SEED})" in outcome.report()
 
 
