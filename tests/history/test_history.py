@@ -116,7 +116,7 @@ def _sitecustomize(tmp_path: Path, *parts: str) -> dict[str, str]:
 
 def test_a_whole_batch_noscript_retry_is_caught(tmp_path: Path) -> None:
     env = _sitecustomize(tmp_path, _WIDER_WINDOW, _WHOLE_BATCH_RETRY)
-    outcome = run_and_check(SEED, "redis", tmp_path, Options(1, "flush", env))
+    outcome = run_and_check(SEED, "redis", tmp_path, Options(2, "flush", env))
     # A step that ran twice: a turn opened twice (one never settled), or an entry journaled
     # twice; which one shows depends on which steps shared a pipeline.
     twice = {"turns_without_unexplained_gaps", "journal_one_entry_per_answer"}
@@ -128,7 +128,7 @@ def test_a_whole_batch_noscript_retry_is_caught(tmp_path: Path) -> None:
 def test_the_same_run_holds_without_the_broken_step(tmp_path: Path) -> None:
     """The control of the test above: the same run, the same wider window, the real retry."""
     env = _sitecustomize(tmp_path, _WIDER_WINDOW)
-    outcome = run_and_check(SEED, "redis", tmp_path, Options(1, "flush", env))
+    outcome = run_and_check(SEED, "redis", tmp_path, Options(2, "flush", env))
     assert not outcome.violations, outcome.report()
 
 
