@@ -3,32 +3,64 @@ only assembles them."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from vivi_emulator import __version__
 from vivi_emulator.cli.fixtures import fixtures_app
+from vivi_emulator.cli.params import Command, Group
 from vivi_emulator.cli.serve import serve
 from vivi_emulator.cli.wire import wire_test
 from vivi_emulator.contract.cli import contract
 from vivi_emulator.record.cli import record
 
 app = typer.Typer(
-    help="A local emulator of the VIVI API channel (channelsApi), for offline development, "
-    "contract tests and demos.",
+    cls=Group,
     no_args_is_help=True,
+    # Markdown: docstrings' lines join into paragraphs, `code` shows as code, and a literal
+    # [contract] (an extra's name) is not taken for rich markup.
+    rich_markup_mode="markdown",
     add_completion=False,
 )
-app.command()(serve)
-app.command()(contract)
-app.command()(record)
-app.command("wire-test")(wire_test)
+app.command(cls=Command)(serve)
+app.command(cls=Command)(contract)
+app.command(cls=Command)(record)
+app.command("wire-test", cls=Command)(wire_test)
 app.add_typer(fixtures_app, name="fixtures")
 
 
-@app.command()
+def _print_version(given: bool) -> None:
+    if given:
+        typer.echo(f"vivi-emulator {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            metavar="",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """A local emulator of the VIVI API channel (channelsApi), for offline development, contract
+    tests and demos.
+
+    Start with `vivi-emulator serve` (http://127.0.0.1:8000, channel demo-channel, key
+    demo-key); `vivi-emulator COMMAND --help` for each command.
+    """
+
+
+@app.command(cls=Command)
 def version() -> None:
-    """Print the version."""
-    typer.echo(__version__)
+    """Print the version (as --version does)."""
+    _print_version(True)
 
 
 def main() -> None:

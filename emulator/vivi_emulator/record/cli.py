@@ -25,19 +25,27 @@ class RecordArgs:
     upstream: Annotated[
         str,
         typer.Option(
-            help="Base URL of the real VIVI deployment: https://api-prod-<deployment>.vivi.bot."
+            help="Base URL of the real VIVI deployment: https://api-prod-<deployment>.vivi.bot.",
+            metavar="URL",
         ),
     ]
-    host: Annotated[str, typer.Option(help="Address the proxy listens on.")] = "127.0.0.1"
-    port: Annotated[int, typer.Option(help="Port the proxy listens on.")] = 8100
+    host: Annotated[str, typer.Option(help="Address the proxy listens on.", metavar="ADDRESS")] = (
+        "127.0.0.1"
+    )
+    port: Annotated[int, typer.Option(help="Port the proxy listens on.", metavar="PORT")] = 8100
     out: Annotated[
         Path,
-        typer.Option(help="Folder for the recording files.", file_okay=False),
+        typer.Option(help="Folder for the recording files.", file_okay=False, metavar="FOLDER"),
     ] = Path("recordings")
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for the upstream between two reads.", min=0.1)
+        float,
+        typer.Option(
+            help="Seconds to wait for the upstream between two reads.", min=0.1, metavar="SECONDS"
+        ),
     ] = 300.0
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info"
+    log_level: Annotated[
+        str, typer.Option(help="How much to log.", metavar="debug|info|warning|error")
+    ] = "info"
 
 
 @options_command(RecordArgs)
@@ -47,6 +55,8 @@ def record(args: RecordArgs) -> None:
     Every request goes to the upstream unchanged; the answer streams back as it arrives. The
     message operations are written as scenarios (`serve --fixtures <out>` replays them; `contract
     --compare <out>` checks them). The API key and credential headers are never written.
+
+    Example: `vivi-emulator record --upstream https://api-prod-acme.vivi.bot --out recordings`
     """
     import uvicorn
 
