@@ -3,11 +3,13 @@ only assembles them."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from vivi_emulator import __version__
+from vivi_emulator.cli.errors import usage_error
 from vivi_emulator.cli.fixtures import fixtures_app
 from vivi_emulator.cli.params import Command, Group
 from vivi_emulator.cli.serve import serve
@@ -64,4 +66,22 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    """The ``vivi-emulator`` command: typer's run, with usage errors in plain words."""
+    # typer's own copy of click: the class of every error it raises for a wrong command line.
+    from typer._click.exceptions import ClickException, UsageError
+
+    try:
+        code = app(standalone_mode=False)
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # no arguments: the help, as asked for
+            exc.show()
+        else:
+            typer.echo(usage_error(exc), err=True)
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("vivi-emulator: stopped", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

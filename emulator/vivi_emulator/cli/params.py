@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import MISSING, fields
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
 
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
     from typer._click.core import Context, Parameter
 
 Options = TypeVar("Options", bound="DataclassInstance")
+
+
+class LogLevel(StrEnum):
+    """--log-level's choices: a wrong one is a usage error naming them, not a traceback."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 def options_command(

@@ -12,7 +12,7 @@ import typer
 
 from vivi_emulator import __version__
 from vivi_emulator.access_log import configure_logging
-from vivi_emulator.cli.params import options_command
+from vivi_emulator.cli.params import LogLevel, options_command
 from vivi_emulator.cli.servers import (
     PortInUse,
     Server,
@@ -197,12 +197,9 @@ class ServeArgs:
     access_log: Annotated[
         bool, typer.Option(help="Log one line per request.", rich_help_panel=_RUN)
     ] = True
-    log_level: Annotated[
-        str,
-        typer.Option(
-            help="How much to log.", metavar="debug|info|warning|error", rich_help_panel=_RUN
-        ),
-    ] = "info"
+    log_level: Annotated[LogLevel, typer.Option(help="How much to log.", rich_help_panel=_RUN)] = (
+        LogLevel.INFO
+    )
 
     def overrides(self) -> dict[str, Any]:
         """The settings these options give (None: not given)."""

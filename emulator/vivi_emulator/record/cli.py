@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from vivi_emulator.cli.params import options_command
+from vivi_emulator.cli.params import LogLevel, options_command
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,9 +43,7 @@ class RecordArgs:
             help="Seconds to wait for the upstream between two reads.", min=0.1, metavar="SECONDS"
         ),
     ] = 300.0
-    log_level: Annotated[
-        str, typer.Option(help="How much to log.", metavar="debug|info|warning|error")
-    ] = "info"
+    log_level: Annotated[LogLevel, typer.Option(help="How much to log.")] = LogLevel.INFO
 
 
 @options_command(RecordArgs)

@@ -25,7 +25,14 @@ from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.model import FixtureFile, Scenario
 from vivi_emulator.scenarios.model_errors import model_errors
 from vivi_emulator.scenarios.template import placeholder_problems
-from vivi_emulator.scenarios.yaml_lines import Lines, SafeLoader, alias_problem, line_of, node_at
+from vivi_emulator.scenarios.yaml_lines import (
+    Lines,
+    SafeLoader,
+    alias_problem,
+    line_of,
+    node_at,
+    yaml_reason,
+)
 
 
 @dataclass(frozen=True)
@@ -109,10 +116,8 @@ def _load(path: Path) -> tuple[str, Any] | Problem:
             return Problem(path, aliases[0], aliases[1])
         data: Any = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a safe loader, C if built
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        return Problem(path, line, f"not valid YAML: {reason}")
+        line, reason = yaml_reason(exc, text)
+        return Problem(path, line, reason)
     if data is None:
         return Problem(path, None, "the file is empty; expected 'scenarios:'")
     return text, data
