@@ -195,3 +195,15 @@ def test_without_the_contract_extra_it_names_the_command_that_installs_it(
     assert "pip install 'vivi-emulator[contract]'" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_wrong_rate_limit_is_a_plain_usage_error(tmp_path: Path) -> None:
+    # schemathesis' own error came out as a traceback.
+    result = CliRunner().invoke(
+        cli_app, ["contract", "--rate-limit", "fast", "--report-dir", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        "vivi-emulator contract: --rate-limit must be a count per second, minute, hour or day "
+        "(5/s, 100/m, 1000/h, 10000/d) or none, not 'fast'\n"
+    )

@@ -10,6 +10,7 @@ schemathesis is imported when a run starts, not with the command line.
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 # Against a real service: at most this many requests a second unless told otherwise, and
 # generated files no larger than this.
 DEFAULT_RATE_LIMIT = "5/s"
+# What schemathesis' limiter reads: a whole count per second, minute, hour or day.
+_RATE = re.compile(r"[1-9][0-9]*/[smhd]")
 DEFAULT_MAX_UPLOAD_BYTES = 4096
 MARKDOWN_NAME = "contract-report.md"
 JUNIT_NAME = "contract-junit.xml"
@@ -324,6 +327,11 @@ def run_options(args: ContractArgs) -> RunOptions:
         rate_limit = DEFAULT_RATE_LIMIT if remote else None
     elif rate_limit.strip().lower() in {"", "0", "none", "off"}:
         rate_limit = None
+    elif not _RATE.fullmatch(rate_limit := rate_limit.strip()):
+        raise ValueError(
+            f"--rate-limit must be a count per second, minute, hour or day (5/s, 100/m, "
+            f"1000/h, 10000/d) or none, not {rate_limit!r}"
+        )
     upload_cap = args.max_upload_bytes
     if upload_cap is None and remote:
         upload_cap = DEFAULT_MAX_UPLOAD_BYTES
