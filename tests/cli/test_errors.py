@@ -35,6 +35,10 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *ar
             "vivi-emulator contract: --max-examples must be at least 1",
         ),
         (["fixtures", "check"], "vivi-emulator fixtures check: Missing argument 'PATH'."),
+        (
+            ["serve", "--fixtures", __file__],
+            f"vivi-emulator serve: --fixtures must be a folder; {__file__} is a file",
+        ),
     ],
 )
 def test_a_wrong_argument_is_two_plain_lines(

@@ -27,6 +27,8 @@ _PLAIN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"Input should be a valid boolean.*$", "must be true or false"),
         (r"Input should be (.*)$", r"must be \1"),
         (r"Value error, ", ""),
+        (r"(?:[Dd]ir|Directory) '(.+)' is a file\.", r"must be a folder; \1 is a file"),
+        (r"File '(.+)' is a directory\.", r"must be a file; \1 is a folder"),
     )
 )
 _INVALID = re.compile(r"^Invalid value for '([^']+)': (.*)$", re.DOTALL)
