@@ -155,7 +155,13 @@ class ContractArgs:
         ),
     ] = 1000
     max_stream_bytes: Annotated[
-        int, typer.Option(help="Read at most this many bytes of one stream.", min=1)
+        int,
+        typer.Option(
+            help="Read at most this many bytes of one stream.",
+            min=1,
+            metavar="BYTES",
+            rich_help_panel=_LIMITS,
+        ),
     ] = 16 * 1024 * 1024
     stream_timeout: Annotated[
         float,
