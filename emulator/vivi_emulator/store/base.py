@@ -36,6 +36,7 @@ from vivi_emulator.store.values import (
 
 if TYPE_CHECKING:
     from vivi_emulator.journal import JournalEntry
+    from vivi_emulator.store.buckets import Buckets
 
 
 class StoreUnavailable(ApiError):
@@ -78,6 +79,12 @@ class StateStore(ABC):
 
     async def close(self) -> None:
         return
+
+    def buckets(self) -> Buckets:
+        """The rate limiter's role on this backend (``store.buckets``); one process's by default."""
+        from vivi_emulator.store.buckets import MemoryBuckets
+
+        return MemoryBuckets()
 
     # channels and keys
 
