@@ -26,15 +26,34 @@ def _loc_text(loc: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in loc if not _is_tag(p))
 
 
+# A union member of another type than the one given ("must be a number" where a mapping was
+# written): beside the given form's own errors, it only says what the author did not mean.
+_WRONG_TYPE = frozenset(
+    {
+        "string_type",
+        "int_type",
+        "float_type",
+        "bool_type",
+        "list_type",
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+    }
+)
+
+
 def _useful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
-    """Of a union's errors at one place, drop "should be a string" when an object was given."""
+    """Of a union's errors at one place, drop the other members' "must be a <type>" when the
+    given form has errors of its own."""
     places: dict[str, list[ErrorDetails]] = {}
     for error in errors:
         places.setdefault(_loc_text(error["loc"]), []).append(error)
     kept = []
-    for group in places.values():
-        specific = [e for e in group if "str" not in e["loc"]]
-        kept += specific or group
+    for place, group in places.items():
+        # Errors inside this place (first_token.ms) say the author wrote the nested form.
+        nested = any(other.startswith(place + ".") for other in places) if place else False
+        specific = [e for e in group if e["type"] not in _WRONG_TYPE]
+        kept += specific if specific or nested else group
     return kept
 
 
