@@ -11,6 +11,7 @@ import typer
 from vivi_emulator import __version__
 from vivi_emulator.cli.errors import usage_error
 from vivi_emulator.cli.fixtures import fixtures_app
+from vivi_emulator.cli.journal import journal
 from vivi_emulator.cli.params import Command, Group
 from vivi_emulator.cli.serve import serve
 from vivi_emulator.cli.wire import wire_test
@@ -29,6 +30,7 @@ app.command(cls=Command)(serve)
 app.command(cls=Command)(contract)
 app.command(cls=Command)(record)
 app.command("wire-test", cls=Command)(wire_test)
+app.command(cls=Command)(journal)
 app.add_typer(fixtures_app, name="fixtures")
 
 
