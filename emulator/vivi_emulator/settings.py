@@ -34,6 +34,9 @@ from vivi_emulator.wire.options import WireOptions
 DEFAULT_CHANNEL_ID = "demo-channel"
 DEFAULT_API_KEY = "demo-key"  # the documented embedded default, not a secret
 
+# Room for multipart boundaries and part headers on top of an upload's files.
+MULTIPART_OVERHEAD = 64 * 1024
+
 ServerName = Literal["granian", "uvicorn"]
 STATE_SCHEMES = ("memory", "redis")
 
@@ -75,6 +78,17 @@ class Limits(_Model):
     # One journal entry: a body or event list beyond this is cut, with a marker.
     journal_entry_bytes: int = Field(default=48 * 1024, ge=4096)
     max_queued: int = Field(default=1000, gt=0)
+
+    @property
+    def upload_bytes(self) -> int:
+        """The largest upload request: every file at its limit, and room for the multipart
+        boundaries and part headers."""
+        return self.max_files * self.max_file_bytes + MULTIPART_OVERHEAD
+
+    @property
+    def largest_body(self) -> int:
+        """The largest request body the emulator reads on any path."""
+        return max(self.max_body_bytes, self.upload_bytes)
 
 
 class Settings(_Model):

@@ -17,8 +17,6 @@ from vivi_emulator.settings import Limits
 from vivi_emulator.store.values import NewFile
 
 _OCTETS = "application/octet-stream"
-# Room for multipart boundaries and part headers on top of the files' own bytes.
-_MULTIPART_OVERHEAD = 64 * 1024
 
 
 def _too_many(limits: Limits) -> ValidationFailed:
@@ -30,7 +28,7 @@ async def read_uploads(request: Request, limits: Limits) -> list[NewFile]:
     """The files of the request's ``files`` parts, in order; 413/422 naming the limit."""
     parser = MultiPartParser(
         request.headers,
-        body_chunks(request, limits.max_files * limits.max_file_bytes + _MULTIPART_OVERHEAD),
+        body_chunks(request, limits.upload_bytes),
         # The file count is checked here, and named in the error, not by the parser's words.
         max_files=limits.max_files + 1,
         max_fields=100,
