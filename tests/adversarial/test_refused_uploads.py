@@ -4,7 +4,7 @@ granian (hyper) closed the connection of a request whose body the emulator had n
 the kernel's reset overtook the answer: 8 concurrent clients uploading 200 KB each with a wrong
 key got ``httpx.ReadError`` instead of their 401 (drain.py says why). Every client must get the
 status and the JSON ``detail``, on both servers, whatever refuses it: the key (401), the channel
-(404), the state store (503).
+(404), the state store (503, with ``Retry-After``: item 10).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ ROUNDS = 5
 
 def refused_uploads(base_url: str, path: str, headers: dict[str, str]) -> Counter[str]:
     """What ``CLIENTS`` concurrent clients on kept-alive connections got, ``ROUNDS`` times:
-    ``"<status> <detail>"`` for each answer, the exception's name for each failure."""
+    ``"<status> <has detail> <Retry-After>"`` for each answer, the exception's name for each
+    failure."""
 
     async def run() -> Counter[str]:
         seen: Counter[str] = Counter()
@@ -41,7 +42,9 @@ def refused_uploads(base_url: str, path: str, headers: dict[str, str]) -> Counte
                 except httpx.TransportError as exc:
                     seen[type(exc).__name__] += 1
                     return
-                seen[f"{answer.status_code} {bool(answer.json().get('detail'))}"] += 1
+                detail = bool(answer.json().get("detail"))
+                retry = answer.headers.get("retry-after")
+                seen[f"{answer.status_code} {detail} {retry}"] += 1
 
             for _ in range(ROUNDS):
                 await asyncio.gather(*(one() for _ in range(CLIENTS)))
@@ -58,7 +61,7 @@ def test_concurrent_refused_uploads_all_get_their_answer(
     served: Served, channel: str, key: str, status: int
 ) -> None:
     seen = refused_uploads(served.base_url, url("files", channel), {"vivi-api-key": key})
-    assert seen == {f"{status} True": CLIENTS * ROUNDS}
+    assert seen == {f"{status} True None": CLIENTS * ROUNDS}
 
 
 @pytest.mark.parametrize("server", SERVERS)
@@ -71,5 +74,6 @@ def test_concurrent_uploads_in_a_store_outage_all_get_a_503(
         seen = refused_uploads(served.base_url, url("files"), AUTH)
     finally:
         log = stop(served)
-    assert seen == {"503 True": CLIENTS * ROUNDS}
+    # 10. The contract's 503 says when to try again.
+    assert seen == {"503 True 1": CLIENTS * ROUNDS}
     assert log_problems(log) == []
