@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from vivi_emulator.caps import MAX_TIME_SCALE, MAX_TTL_SECONDS
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.scenarios.latency import NONE, LatencyProfile, resolve
 from vivi_emulator.wire.options import WireOptions
@@ -69,12 +70,14 @@ class Limits(_Model):
     max_file_bytes: int = Field(default=10 * 1_048_576, gt=0)
     max_files: int = Field(default=10, gt=0)
     max_batch_items: int = Field(default=20, gt=0)
-    file_ttl_seconds: float = Field(default=3600.0, gt=0)
+    file_ttl_seconds: float = Field(default=3600.0, gt=0, le=MAX_TTL_SECONDS, allow_inf_nan=False)
     # All uploaded files together, until they expire; an upload over it is a 507.
     files_quota_bytes: int = Field(default=256 * 1_048_576, gt=0)
     # Threads (conversations) kept: the least recently used go first, idle ones expire.
     max_threads: int = Field(default=10_000, gt=0)
-    thread_idle_seconds: float = Field(default=3600.0, gt=0)
+    thread_idle_seconds: float = Field(
+        default=3600.0, gt=0, le=MAX_TTL_SECONDS, allow_inf_nan=False
+    )
     # One journal entry: a body or event list beyond this is cut, with a marker.
     journal_entry_bytes: int = Field(default=48 * 1024, ge=4096)
     max_queued: int = Field(default=1000, gt=0)
@@ -107,7 +110,7 @@ class Settings(_Model):
     # Watch the fixture folders and reload on change (kept off by tests that need no watcher).
     reload_fixtures: bool = True
     # Every scripted delay is multiplied by this (0.5 replays recordings twice as fast; 0: none).
-    time_scale: float = Field(default=1.0, ge=0)
+    time_scale: float = Field(default=1.0, ge=0, le=MAX_TIME_SCALE, allow_inf_nan=False)
     # How replies are paced: none, realistic or a profile file (scenarios.latency). `serve`
     # defaults to realistic; everything else (the pytest plugin, contract) to none.
     latency: Latency = NONE

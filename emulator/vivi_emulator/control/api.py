@@ -46,6 +46,7 @@ from vivi_emulator.errors import (
 )
 from vivi_emulator.scenarios.latency import PROFILES
 from vivi_emulator.scenarios.loader import FixtureError
+from vivi_emulator.scenarios.model_errors import deepest
 from vivi_emulator.service import Emulator
 
 Channel = Annotated[
@@ -53,22 +54,16 @@ Channel = Annotated[
 ]
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    # FastAPI's locations start with where the value was ("body", "query", "path", "header").
-    return ".".join(str(p) for p in loc[1:]) or str(loc[0] if loc else "body")
-
-
 async def _invalid_request(_: Request, exc: Exception) -> Response:
     """A control request FastAPI found invalid: 422 naming each field and why, as the VIVI
     surface answers; never FastAPI's default body, which echoes the whole input back."""
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        FieldError(
-            "body" if e["type"] == "json_invalid" else _field(tuple(e["loc"])),
-            "is not valid JSON" if e["type"] == "json_invalid" else str(e["msg"]),
-        )
-        for e in exc.errors()
-    ]
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        errors = [FieldError("body", "is not valid JSON")]
+    else:
+        # FastAPI's locations start with where the value was ("body", "query", "path").
+        located = [{**e, "loc": tuple(e["loc"])[1:] or tuple(e["loc"])} for e in exc.errors()]
+        errors = [FieldError(field or "body", reason) for field, reason in deepest(located)]
     summary = "; ".join(f"{e.field}: {e.reason}" for e in errors)
     return error_response(ValidationFailed(f"invalid request: {summary}", errors))
 

@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vivi_emulator.caps import MAX_WAIT_MS, WaitMs
+
 # The 99th percentile of the standard normal distribution: p99 = p50 + Z99 * sigma.
 Z99 = 2.3263478740408408
 
@@ -39,11 +41,11 @@ class Delay(_Strict):
     """
 
     distribution: Literal["fixed", "uniform", "normal", "lognormal"] = "fixed"
-    ms: float | None = Field(default=None, ge=0, le=600_000)
-    min_ms: float | None = Field(default=None, ge=0, le=600_000)
-    max_ms: float | None = Field(default=None, ge=0, le=600_000)
-    p50_ms: float | None = Field(default=None, ge=0, le=600_000)
-    p99_ms: float | None = Field(default=None, ge=0, le=600_000)
+    ms: WaitMs | None = None
+    min_ms: WaitMs | None = None
+    max_ms: WaitMs | None = None
+    p50_ms: WaitMs | None = None
+    p99_ms: WaitMs | None = None
 
     @model_validator(mode="after")
     def _parameters(self) -> Delay:
@@ -77,7 +79,10 @@ class Delay(_Strict):
         return None
 
     def sample(self, rng: random.Random) -> float:
-        """One delay in milliseconds."""
+        """One delay in milliseconds, never past the cap (a long tail is cut there)."""
+        return min(self._sample(rng), MAX_WAIT_MS)
+
+    def _sample(self, rng: random.Random) -> float:
         constant = self.constant
         if constant is not None:
             return constant
@@ -106,7 +111,7 @@ def fixed(ms: float) -> Delay:
 
 
 DelaySpec = Annotated[
-    float | Delay,
+    WaitMs | Delay,
     Field(
         description="Milliseconds, or a distribution: {distribution, ms | min_ms, max_ms | "
         "p50_ms, p99_ms}."

@@ -5,7 +5,8 @@ files and queued replies alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -34,6 +35,20 @@ def _useful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
         specific = [e for e in group if "str" not in e["loc"]]
         kept += specific or group
     return kept
+
+
+def deepest(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(field, reason) of each error at the deepest place a value went wrong: a union's
+    members are tried in turn, and "should be 'none' or 'realistic'" at ``profile`` says nothing
+    when ``profile.first_event`` is the number out of range. One reason per field."""
+    found: dict[str, str] = {}
+    for error in errors:
+        found.setdefault(_loc_text(error["loc"]), str(error["msg"]).removeprefix("Value error, "))
+    return [
+        (field, reason)
+        for field, reason in found.items()
+        if not any(other.startswith(f"{field}.") for other in found if field)
+    ]
 
 
 def model_errors(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
