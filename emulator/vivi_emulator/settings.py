@@ -7,6 +7,7 @@ With no configuration at all there is one channel, ``demo-channel``, whose key i
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -29,7 +30,17 @@ from pydantic import (
 
 from vivi_emulator.caps import MAX_TIME_SCALE, MAX_TTL_SECONDS
 from vivi_emulator.chaos import ChaosSettings
+from vivi_emulator.reading import MAX_SETTINGS_FILE_BYTES, read_text
 from vivi_emulator.scenarios.latency import NONE, LatencyProfile, resolve
+from vivi_emulator.scenarios.yaml_lines import load as load_yaml
+from vivi_emulator.setting_sources import (
+    ENV_PREFIX,
+    SIMPLE_ENV,
+    Sources,
+    env_name,
+    file_place,
+    flag_name,
+)
 from vivi_emulator.wire.options import WireOptions
 
 DEFAULT_CHANNEL_ID = "demo-channel"
@@ -144,6 +155,15 @@ class Settings(_Model):
         return value
 
     @model_validator(mode="after")
+    def _granian_host(self) -> Settings:
+        if self.server == "granian" and not _is_ip_address(self.host):
+            raise ValueError(
+                f"host: granian listens on an IP address (127.0.0.1, 0.0.0.0, ::1), not a "
+                f"name such as {self.host[:100]!r}; give one, or --server uvicorn"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _workers_share_state(self) -> Settings:
         if self.workers > 1 and self.state == "memory":
             raise ValueError(
@@ -158,23 +178,53 @@ class Settings(_Model):
         return bool(self.channels == Settings.model_fields["channels"].default)
 
 
-_ENV_PREFIX = "VIVI_EMULATOR_"
+_ENV_PREFIX = ENV_PREFIX
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _is_ip_address(host: str) -> bool:
     try:
-        text = path.read_text(encoding="utf-8")
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _read_file(path: Path) -> tuple[dict[str, Any], str]:
+    """The settings of a file, and its text (for the lines of its errors)."""
+    try:
+        text = read_text(path, MAX_SETTINGS_FILE_BYTES)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config file {path} is not valid: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read config file {path}: it is not UTF-8 text") from None
+    data = _parsed(path, text)
     if data is None:
-        return {}
+        return {}, text
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of settings")
-    return data
+    return data, text
+
+
+def _parsed(path: Path, text: str) -> Any:
+    if path.suffix == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except RecursionError:  # tomllib's parser recurses once per level of nesting
+            raise ConfigError(f"config file {path} is nested too deeply") from None
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}{_yaml_problem(exc)}") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """``:line: is not valid YAML: why``, on one line (pyyaml's own text takes four)."""
+    mark = getattr(exc, "problem_mark", None)
+    line = getattr(exc, "line", None) or (mark.line + 1 if mark is not None else None)
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{f':{line}' if line else ''} is not valid YAML: {reason}"
 
 
 def parse_channels(text: str) -> list[dict[str, str]]:
@@ -192,29 +242,12 @@ def parse_channels(text: str) -> list[dict[str, str]]:
     return channels
 
 
-# Settings given as they are, by the environment variable's suffix.
-_SIMPLE_ENV = {
-    "HOST": "host",
-    "PORT": "port",
-    "SERVER": "server",
-    "PUBLIC_URL": "public_url",
-    "SEED": "seed",
-    "TIME_SCALE": "time_scale",
-    "JOURNAL_SIZE": "journal_size",
-    "ADMIN_TOKEN": "admin_token",
-    "STATE": "state",
-    "WORKERS": "workers",
-    "MAX_CONNECTIONS": "max_connections",
-    "LATENCY": "latency",
-}
-
-
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     def given(suffix: str) -> str | None:
         return environ.get(_ENV_PREFIX + suffix)
 
     values: dict[str, Any] = {
-        name: value for suffix, name in _SIMPLE_ENV.items() if (value := given(suffix)) is not None
+        name: value for suffix, name in SIMPLE_ENV.items() if (value := given(suffix)) is not None
     }
     if (channels := given("CHANNELS")) is not None:
         values["channels"] = parse_channels(channels)
@@ -236,9 +269,9 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 
 def _yaml_value(suffix: str, text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{_ENV_PREFIX}{suffix} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{_ENV_PREFIX}{suffix}{_yaml_problem(exc)}") from None
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,19 +295,25 @@ def load_settings(
     environ = os.environ if environ is None else environ
     if config_file is None and (env_file := environ.get(_ENV_PREFIX + "CONFIG")):
         config_file = Path(env_file)
+    sources = Sources()
     data: dict[str, Any] = dict(defaults or {})
+    sources.add(data, lambda _: "a default")
     if config_file is not None:
-        data = _merge(data, _read_file(config_file))
-    data = _merge(data, _from_env(environ))
-    data = _merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
+        from_file, text = _read_file(config_file)
+        sources.add(from_file, file_place(config_file, text))
+        data = _merge(data, from_file)
+    from_env = _from_env(environ)
+    sources.add(from_env, env_name)
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    sources.add(flags, flag_name)
+    data = _merge(_merge(data, from_env), flags)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors(include_input=False)
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from None
+        problems = sources.problems(exc)
+        # One line for one problem; a line each for several.
+        sep = "\n  " if len(problems) > 1 else " "
+        raise ConfigError(f"invalid setting:{sep}{sep.join(problems)}") from None
 
 
 # How the CLI hands resolved settings to an ASGI server's worker process (granian imports the app

@@ -23,6 +23,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vivi_emulator.caps import MAX_WAIT_MS, WaitMs
+from vivi_emulator.reading import MAX_PROFILE_FILE_BYTES, read_text
+from vivi_emulator.scenarios.yaml_lines import load as load_yaml
 
 # The 99th percentile of the standard normal distribution: p99 = p50 + Z99 * sigma.
 Z99 = 2.3263478740408408
@@ -179,7 +181,7 @@ class LatencyFileError(ValueError):
 def read_profile(path: Path) -> LatencyProfile:
     """A profile from a YAML (or JSON) file, named after the file unless it names itself."""
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data: Any = load_yaml(read_text(path, MAX_PROFILE_FILE_BYTES))
     except (OSError, UnicodeDecodeError) as exc:
         raise LatencyFileError(f"cannot read latency profile {path}: {exc}") from None
     except yaml.YAMLError as exc:

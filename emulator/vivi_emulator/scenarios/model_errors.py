@@ -21,8 +21,13 @@ def _is_tag(part: int | str) -> bool:
     return part in _TYPE_TAGS or part[:1].isupper() or "[" in part or "-" in part
 
 
+def plain_loc(loc: Sequence[int | str]) -> tuple[int | str, ...]:
+    """An error's location as its author wrote it: without pydantic's union tags."""
+    return tuple(p for p in loc if not _is_tag(p))
+
+
 def _loc_text(loc: Sequence[int | str]) -> str:
-    return ".".join(str(p) for p in loc if not _is_tag(p))
+    return ".".join(str(p) for p in plain_loc(loc))
 
 
 def _useful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
@@ -37,18 +42,25 @@ def _useful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     return kept
 
 
-def deepest(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """(field, reason) of each error at the deepest place a value went wrong: a union's
+def deepest_errors(
+    errors: Iterable[Mapping[str, Any]],
+) -> list[tuple[tuple[int | str, ...], str]]:
+    """(location, reason) of each error at the deepest place a value went wrong: a union's
     members are tried in turn, and "should be 'none' or 'realistic'" at ``profile`` says nothing
-    when ``profile.first_event`` is the number out of range. One reason per field."""
-    found: dict[str, str] = {}
+    when ``profile.first_event`` is the number out of range. One reason per place."""
+    found: dict[tuple[int | str, ...], str] = {}
     for error in errors:
-        found.setdefault(_loc_text(error["loc"]), str(error["msg"]).removeprefix("Value error, "))
+        found.setdefault(plain_loc(error["loc"]), str(error["msg"]).removeprefix("Value error, "))
     return [
-        (field, reason)
-        for field, reason in found.items()
-        if not any(other.startswith(f"{field}.") for other in found if field)
+        (loc, reason)
+        for loc, reason in found.items()
+        if not any(len(other) > len(loc) and other[: len(loc)] == loc for other in found)
     ]
+
+
+def deepest(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``deepest_errors`` with each location written as a dotted field name."""
+    return [(".".join(map(str, loc)), reason) for loc, reason in deepest_errors(errors)]
 
 
 def model_errors(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
