@@ -252,3 +252,19 @@ def test_granian_is_refused_a_host_name_it_cannot_listen_on() -> None:
     with pytest.raises(ConfigError, match="granian listens on an IP address"):
         load_settings(environ={"VIVI_EMULATOR_HOST": "localhost"})
     assert load_settings(environ={"VIVI_EMULATOR_HOST": "::1"}).host == "::1"
+
+
+@pytest.mark.parametrize(
+    ("channels", "expected"),
+    [
+        ("a=K-secret,b=K-secret", "channels 'a', 'b' share one key"),
+        ("a=K1-secret,a=K2-secret", "channel 'a' is given twice"),
+    ],
+)
+def test_two_channels_may_not_share_a_key_or_an_id(channels: str, expected: str) -> None:
+    """Issue 21, item 8: 'a=K,b=K' started, and made 403 against 200 ambiguous."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"VIVI_EMULATOR_CHANNELS": channels})
+    assert expected in str(raised.value)
+    assert "(VIVI_EMULATOR_CHANNELS)" in str(raised.value)
+    assert "secret" not in str(raised.value)

@@ -146,6 +146,24 @@ class Settings(_Model):
     # its own, e.g. {preset: idle-cut, idle_seconds: 5} (docs/wire.md). None: the docs' framing.
     wire: WireOptions | None = None
 
+    @field_validator("channels")
+    @classmethod
+    def _one_key_one_channel(cls, channels: tuple[Channel, ...]) -> tuple[Channel, ...]:
+        ids = [c.id for c in channels]
+        if len(set(ids)) < len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"channel {', '.join(map(repr, twice))} is given twice")
+        keys = [c.key.get_secret_value() for c in channels]
+        if len(set(keys)) < len(keys):
+            # A key tells which channel a request is for (403 against 200): one key, one
+            # channel. The key itself is never named.
+            sharing = [c.id for c in channels if keys.count(c.key.get_secret_value()) > 1]
+            raise ValueError(
+                f"channels {', '.join(map(repr, sharing))} share one key; give each channel "
+                "a key of its own"
+            )
+        return channels
+
     @field_validator("state")
     @classmethod
     def _known_state(cls, value: str) -> str:

@@ -1,4 +1,4 @@
-"""4-6. A bad setting stops ``serve`` with a plain line or two, exit status 2, never a traceback.
+"""4-6, 8. A bad setting stops ``serve`` with a plain line or two, exit status 2, never a traceback.
 
 Each was a traceback (a pydantic ValidationError, a RecursionError) or a process reading
 ``/dev/zero`` until it was killed. The line names the setting, where it came from (the file and
@@ -48,6 +48,12 @@ CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
         "wire.timeout_seconds (VIVI_EMULATOR_WIRE)",
     ),
     "time scale flag": (["--time-scale", "1e9"], {}, "time_scale (--time-scale)"),
+    # 8. One key on two channels made 403 against 200 ambiguous.
+    "two channels, one key": (
+        [],
+        {"VIVI_EMULATOR_CHANNELS": "a=K-1,b=K-1"},
+        "channels (VIVI_EMULATOR_CHANNELS): channels 'a', 'b' share one key",
+    ),
     "a name granian cannot bind": (["--host", "localhost"], {}, "granian listens on an IP"),
 }
 

@@ -37,6 +37,7 @@ from vivi_emulator.control.models import (
     ScenarioInfo,
     ScenarioList,
 )
+from vivi_emulator.control.shared_keys import refuse_shared_key
 from vivi_emulator.errors import (
     FieldError,
     ValidationFailed,
@@ -266,6 +267,7 @@ def _channels(app: FastAPI, emulator: Emulator) -> None:
 
     @app.post("/channels", response_model=ChannelKey, status_code=201)
     async def add_channel(channel: NewChannel) -> ChannelKey:
+        await refuse_shared_key(emulator.store, channel.id, channel.key)
         key = await emulator.add_channel(channel.id, channel.key)
         return ChannelKey(id=channel.id, key=key)
 
@@ -280,6 +282,7 @@ def _channels(app: FastAPI, emulator: Emulator) -> None:
 
     @app.post("/channels/{channel_id}/rotate", response_model=ChannelKey)
     async def rotate(channel_id: str, new: Annotated[NewKey | None, Body()] = None) -> ChannelKey:
+        await refuse_shared_key(emulator.store, channel_id, new.key if new else None)
         key = await emulator.rotate_key(channel_id, new.key if new else None)
         return ChannelKey(id=channel_id, key=key)
 
