@@ -31,7 +31,13 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vivi_emulator.control.access import is_loopback
-from vivi_emulator.errors import ApiError, Forbidden, UnsupportedMediaType, error_response
+from vivi_emulator.errors import (
+    ApiError,
+    Forbidden,
+    UnsupportedMediaType,
+    echoed,
+    error_response,
+)
 from vivi_emulator.settings import Settings
 
 CONTROL_PREFIX = "/_emulator"
@@ -139,7 +145,7 @@ class Guard:
 
 def _foreign(host: bytes) -> Forbidden:
     return Forbidden(
-        f"Host '{host.decode('latin-1')}' is not a name of this emulator: on a loopback "
+        f"Host '{echoed(host.decode('latin-1'))}' is not a name of this emulator: on a loopback "
         "address only this machine's names are answered (a guard against DNS "
         "rebinding); add it to allowed_hosts (VIVI_EMULATOR_ALLOWED_HOSTS) to allow it"
     )
