@@ -77,3 +77,12 @@ def test_concurrent_uploads_in_a_store_outage_all_get_a_503(
     # 10. The contract's 503 says when to try again.
     assert seen == {"503 True 1": CLIENTS * ROUNDS}
     assert log_problems(log) == []
+
+
+def test_a_file_over_its_limit_is_a_413_naming_it(served: Served) -> None:
+    """2. The file is refused once it passes the limit (it was read whole first); the client,
+    still sending, gets the answer."""
+    big = b"x" * (11 * 1024 * 1024)
+    response = served.http.post(url("files"), headers=AUTH, files={"files": ("big.bin", big)})
+    assert response.status_code == 413
+    assert response.json()["detail"] == "file 'big.bin' is over the limit of 10485760 bytes"
