@@ -8,6 +8,7 @@ wait becomes once scaled or drawn from a long tail is cut to the cap.
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import pytest
@@ -57,6 +58,14 @@ def test_a_number_past_its_cap_is_refused_naming_the_field(
     with pytest.raises(ValidationError) as caught:
         model.model_validate(given)
     assert any(field in error["loc"] for error in caught.value.errors())
+
+
+def test_max_connections_is_bounded() -> None:
+    """granian takes it as a machine integer: 10**30 was an OverflowError in its worker."""
+    with pytest.raises(
+        ConfigError, match=re.escape("max_connections (VIVI_EMULATOR_MAX_CONNECTIONS)")
+    ):
+        load_settings(environ={"VIVI_EMULATOR_MAX_CONNECTIONS": str(10**30)})
 
 
 @pytest.mark.parametrize("value", ["inf", "1e400", "nan", str(MAX_TIME_SCALE * 2), "-1"])

@@ -28,6 +28,9 @@ MAX_WIRE_BYTES = 64 * 1024 * 1024
 MAX_COUNT = 1_000_000
 # How long the rest of a refused request's body is read (drain.py) before answering anyway.
 DRAIN_SECONDS = 10.0
+# Connections one worker serves at once: granian's backpressure is a machine-sized integer, and
+# no machine holds more open streams than this.
+MAX_CONNECTIONS = 1_000_000
 # How long an uploaded file or an idle thread may be kept (a Redis TTL): 30 days.
 MAX_TTL_SECONDS = 30 * 86_400
 # Retry-After, in seconds, that chaos may send: one day.

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from vivi_emulator.caps import MAX_TIME_SCALE, MAX_TTL_SECONDS
+from vivi_emulator.caps import MAX_CONNECTIONS, MAX_TIME_SCALE, MAX_TTL_SECONDS
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.reading import MAX_SETTINGS_FILE_BYTES, read_text
 from vivi_emulator.scenarios.latency import NONE, LatencyProfile, resolve
@@ -141,7 +141,7 @@ class Settings(_Model):
     workers: int = Field(default=1, ge=1, le=64)
     # Connections one worker serves at once (granian's backpressure): long-lived streams each
     # hold one, so the default leaves room for thousands.
-    max_connections: int = Field(default=10_000, ge=1)
+    max_connections: int = Field(default=10_000, ge=1, le=MAX_CONNECTIONS)
     # Wire options or an intermediary preset for every stream whose scenario has no `wire` of
     # its own, e.g. {preset: idle-cut, idle_seconds: 5} (docs/wire.md). None: the docs' framing.
     wire: WireOptions | None = None
