@@ -56,3 +56,15 @@ async def test_a_request_without_a_body_has_nothing_to_read() -> None:
     assert drain.ended
     await drain.drain()
     assert body.read == 0
+
+
+async def test_a_body_held_back_for_100_continue_is_not_asked_for() -> None:
+    body = Body(pieces=10, size=1000)
+    expecting = scope((b"content-length", b"10000"), (b"expect", b"100-continue"))
+    drain = BodyDrain(expecting, body, limit=100_000)
+    await drain.drain()
+    assert body.read == 0
+    # Once the app has read some of it, the client is sending: the rest is read.
+    await drain.receive()
+    await drain.drain()
+    assert body.left == 0

@@ -27,7 +27,15 @@ class BodyDrain:
     """A request's ``receive``, remembering whether the body has ended, and able to read the rest
     of it (``drain``)."""
 
-    __slots__ = ("_declared", "_limit", "_read", "_receive", "ended")
+    __slots__ = (
+        "_declared",
+        "_expects_continue",
+        "_limit",
+        "_read",
+        "_receive",
+        "_started",
+        "ended",
+    )
 
     def __init__(self, scope: Scope, receive: Receive, limit: int) -> None:
         self._receive = receive
@@ -35,8 +43,16 @@ class BodyDrain:
         self._read = 0
         self._declared = _declared_length(scope)
         self.ended = not _has_body(scope)
+        # A client that sent ``Expect: 100-continue`` sends its body only once the server reads
+        # it: refused before that, nothing of it is on the way, and reading it would ask for it.
+        self._expects_continue = any(
+            name == b"expect" and value.lower() == b"100-continue"
+            for name, value in scope["headers"]
+        )
+        self._started = False
 
     async def receive(self) -> Message:
+        self._started = True
         message = await self._receive()
         self._note(message)
         return message
@@ -49,6 +65,8 @@ class BodyDrain:
     async def drain(self) -> None:
         """Read the body's rest, if it has any and fits the bounds."""
         if self.ended or (self._declared is not None and self._declared > self._limit):
+            return
+        if self._expects_continue and not self._started:
             return
         with anyio.move_on_after(DRAIN_SECONDS):
             while not self.ended and self._read <= self._limit:
