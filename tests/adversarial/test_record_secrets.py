@@ -71,13 +71,6 @@ def recording(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             yield base, proxy.recording.path
 
 
-# record/ is another engineer's (issue 21, item 11): the finding is theirs to fix, written in
-# notes/bounds-for-contract.md; strict, so the mark must go when it passes.
-@pytest.mark.xfail(
-    strict=True,
-    reason="the recorder removes only the vivi-api-key: query tokens, Authorization, other key "
-    "headers, cookies and credential fields of the body are written when the upstream echoes them",
-)
 @pytest.mark.parametrize("operation", ["stream", "invoke"])
 def test_no_secret_sent_to_record_is_in_the_recording(
     recording: tuple[str, Path], operation: str
