@@ -41,15 +41,20 @@ class BodyDrain:
         self._receive = receive
         self._limit = limit
         self._read = 0
-        self._declared = _declared_length(scope)
-        self.ended = not _has_body(scope)
+        self._started = False
+        self._declared: int | None = None
         # A client that sent ``Expect: 100-continue`` sends its body only once the server reads
         # it: refused before that, nothing of it is on the way, and reading it would ask for it.
-        self._expects_continue = any(
-            name == b"expect" and value.lower() == b"100-continue"
-            for name, value in scope["headers"]
-        )
-        self._started = False
+        self._expects_continue = False
+        chunked = False
+        for name, value in scope["headers"]:  # one pass: every request comes this way
+            if name == b"content-length":
+                self._declared = int(value) if value.isdigit() else None
+            elif name == b"transfer-encoding":
+                chunked = True
+            elif name == b"expect":
+                self._expects_continue = value.lower() == b"100-continue"
+        self.ended = not chunked and not self._declared
 
     async def receive(self) -> Message:
         self._started = True
@@ -71,17 +76,3 @@ class BodyDrain:
         with anyio.move_on_after(DRAIN_SECONDS):
             while not self.ended and self._read <= self._limit:
                 self._note(await self._receive())
-
-
-def _declared_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None
-
-
-def _has_body(scope: Scope) -> bool:
-    return any(
-        name == b"transfer-encoding" or (name == b"content-length" and value != b"0")
-        for name, value in scope["headers"]
-    )
