@@ -268,3 +268,22 @@ def test_two_channels_may_not_share_a_key_or_an_id(channels: str, expected: str)
     assert expected in str(raised.value)
     assert "(VIVI_EMULATOR_CHANNELS)" in str(raised.value)
     assert "secret" not in str(raised.value)
+
+
+def test_a_file_that_is_no_settings_file_gives_a_few_lines_not_one_per_line(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "passwd.yaml"
+    config.write_text(
+        "".join(f"user{i}:x:{i}:{i}::/home:/bin/sh{'x' * 300}: 1\n" for i in range(40))
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config, environ={})
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 1 + 5 + 1
+    assert lines[-1] == "  and 35 more"
+    assert all(len(line) < 300 for line in lines)
+
+
+def test_an_empty_admin_token_is_no_token() -> None:
+    assert load_settings(environ={"VIVI_EMULATOR_ADMIN_TOKEN": ""}).admin_token is None

@@ -16,10 +16,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from vivi_emulator.errors import echoed
 from vivi_emulator.scenarios.model_errors import deepest_errors
 from vivi_emulator.scenarios.yaml_lines import Lines, line_of, node_at
 
 Loc = tuple[int | str, ...]
+MAX_PROBLEMS = 5
 ENV_PREFIX = "VIVI_EMULATOR_"
 # Settings given as they are, by the environment variable's suffix.
 SIMPLE_ENV = {
@@ -94,14 +96,18 @@ class Sources:
         return best[1].place(loc) if best is not None else None
 
     def problems(self, exc: ValidationError) -> list[str]:
-        """One line per invalid setting: its name, its source, and what is allowed."""
+        """One line per invalid setting: its name, its source, and what is allowed; at most
+        ``MAX_PROBLEMS`` lines (a file that is no settings file at all has one per line)."""
         lines = []
         for loc, reason in deepest_errors(exc.errors(include_url=False, include_input=False)):
             if not loc:  # a rule across settings: its reason names them
                 lines.append(reason)
                 continue
-            name, source = ".".join(map(str, loc)), self.of(loc)
+            # A name is the file's own text (an unknown key): cut like any echoed input.
+            name, source = echoed(".".join(map(str, loc)), 100), self.of(loc)
             lines.append(f"{name} ({source}): {reason}" if source else f"{name}: {reason}")
+        if len(lines) > MAX_PROBLEMS:
+            lines[MAX_PROBLEMS:] = [f"and {len(lines) - MAX_PROBLEMS} more"]
         return lines
 
 

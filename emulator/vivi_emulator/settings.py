@@ -146,6 +146,16 @@ class Settings(_Model):
     # its own, e.g. {preset: idle-cut, idle_seconds: 5} (docs/wire.md). None: the docs' framing.
     wire: WireOptions | None = None
 
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: Any) -> Any:
+        # An empty token (`VIVI_EMULATOR_ADMIN_TOKEN=` from an unset variable in a compose file)
+        # would match an absent header and open the control API to anyone: it means no token,
+        # and the control endpoints stay off on a non-loopback address.
+        if value == "" or (isinstance(value, SecretStr) and not value.get_secret_value()):
+            return None
+        return value
+
     @field_validator("channels")
     @classmethod
     def _one_key_one_channel(cls, channels: tuple[Channel, ...]) -> tuple[Channel, ...]:

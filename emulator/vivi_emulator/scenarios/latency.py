@@ -182,8 +182,10 @@ def read_profile(path: Path) -> LatencyProfile:
     """A profile from a YAML (or JSON) file, named after the file unless it names itself."""
     try:
         data: Any = load_yaml(read_text(path, MAX_PROFILE_FILE_BYTES))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LatencyFileError(f"cannot read latency profile {path}: {exc}") from None
+    except OSError as exc:
+        raise LatencyFileError(f"cannot read latency profile {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise LatencyFileError(f"cannot read latency profile {path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise LatencyFileError(f"latency profile {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
