@@ -287,3 +287,8 @@ def test_a_file_that_is_no_settings_file_gives_a_few_lines_not_one_per_line(
 
 def test_an_empty_admin_token_is_no_token() -> None:
     assert load_settings(environ={"VIVI_EMULATOR_ADMIN_TOKEN": ""}).admin_token is None
+
+
+def test_an_empty_channel_list_is_refused() -> None:
+    with pytest.raises(ConfigError, match=re.escape("channels (VIVI_EMULATOR_CHANNELS): give at")):
+        load_settings(environ={"VIVI_EMULATOR_CHANNELS": ""})

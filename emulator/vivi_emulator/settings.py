@@ -159,6 +159,8 @@ class Settings(_Model):
     @field_validator("channels")
     @classmethod
     def _one_key_one_channel(cls, channels: tuple[Channel, ...]) -> tuple[Channel, ...]:
+        if not channels:  # `VIVI_EMULATOR_CHANNELS=` from an unset variable: nothing to serve
+            raise ValueError("give at least one channel ('id=key'); none was given")
         ids = [c.id for c in channels]
         if len(set(ids)) < len(ids):
             twice = sorted({i for i in ids if ids.count(i) > 1})
