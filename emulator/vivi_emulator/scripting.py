@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.errors import FieldError, ValidationFailed
+from vivi_emulator.gate import Gate
 from vivi_emulator.runtime import RunTime
 from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.choosing import UnknownScenario
@@ -50,6 +51,7 @@ class Scripting:
     store: StateStore
     run_time: RunTime
     scenarios: ScenarioSet
+    gate: Gate
 
     # --- the one-shot queue ---------------------------------------------------------------------
 
@@ -59,6 +61,7 @@ class Scripting:
         """Queue a one-shot reply for a channel (or any); return its name and the queue size."""
         waiting = await self.store.queued(channel_id)
         scenario = queued_scenario(data, f"queued-{len(waiting) + 1}")
+        await self.gate.check_queued(scenario, channel_id)
         size = await self.store.push(QueuedReply(secrets.token_hex(8), scenario, channel_id))
         return scenario.name, size
 

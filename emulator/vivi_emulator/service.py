@@ -32,6 +32,7 @@ from vivi_emulator.errors import (
     echoed,
 )
 from vivi_emulator.files import Files
+from vivi_emulator.gate import Gate
 from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.journaling import Journaling
 from vivi_emulator.resources import default_fixtures_dir
@@ -83,6 +84,7 @@ class Emulator(Scripting, Files):
                 store = open_store(settings.state, channels, self.bounds)
         self.store = store
         self.seed = settings.seed if settings.seed is not None else 0
+        self.gate = Gate(settings, store, self.seed)  # structured output and rate limits
         self._options: dict[int, BuildOptions] = {}
         self.run_time = RunTime(settings)
         self.scenarios: ScenarioSet = self.load_scenarios()
@@ -122,7 +124,9 @@ class Emulator(Scripting, Files):
 
     def load_scenarios(self) -> ScenarioSet:
         """Load the fixtures again; on any error keep the current set (FixtureError is raised)."""
-        self.scenarios = load_scenarios(self.fixture_folders)
+        loaded = load_scenarios(self.fixture_folders)
+        self.gate.check_fixtures(loaded)  # structured values against configured schemas
+        self.scenarios = loaded
         for note in self.scenarios.notes:
             log.warning("fixtures: %s", note)
         return self.scenarios
@@ -185,7 +189,7 @@ class Emulator(Scripting, Files):
         queue, overrides): what a test that made a channel on a shared emulator leaves behind."""
         if not await self.store.remove_channel(channel_id):
             raise NotFound(f"unknown channel '{echoed(channel_id)}'")
-        await self.store.reset(channel_id)
+        await self.reset(channel_id)
 
     # --- messages -------------------------------------------------------------------------------
 
@@ -205,6 +209,7 @@ class Emulator(Scripting, Files):
             if view.keys_version != store.cached_keys().version:
                 await self.check_key_now(call.channel, call.api_key)
             self._sync_scenarios(view)
+            self.gate.before(call, view.overrides)
             ctx = RequestContext(
                 channel_id=call.channel,
                 message=message.text,
@@ -232,6 +237,7 @@ class Emulator(Scripting, Files):
             )
             if injection is not None and injection.wire is not None:
                 script = self._wired(script, injection)
+            script, admission = await self.gate.after(call, message, start, script, choice)
         except StatusReply as reply:
             if isinstance(reply, ScriptedStatus) or choice is None:
                 await store.cancel_turn(call.channel, message.thread_id, start.turn)
@@ -255,6 +261,7 @@ class Emulator(Scripting, Files):
             script,
             choice.conversation,
             script.injected,
+            admission,
         )
 
     def _build_options(self, latency: LatencyProfile) -> BuildOptions:
@@ -308,10 +315,13 @@ class Emulator(Scripting, Files):
             answer.conversation,
         )
         await self.store.commit_turn(end, entry)
+        if trace is not None:
+            await self.gate.release(call.channel, trace.items)
 
     async def finish(self, trace: Trace) -> None:
         """Record a finished request in the journal."""
         await self.store.record(self.journaling.entry(trace, self.store.cached_keys()))
+        await self.gate.release(trace.call.channel, trace.items)
 
     # --- the journal ----------------------------------------------------------------------------
 
@@ -336,6 +346,7 @@ class Emulator(Scripting, Files):
 
     async def reset(self, channel_id: str | None = None) -> None:
         await self.store.reset(channel_id)
+        await self.gate.reset(channel_id)
 
     async def usage(self) -> dict[str, int]:
         return await self.store.usage()

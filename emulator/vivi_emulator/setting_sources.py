@@ -37,9 +37,9 @@ SIMPLE_ENV = {
     "WORKERS": "workers",
     "MAX_CONNECTIONS": "max_connections",
     "LATENCY": "latency",
+    "RATE_LIMIT_HEADERS": "rate_limit_headers",
+    "STRUCTURED_STREAM_STATUS": "structured_stream_status",
 }
-# Settings whose variable reads a list or YAML (settings.py parses them).
-_OTHER_ENV = ("channels", "wire", "chaos", "allowed_hosts", "fixtures")
 _FLAGS = {"access_log": "--no-access-log", "reload_fixtures": "--no-reload"}
 
 

@@ -247,7 +247,7 @@ def _batch(emulator: Emulator) -> _Handler:
             responses.append(await _joined(request, answer))
         trace.status = 200
         await emulator.finish(trace)
-        return JsonAnswer(json_bytes({"responses": responses}), ())
+        return JsonAnswer(json_bytes({"responses": responses}), answer.limit_headers)
 
     return batch
 

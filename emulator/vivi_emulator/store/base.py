@@ -36,6 +36,7 @@ from vivi_emulator.store.values import (
 
 if TYPE_CHECKING:
     from vivi_emulator.journal import JournalEntry
+    from vivi_emulator.store.buckets import Buckets
 
 
 # A reconnect to Redis is tried on the next request: a second is soon enough to try again.
@@ -86,6 +87,12 @@ class StateStore(ABC):
 
     async def close(self) -> None:
         return
+
+    def buckets(self) -> Buckets:
+        """The rate limiter's role on this backend (``store.buckets``); one process's by default."""
+        from vivi_emulator.store.buckets import MemoryBuckets
+
+        return MemoryBuckets()
 
     # channels and keys
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.store.base import Bounds, QueueFull, QuotaExceeded, StateStore
+from vivi_emulator.store.buckets import MemoryBuckets
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import (
     KEEP,
@@ -74,6 +75,9 @@ class MemoryStore(StateStore):
         self._overrides: dict[str | None, Overrides] = {}
         self._views: dict[str, View] = {}
         self._scenarios_version = 0
+
+    def buckets(self) -> MemoryBuckets:
+        return MemoryBuckets(self._clock)
 
     # channels and keys
 

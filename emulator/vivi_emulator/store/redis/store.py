@@ -5,6 +5,7 @@ the fixtures' version, and reset."""
 from __future__ import annotations
 
 from vivi_emulator.store.base import StateStore
+from vivi_emulator.store.redis.buckets import RedisBuckets
 from vivi_emulator.store.redis.client import SEP, guarded
 from vivi_emulator.store.redis.files import RedisFiles
 from vivi_emulator.store.redis.keys import RedisKeys
@@ -19,6 +20,9 @@ class RedisStore(RedisKeys, RedisThreads, RedisQueue, RedisFiles, StateStore):
     async def start(self) -> None:
         await self._redis.ping()
         await self._ensure_seeded()
+
+    def buckets(self) -> RedisBuckets:
+        return RedisBuckets(self._redis, self._prefix, self.where, self._batch)
 
     async def close(self) -> None:
         await self._redis.aclose()
