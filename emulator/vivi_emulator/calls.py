@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vivi_emulator.errors import StatusReply
 from vivi_emulator.journal import ChosenBy, ItemRecord
@@ -17,6 +18,9 @@ from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.ratelimits import Admission
 from vivi_emulator.scenarios.script import Script
 from vivi_emulator.store.values import Conversation
+
+if TYPE_CHECKING:
+    from vivi_emulator.streaming import Played
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +101,4 @@ class Trace:
     status: int = 0
     error: str | None = None
     client_left: bool = False
+    played: Played | None = None  # a stream: its bytes and first byte's time, for the journal

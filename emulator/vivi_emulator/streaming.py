@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import anyio
 from starlette.types import Message, Receive, Scope, Send
 
+from vivi_emulator import metrics
 from vivi_emulator.scenarios.script import Script, ScriptEvent
 from vivi_emulator.sse import frame
 from vivi_emulator.wire.plan import Plan, plan
@@ -96,11 +97,15 @@ def quiet_aborts() -> None:
 
 @dataclass(slots=True)
 class Played:
-    """How a stream went: the events sent, and whether the client left before its end."""
+    """How a stream went: the events sent, when the first left (the HAR export's wait), and
+    whether the client left before its end. A stream with wire options also keeps its bytes:
+    only there do they differ from the events' own frames (the HAR export's body)."""
 
     events: list[dict[str, str]] = field(default_factory=list)
     client_left: bool = False
     finished: bool = False
+    sent: list[bytes] | None = None  # the writes, when wire options shaped them
+    first_byte: float | None = None  # time.monotonic()
 
 
 class EventStream:
@@ -128,9 +133,10 @@ class EventStream:
         else:
             wired = wire_plan(script)
             self.batches, self.abort, self.linger = wired.writes, wired.abort, wired.linger
-        self.played = Played()
+        self.played = Played(sent=[] if script.wire is not None else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics.stream_opened()
         try:
             if self.timed:
                 await self._timed(receive, send)
@@ -142,6 +148,7 @@ class EventStream:
                 self.played.client_left = True
                 with anyio.CancelScope(shield=True):
                     await self._finish()
+            metrics.stream_closed()
 
     async def _finish(self) -> None:
         """Tell the owner once how the stream ended, before the body's end goes out (so a
@@ -162,14 +169,20 @@ class EventStream:
             # Each event is due at a time fixed from the start (the sum of the delays before
             # it), so a late wake-up delays one event, and lateness never adds up over a stream.
             due = self._clock()
+            played = self.played
             for delay, chunk, events in self.batches:
                 if delay > 0:
                     due += delay
                     wait = due - self._clock()
                     if wait > 0:
                         await self._sleep(wait)
+                        metrics.late(self._clock() - due)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                self.played.events.extend(events)
+                if played.first_byte is None:
+                    played.first_byte = self._clock()
+                if played.sent is not None:
+                    played.sent.append(chunk)
+                played.events.extend(events)
             if self.abort and self.linger > 0:
                 await self._sleep(self.linger)  # an idle cut: the silence passes first
             await self._finish()

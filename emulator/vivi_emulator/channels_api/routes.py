@@ -198,6 +198,7 @@ def _stream(emulator: Emulator) -> _Handler:
             trace.status = 200
             trace.events = played.events
             trace.client_left = played.client_left
+            trace.played = played
             await emulator.finish(trace)
 
         return EventStream(

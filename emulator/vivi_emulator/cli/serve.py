@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vivi_emulator import __version__
+from vivi_emulator import __version__, metrics
 from vivi_emulator.access_log import configure_logging
 from vivi_emulator.cli.params import options_command
 from vivi_emulator.cli.servers import (
@@ -168,7 +168,8 @@ def serve(args: ServeArgs) -> None:
     typer.echo(_banner(settings, emulator.scenarios))
     sys.stdout.flush()
     run = run_granian if settings.server == "granian" else run_uvicorn
-    run(settings, args.log_level, emulator)
+    with metrics.shared_by_workers(settings.workers):
+        run(settings, args.log_level, emulator)
 
 
 def _check_listen(settings: Settings) -> None:

@@ -9,6 +9,7 @@ other.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Query
@@ -16,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vivi_emulator import __version__
+from vivi_emulator import __version__, metrics
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.control.access import ADMIN_HEADER, check_admin
 from vivi_emulator.control.limits import BodyLimit
@@ -47,6 +48,7 @@ from vivi_emulator.errors import (
     install_error_handlers,
     json_bytes,
 )
+from vivi_emulator.har import har_bytes
 from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.scenarios.latency import PROFILES
 from vivi_emulator.scenarios.loader import FixtureError
@@ -111,6 +113,7 @@ def create_control_app(emulator: Emulator) -> FastAPI:
     _queue(app, emulator)
     _channels(app, emulator)
     _usage(app, emulator)
+    _exports(app, emulator)
     return app
 
 
@@ -375,3 +378,35 @@ def _usage(app: FastAPI, emulator: Emulator) -> None:
                 "max_queued": limits.max_queued,
             },
         }
+
+
+def _exports(app: FastAPI, emulator: Emulator) -> None:
+    """The emulator seen by other tools: Prometheus metrics, and the journal as a HAR log."""
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics (text exposition format; docs/metrics.md)",
+        response_class=Response,
+        responses={200: {"content": {metrics.CONTENT_TYPE: {}}}},
+    )
+    async def metrics_page() -> Response:
+        bounds = asdict(emulator.bounds)
+        body = metrics.current().exposition(await emulator.usage(), bounds)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
+
+    @app.get(
+        "/journal.har",
+        summary="The journal as a HAR 1.2 log (the journal's filters)",
+        response_class=Response,
+        responses={200: {"content": {"application/json": {}}}},
+    )
+    async def journal_har(
+        request: Request,
+        channel: Channel = None,
+        thread: str | None = None,
+        path: Annotated[str | None, Query(description="A full path, or its last part")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> Response:
+        entries = (await emulator.journal(channel=channel, thread=thread, path=path))[-limit:]
+        base = emulator.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+        return Response(har_bytes(entries, base), media_type="application/json")

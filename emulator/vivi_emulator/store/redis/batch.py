@@ -10,6 +10,7 @@ share one write and one connection, which is most of the cost of a request on th
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import hiredis
@@ -17,6 +18,8 @@ from redis.asyncio.client import Redis
 from redis.asyncio.connection import Connection
 from redis.commands.core import AsyncScript
 from redis.exceptions import DataError, NoScriptError, RedisError
+
+from vivi_emulator import metrics
 
 
 class HiredisPackedConnection(Connection):
@@ -69,7 +72,9 @@ class ScriptBatcher:
         self, batch: list[tuple[AsyncScript, tuple[Any, ...], asyncio.Future[Any]]]
     ) -> None:
         try:
+            sent = time.perf_counter()
             replies = await self._send(batch)
+            metrics.round_trip(time.perf_counter() - sent)
         except (RedisError, OSError) as exc:
             for _, _, future in batch:
                 if not future.done():
