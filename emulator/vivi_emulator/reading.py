@@ -25,6 +25,8 @@ MAX_PROFILE_FILE_BYTES = 1 * MIB
 MAX_FIXTURE_FILE_BYTES = 16 * MIB
 # A recording (``vivi-emulator record``) is a fixture file.
 MAX_RECORDING_FILE_BYTES = MAX_FIXTURE_FILE_BYTES
+# A HAR a browser saved (`record --from-har`): every body of a session, so more room.
+MAX_HAR_FILE_BYTES = 64 * MIB
 
 
 class FileRefused(OSError):
