@@ -29,6 +29,7 @@ from vivi_emulator.errors import (
     NotFound,
     StatusReply,
     ValidationFailed,
+    echoed,
 )
 from vivi_emulator.files import Files
 from vivi_emulator.gate import Gate
@@ -172,7 +173,7 @@ class Emulator(Scripting, Files):
         key = key or secrets.token_urlsafe(24)
         if not await self.store.add_channel(channel_id, key):
             raise ValidationFailed(
-                f"channel '{channel_id}' exists; rotate its key instead",
+                f"channel '{echoed(channel_id)}' exists; rotate its key instead",
                 [FieldError("id", "already exists")],
             )
         return key
@@ -180,14 +181,14 @@ class Emulator(Scripting, Files):
     async def rotate_key(self, channel_id: str, key: str | None = None) -> str:
         key = key or secrets.token_urlsafe(24)
         if not await self.store.set_key(channel_id, key):
-            raise NotFound(f"unknown channel '{channel_id}'")
+            raise NotFound(f"unknown channel '{echoed(channel_id)}'")
         return key
 
     async def remove_channel(self, channel_id: str) -> None:
         """Remove a channel, its key, and everything kept for it (threads, files, journal,
         queue, overrides): what a test that made a channel on a shared emulator leaves behind."""
         if not await self.store.remove_channel(channel_id):
-            raise NotFound(f"unknown channel '{channel_id}'")
+            raise NotFound(f"unknown channel '{echoed(channel_id)}'")
         await self.reset(channel_id)
 
     # --- messages -------------------------------------------------------------------------------
