@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
     emulator = emulator or Emulator(settings)
     api_routes, hot = channels_api(emulator)
     middleware = [
-        Middleware(Edge, access_log=settings.access_log),
+        Middleware(Edge, access_log=settings.access_log, drain_bytes=settings.limits.largest_body),
         Middleware(Guard, settings=settings),
         Middleware(HotPaths, endpoints=hot),
     ]

@@ -31,7 +31,13 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vivi_emulator.control.access import is_loopback
-from vivi_emulator.errors import ApiError, Forbidden, UnsupportedMediaType, error_response
+from vivi_emulator.errors import (
+    ApiError,
+    Forbidden,
+    UnsupportedMediaType,
+    echoed,
+    error_response,
+)
 from vivi_emulator.settings import Settings
 
 CONTROL_PREFIX = "/_emulator"
@@ -110,7 +116,7 @@ class Guard:
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
-        if host is None or self.host_allowed(host):
+        if host is None or _optional_host(scope, host) or self.host_allowed(host):
             return None
         return _foreign(host)
 
@@ -118,8 +124,14 @@ class Guard:
         """The refusal of a control request: a foreign Host, a cross-origin browser request,
         or a write with a body that is not JSON."""
         seen = _ControlHeaders.of(scope)
-        if self.check_hosts and seen.host is not None and not self.host_allowed(seen.host):
-            return _foreign(seen.host)
+        host = seen.host
+        if (
+            self.check_hosts
+            and host is not None
+            and not _optional_host(scope, host)
+            and not self.host_allowed(host)
+        ):
+            return _foreign(host)
         if (
             seen.origin is not None and not _same_origin(seen.origin, scope["scheme"], seen.host)
         ) or (seen.fetch_site is not None and seen.fetch_site.lower() not in _SAME_ORIGIN_FETCH):
@@ -137,9 +149,16 @@ class Guard:
         return None
 
 
+def _optional_host(scope: Scope, host: bytes) -> bool:
+    """An empty Host on HTTP/1.0, where Host is optional: granian hands the app an empty header
+    (and ``http_version`` "1") where uvicorn hands none, and both mean the same. Not a browser,
+    which always sends the name it resolved, so nothing a rebound name could use."""
+    return not host and scope.get("http_version") in ("1.0", "1")
+
+
 def _foreign(host: bytes) -> Forbidden:
     return Forbidden(
-        f"Host '{host.decode('latin-1')}' is not a name of this emulator: on a loopback "
+        f"Host '{echoed(host.decode('latin-1'))}' is not a name of this emulator: on a loopback "
         "address only this machine's names are answered (a guard against DNS "
         "rebinding); add it to allowed_hosts (VIVI_EMULATOR_ALLOWED_HOSTS) to allow it"
     )

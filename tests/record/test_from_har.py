@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 
+from vivi_emulator.reading import MAX_HAR_FILE_BYTES
 from vivi_emulator.record.from_har import HarError, exchange_of, record_from_har
 
 from tests.server import CLI, start
@@ -137,6 +138,17 @@ def test_a_file_that_is_not_a_har_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no log.entries" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_device_or_an_oversize_har_is_refused_unread(tmp_path: Path) -> None:
+    # /dev/zero would be read without end; a file past the bound is refused before it is read.
+    with pytest.raises(HarError, match="not a regular file"):
+        record_from_har(Path("/dev/zero"), tmp_path / "out")
+    big = tmp_path / "big.har"
+    with big.open("wb") as out:
+        out.truncate(MAX_HAR_FILE_BYTES + 1)
+    with pytest.raises(HarError, match="over the limit"):
+        record_from_har(big, tmp_path / "out")
 
 
 def test_upstream_or_har_not_both() -> None:

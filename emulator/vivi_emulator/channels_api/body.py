@@ -20,6 +20,7 @@ from vivi_emulator.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
+    echoed,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -77,7 +78,7 @@ def media_type(request: Request) -> str:
 def require_media_type(request: Request, expected: str) -> None:
     got = media_type(request)
     if got != expected:
-        shown = got or "none"
+        shown = echoed(got) or "none"
         raise UnsupportedMediaType(f"Content-Type must be {expected}, got {shown}")
 
 

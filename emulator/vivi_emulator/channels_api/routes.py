@@ -187,7 +187,7 @@ def _stream(emulator: Emulator) -> _Handler:
         async def finished(played: Played) -> None:
             if played.events or not played.client_left:
                 lease.delivered()
-            exchange.trace.played = played  # its bytes, for the journal's HAR export
+            exchange.trace.played = played  # its bytes and first byte's time, for the journal
             exchange.report(200, played.events, client_left=played.client_left)
             await exchange.close()  # the lease outlives the handler: settled here
 

@@ -40,6 +40,7 @@ from vivi_emulator.control.models import (
     ScenarioList,
     StructuredState,
 )
+from vivi_emulator.control.shared_keys import refuse_shared_key
 from vivi_emulator.errors import (
     FieldError,
     ValidationFailed,
@@ -51,6 +52,7 @@ from vivi_emulator.har import har_bytes
 from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.scenarios.latency import PROFILES
 from vivi_emulator.scenarios.loader import FixtureError
+from vivi_emulator.scenarios.model_errors import deepest
 from vivi_emulator.service import Emulator
 from vivi_emulator.structured import StructuredOutput
 
@@ -59,22 +61,16 @@ Channel = Annotated[
 ]
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    # FastAPI's locations start with where the value was ("body", "query", "path", "header").
-    return ".".join(str(p) for p in loc[1:]) or str(loc[0] if loc else "body")
-
-
 async def _invalid_request(_: Request, exc: Exception) -> Response:
     """A control request FastAPI found invalid: 422 naming each field and why, as the VIVI
     surface answers; never FastAPI's default body, which echoes the whole input back."""
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        FieldError(
-            "body" if e["type"] == "json_invalid" else _field(tuple(e["loc"])),
-            "is not valid JSON" if e["type"] == "json_invalid" else str(e["msg"]),
-        )
-        for e in exc.errors()
-    ]
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        errors = [FieldError("body", "is not valid JSON")]
+    else:
+        # FastAPI's locations start with where the value was ("body", "query", "path").
+        located = [{**e, "loc": tuple(e["loc"])[1:] or tuple(e["loc"])} for e in exc.errors()]
+        errors = [FieldError(field or "body", reason) for field, reason in deepest(located)]
     summary = "; ".join(f"{e.field}: {e.reason}" for e in errors)
     return error_response(ValidationFailed(f"invalid request: {summary}", errors))
 
@@ -343,6 +339,7 @@ def _channels(app: FastAPI, emulator: Emulator) -> None:
 
     @app.post("/channels", response_model=ChannelKey, status_code=201)
     async def add_channel(channel: NewChannel) -> ChannelKey:
+        await refuse_shared_key(emulator.store, channel.id, channel.key)
         key = await emulator.add_channel(channel.id, channel.key)
         return ChannelKey(id=channel.id, key=key)
 
@@ -357,6 +354,7 @@ def _channels(app: FastAPI, emulator: Emulator) -> None:
 
     @app.post("/channels/{channel_id}/rotate", response_model=ChannelKey)
     async def rotate(channel_id: str, new: Annotated[NewKey | None, Body()] = None) -> ChannelKey:
+        await refuse_shared_key(emulator.store, channel_id, new.key if new else None)
         key = await emulator.rotate_key(channel_id, new.key if new else None)
         return ChannelKey(id=channel_id, key=key)
 

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vivi_emulator import sse
+from vivi_emulator.reading import MAX_HAR_FILE_BYTES, read_bounded
 from vivi_emulator.record.recording import Exchange, Recording, TimedFrames
 from vivi_emulator.redaction import Redactor, is_credential_header
 
@@ -106,7 +107,7 @@ def record_from_har(har_file: Path, out: Path) -> tuple[Path, int]:
     session rolls over to a new file); the last file's path and how many scenarios were written
     (HarError when the file is not a HAR)."""
     try:
-        har = json.loads(har_file.read_text(encoding="utf-8"))
+        har = json.loads(read_bounded(har_file, MAX_HAR_FILE_BYTES).decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise HarError(f"cannot read {har_file} as JSON: {exc}") from None
     entries = _entries(har)
