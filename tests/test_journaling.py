@@ -13,6 +13,7 @@ from vivi_emulator.redaction import REDACTED, Redactor
 from vivi_emulator.scenarios.script import CHUNK, END, START, ScriptEvent
 from vivi_emulator.sse import encode_event, frame
 from vivi_emulator.store.keys import KeyRing
+from vivi_emulator.streaming import Played
 
 KEY = "sk-live-123"
 
@@ -149,3 +150,72 @@ def test_a_key_echoed_across_stream_chunks_is_redacted_in_the_events() -> None:
 def test_a_lone_surrogate_is_cut_without_an_error() -> None:
     # A client's JSON may carry "\ud800"; the journal keeps what it can, it never fails.
     assert cut("a\ud800" * 10, 5) == ("aa…[truncated: 35 more bytes]", True)
+
+
+# --- the entry's fields and bounds (mutation survivors) ------------------------------------
+
+
+def _stream(body: str | bytes | None, events: list[dict[str, str]], **headers: str) -> Trace:
+    call = Call(
+        "POST", "/channelsApi/c/stream", "c", {"vivi-api-key": SECRET, **headers}, 1234.5, 100.0
+    )
+    played = Played(events=events, sent=_frames(*(e["message"] for e in events)), first_byte=100.25)
+    return Trace(call, [], body=body, events=events, status=200, played=played)
+
+
+def test_a_streams_entry_keeps_each_field_redacted() -> None:
+    trace = _stream(f"my key {SECRET}", _events(f"key {SECRET}", "!"), **{"x-note": SECRET})
+    entry = Journaling(entry_bytes=49152).entry(trace, KeyRing.of({"c": SECRET}))
+    assert (entry.time, entry.channel, entry.status) == (1234.5, "c", 200)
+    assert (entry.body, entry.body_truncated) == (f"my key {REDACTED}", False)
+    assert entry.body_truncated is False
+    redacted = _events(f"key {REDACTED}", "!")
+    assert (entry.events, entry.events_left_out) == (tuple(redacted), 0)
+    assert (entry.text, entry.text_truncated) == (
+        b"".join(_frames(f"key {REDACTED}", "!")).decode(),
+        False,
+    )
+    assert entry.first_byte_ms == 250.0
+    assert dict(entry.headers) == {"vivi-api-key": REDACTED, "x-note": REDACTED}
+
+
+def test_an_entry_without_a_body_says_nothing_was_cut() -> None:
+    entry = Journaling(entry_bytes=49152).entry(_stream(None, []), KeyRing.of({"c": SECRET}))
+    assert entry.body is None
+    assert entry.body_truncated is False
+
+
+def test_the_body_gets_a_third_of_the_entry_and_the_events_the_rest() -> None:
+    # 3001 bytes: the body's share is 1000, the events' 2001 (not a multiple of 3 on purpose).
+    journaling, ring = Journaling(entry_bytes=3001), KeyRing.of({"c": SECRET})
+    name = "on_chat_model_stream"
+    fits = _events("x" * (2001 - 32 - len(name)))
+    over = _events("x" * (2002 - 32 - len(name)))
+    at_edge = journaling.entry(_stream("b" * 1000, fits), ring)
+    assert (at_edge.body, at_edge.body_truncated) == ("b" * 1000, False)
+    assert (len(at_edge.events or ()), at_edge.events_left_out) == (1, 0)
+    past = journaling.entry(_stream("b" * 1001, over), ring)
+    assert (past.body, past.body_truncated) == ("b" * 1000 + "…[truncated: 1 more bytes]", True)
+    assert (past.events, past.events_left_out) == ((), 1)
+
+
+def test_a_bytes_body_over_its_share_is_decoded_and_cut_without_an_error() -> None:
+    entry = Journaling(entry_bytes=3001).entry(
+        _stream(b"\xff" + b"b" * 1500, []), KeyRing.of({"c": SECRET})
+    )
+    assert entry.body_truncated is True
+    assert (entry.body or "").startswith("\ufffd" + "b" * 997 + "…[truncated:")
+
+
+def test_a_clients_headers_are_redacted_once_per_redactor_and_kept_within_a_bound() -> None:
+    journaling, ring = Journaling(entry_bytes=49152), KeyRing.of({"c": SECRET})
+    first = journaling.entry(_stream(None, []), ring).headers
+    assert journaling.entry(_stream(None, []), ring).headers is first
+    sizes = set()
+    for n in range(300):
+        journaling.entry(_stream(None, [], **{"x-n": str(n)}), ring)
+        sizes.add(len(journaling._headers))
+    assert max(sizes) == 256  # the cache's bound: cleared when full
+    rotated = KeyRing.of({"c": "key-new"}, ever=[SECRET])
+    again = journaling.entry(_stream(None, [], **{"x-note": "key-new"}), rotated)
+    assert dict(again.headers)["x-note"] == REDACTED
