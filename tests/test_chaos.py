@@ -15,7 +15,20 @@ import pytest
 from pydantic import ValidationError
 
 from vivi_emulator.app import create_app
-from vivi_emulator.chaos import ChaosSettings, DisconnectFault, StatusFault, _at, draw
+from vivi_emulator.chaos import (
+    ChaosSettings,
+    DisconnectFault,
+    ErrorEventFault,
+    MalformedFault,
+    NoEndFault,
+    StallFault,
+    StatusFault,
+    WireFault,
+    _at,
+    _Kind,
+    draw,
+)
+from vivi_emulator.scenarios.model import ErrorEvent, Fault, Malformed, Stall
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings, load_settings
 
@@ -338,3 +351,81 @@ def test_a_random_break_point_is_after_the_start_and_before_the_end() -> None:
     assert {_at(None, 2, random.Random(seed)) for seed in range(50)} == {1}
     assert _at(4, 10, random.Random(0)) == 4
     assert _at(40, 10, random.Random(0)) == 10  # never past the reply's last event
+
+
+# --- each fault's injection, the preset and the description (mutation survivors) -----------
+
+
+@pytest.mark.parametrize(
+    ("fault", "retry_after", "detail"),
+    [
+        (StatusFault(code=429, rate=1), "1", "rate limit exceeded, retry later"),
+        (StatusFault(code=503, rate=1), "1", "service unavailable"),
+        (StatusFault(code=504, rate=1), None, "gateway timeout"),
+        (StatusFault(code=500, rate=1, retry_after=7), "7", "internal server error"),
+        (StatusFault(code=418, rate=1), None, "request failed"),
+    ],
+)
+def test_a_status_fault_answers_its_code_with_retry_after_where_due(
+    fault: StatusFault, retry_after: str | None, detail: str
+) -> None:
+    injection = fault.inject(random.Random(0))
+    assert injection.kind == f"status {fault.code}"
+    assert injection.status is not None
+    assert injection.status.status_code == fault.code
+    assert injection.status.headers.get("Retry-After") == retry_after
+    assert injection.status.body() == {"detail": detail}
+
+
+def _struck(fault: _Kind, events: int = 5) -> tuple[str, Fault, str]:
+    injection = fault.inject(random.Random(1))
+    assert injection.stream is not None
+    made, said = injection.stream(events)
+    return injection.kind, made, said
+
+
+def test_each_stream_fault_strikes_where_it_is_told() -> None:
+    # after_events=0 is a point a random draw never picks (it is after the start event).
+    assert _struck(DisconnectFault(rate=1, after_events=0)) == (
+        "disconnect",
+        Fault(close_after_events=0),
+        "disconnect after 0 events",
+    )
+    assert _struck(StallFault(rate=1, after_events=0, ms=20)) == (
+        "stall",
+        Fault(stall=Stall(after_events=0, ms=20)),
+        "stall of 20 ms after 0 events",
+    )
+    assert _struck(MalformedFault(rate=1, after_events=0)) == (
+        "malformed",
+        Fault(malformed=Malformed(after_events=0)),
+        "malformed frame after 0 events",
+    )
+    assert _struck(ErrorEventFault(rate=1, after_events=0, message="boom")) == (
+        "error_event",
+        Fault(error_event=ErrorEvent(after_events=0, message="boom")),
+        "error event after 0 events",
+    )
+    assert _struck(NoEndFault(rate=1)) == ("no_end", Fault(omit_end=True), "no end event")
+
+
+@pytest.mark.parametrize(
+    "fault", [StallFault(rate=1), MalformedFault(rate=1), ErrorEventFault(rate=1)]
+)
+def test_a_stream_fault_without_a_point_draws_one_from_its_own_generator(fault: _Kind) -> None:
+    _, _, said = _struck(fault, events=3)
+    assert said.endswith(("after 1 events", "after 2 events"))
+
+
+def test_the_flaky_preset_and_any_mix_describe_themselves() -> None:
+    flaky = ChaosSettings(preset="flaky", seed=7)
+    assert flaky.describe() == (
+        "5 % status 429, 2 % status 500, 2 % status 503, 3 % disconnect, 1 % stall, "
+        "1 % malformed, 1 % no_end (seed 7)"
+    )
+    mix = ChaosSettings(
+        faults=(WireFault(name="crlf", rate=0.5), NoEndFault(rate=0.25)), include_named=True
+    )
+    assert mix.describe() == "50 % wire crlf, 25 % no_end; named scenarios too"
+    assert ChaosSettings().describe() == "off"
+    assert ChaosSettings(faults=(NoEndFault(rate=0),)).describe() == "off"
