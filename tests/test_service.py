@@ -10,6 +10,8 @@ import anyio
 import httpx
 import pytest
 
+from vivi_emulator.errors import FieldError, ValidationFailed
+from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Limits, Settings
 
 from tests.support import AUTH, OTHER_THREAD, THREAD, serving, sse_events, url
@@ -135,3 +137,24 @@ async def test_queued_replies_get_distinct_names_when_queued_at_once(
             )
     names = (await client.get(f"{C}/queue")).json()["queue"]
     assert sorted(names) == sorted({f"queued-{n}" for n in range(1, 9)})
+
+
+# --- channels and keys (mutation survivors) -------------------------------------------------
+
+
+async def test_a_channel_added_twice_is_refused_naming_the_id_and_keeps_its_key(
+    state: str,
+) -> None:
+    emulator = Emulator(Settings(access_log=False, reload_fixtures=False, state=state))
+    await emulator.start()
+    try:
+        made = await emulator.add_channel("twice")
+        assert len(made) == 32  # secrets.token_urlsafe(24): 24 random bytes
+        assert await emulator.add_channel("given", "the-given-key") == "the-given-key"
+        with pytest.raises(ValidationFailed) as caught:
+            await emulator.add_channel("twice", "another-key")
+        assert caught.value.detail == "channel 'twice' exists; rotate its key instead"
+        assert caught.value.errors == [FieldError("id", "already exists")]
+        assert (await emulator.check_key("twice", made)) is not None
+    finally:
+        await emulator.close()
