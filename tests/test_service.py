@@ -10,7 +10,7 @@ import anyio
 import httpx
 import pytest
 
-from vivi_emulator.errors import FieldError, ValidationFailed
+from vivi_emulator.errors import FieldError, NotFound, ValidationFailed
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Limits, Settings
 
@@ -156,5 +156,27 @@ async def test_a_channel_added_twice_is_refused_naming_the_id_and_keeps_its_key(
         assert caught.value.detail == "channel 'twice' exists; rotate its key instead"
         assert caught.value.errors == [FieldError("id", "already exists")]
         assert (await emulator.check_key("twice", made)) is not None
+    finally:
+        await emulator.close()
+
+
+async def test_rotating_or_removing_an_unknown_channel_is_a_404_naming_it(state: str) -> None:
+    emulator = Emulator(Settings(access_log=False, reload_fixtures=False, state=state))
+    await emulator.start()
+    try:
+        with pytest.raises(NotFound) as rotated:
+            await emulator.rotate_key("nope")
+        assert rotated.value.detail == "unknown channel 'nope'"
+        with pytest.raises(NotFound) as removed:
+            await emulator.remove_channel("nope")
+        assert removed.value.detail == "unknown channel 'nope'"
+        old = await emulator.add_channel("kept")
+        new = await emulator.rotate_key("kept")
+        assert len(new) == 32
+        assert new != old
+        await emulator.check_key("kept", new)
+        await emulator.remove_channel("kept")
+        with pytest.raises(NotFound):
+            await emulator.rotate_key("kept", "k")
     finally:
         await emulator.close()
