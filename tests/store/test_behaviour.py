@@ -547,3 +547,11 @@ async def test_keys_kept_redacted_are_the_most_recent_within_the_bound(stores: S
     ever = (await store.keys()).ever
     # The four most recent keys given, and the current ones: no fewer, no more.
     assert ever == {"key-a2", "key-a3", "key-a4", "key-a5", "key-b"}
+
+
+async def test_a_key_given_again_counts_as_recent_for_the_redaction_bound(stores: Stores) -> None:
+    store = stores.make(redacted_keys=4)
+    for key in ["k0", "k1", "k2", "k3", "k0", "k4"]:
+        assert await store.set_key("a", key)
+    ever = (await store.keys()).ever
+    assert ever == {"k0", "k2", "k3", "k4", "key-b"}  # k1 is the oldest now, not k0
