@@ -219,3 +219,17 @@ def test_a_clients_headers_are_redacted_once_per_redactor_and_kept_within_a_boun
     rotated = KeyRing.of({"c": "key-new"}, ever=[SECRET])
     again = journaling.entry(_stream(None, [], **{"x-note": "key-new"}), rotated)
     assert dict(again.headers)["x-note"] == REDACTED
+
+
+def test_wire_shaped_bytes_are_kept_when_every_key_is_found_in_them() -> None:
+    """CRLF line ends (a wire option): the key is in one frame, so the text is the bytes as
+    sent with the key replaced, not the events framed again in VIVI's own line ends."""
+    sent = [f.replace(b"\n", b"\r\n") for f in _frames(f"key {KEY}", "!")]
+    events = [*_events(f"key {REDACTED}", "!"), {"raw": "data: not json\r\n\r\n"}]
+    text, _ = stream_text(sent, events, Redactor([KEY]), 10_000)
+    assert text == b"".join(sent).decode().replace(KEY, REDACTED)
+
+
+def test_bytes_sent_that_are_not_utf8_are_journaled_with_replacement_characters() -> None:
+    text, cut = stream_text([b"data: \xff\n\n"], [], Redactor([KEY]), 10_000)
+    assert (text, cut) == ("data: \ufffd\n\n", False)
