@@ -225,7 +225,9 @@ async def test_the_journal_keeps_the_last_entries_in_order(stores: Stores) -> No
         await store.record(entry(status=status))
     kept = await store.journal()
     assert [e.status for e in kept] == [401, 422, 429]
-    assert [e.id for e in kept] == sorted(e.id for e in kept)
+    ids = [e.id for e in kept]
+    assert ids == sorted(set(ids))  # the store's order: distinct and increasing
+    assert min(ids) > 0  # 0 is an entry's id before it is kept
     assert kept[0].items == (ItemRecord(T1, 1, "echo", ChosenBy.DEFAULT),)
     assert kept[0].body == '{"message": "hi"}'
 
