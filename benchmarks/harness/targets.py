@@ -23,6 +23,8 @@ ALL_TARGETS = [
     "bare-granian-log",
     "bare-uvicorn",
     "bare-granian-2w",
+    "raw-rsgi",
+    "raw-asgi",
     "prism",
     "wiremock",
 ]
@@ -64,10 +66,10 @@ def _emulator_argv(*args: str) -> Argv:
     return argv
 
 
-def _granian_argv(*args: str) -> Argv:
+def _granian_argv(*args: str, interface: str = "asgi", app: str = "bare_app:app") -> Argv:
     def argv(port: int) -> list[str]:
-        base = [str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1"]
-        tail = ["--working-dir", str(BENCH), "bare_app:app"]
+        base = [str(BIN / "granian"), "--interface", interface, "--host", "127.0.0.1"]
+        tail = ["--working-dir", str(BENCH), app]
         return [*base, "--port", str(port), *args, *tail]
 
     return argv
@@ -108,10 +110,11 @@ def _emulator(
 
 
 def _bare(name: str, label: str, argv: Argv, env: dict[str, str]) -> Target:
-    server = name.split("-")[1]
+    server = "granian" if name.startswith("raw-") else name.split("-")[1]
     workers = 2 if name.endswith("-2w") else 1
-    # The access-logging variant is there for the invoke ratio only: no delayed streams.
-    scripted = not name.endswith("-log")
+    # The access-logging variant is there for the invoke ratio only, and the raw apps answer
+    # invoke and stream only (the physical limit): no delayed streams.
+    scripted = not name.endswith("-log") and not name.startswith("raw-")
     return Target(name, label, argv, "bare", server, workers=workers, env=env, scripted=scripted)
 
 
@@ -141,6 +144,20 @@ def _bare_targets(env: dict[str, str]) -> list[Target]:
             "bare-granian-2w",
             "bare Starlette on granian, 2 workers, no access log",
             _granian_argv(*two, "--no-access-log"),
+            env,
+        ),
+        # The physical limit of one Python worker: the same bytes with no framework at all,
+        # under granian's native interface (RSGI) and under ASGI.
+        _bare(
+            "raw-rsgi",
+            "raw RSGI app on granian, no framework, no access log",
+            _granian_argv(*one, "--no-access-log", interface="rsgi", app="raw_rsgi_app:app"),
+            env,
+        ),
+        _bare(
+            "raw-asgi",
+            "raw ASGI app on granian, no framework, no access log",
+            _granian_argv(*one, "--no-access-log", app="raw_asgi_app:app"),
             env,
         ),
     ]

@@ -19,14 +19,13 @@ from vivi_emulator.channels_api.routes import HotPaths, channels_api
 from vivi_emulator.edge import Edge
 from vivi_emulator.errors import ApiError, error_response, install_error_handlers
 from vivi_emulator.guard import Guard
+from vivi_emulator.paths import CONTROL_PREFIX
 from vivi_emulator.playground import routes as playground_routes
 from vivi_emulator.scenarios.reload import watch_fixtures
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings, load_resolved
 from vivi_emulator.spec import contract_json, contract_text
 from vivi_emulator.streaming import quiet_aborts
-
-CONTROL_PREFIX = "/_emulator"
 
 
 def _meta_routes(emulator: Emulator) -> list[Route]:

@@ -98,6 +98,17 @@ class ReplyTooLarge(ApiError):
     status_code = 500
 
 
+# The ``detail`` of a scripted status that gives no body of its own (a scenario's ``status``,
+# chaos's status fault): one table for both.
+STATUS_PHRASES = {
+    429: "rate limit exceeded, retry later",
+    500: "internal server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
+}
+
+
 class StatusReply(ApiError):
     """A scripted non-200 answer (429, 500, ...): any status, headers and JSON body."""
 

@@ -30,11 +30,12 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from vivi_emulator.caches import Cache
 from vivi_emulator.control.access import is_loopback
 from vivi_emulator.errors import ApiError, Forbidden, UnsupportedMediaType, error_response
+from vivi_emulator.paths import CONTROL_PREFIX
 from vivi_emulator.settings import Settings
 
-CONTROL_PREFIX = "/_emulator"
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SAME_ORIGIN_FETCH = frozenset({b"same-origin", b"none"})
 # Names that can only mean this machine, or that no public DNS can make mean anything else.
@@ -68,14 +69,13 @@ class Guard:
         self.allowed = tuple(h.lower().rstrip(".") for h in settings.allowed_hosts)
         self.bind = settings.host.strip("[]").lower()
         self.check_hosts = is_loopback(settings.host) or bool(self.allowed)
-        self._decided: dict[bytes, bool] = {}
+        # Host header values seen, and whether each is allowed (owned: cleared when full).
+        self._decided: Cache[bytes, bool] = Cache(256)
 
     def host_allowed(self, host: bytes) -> bool:
         decided = self._decided.get(host)
         if decided is None:
-            if len(self._decided) >= 256:
-                self._decided.clear()
-            decided = self._decided[host] = self._allowed(host.decode("latin-1"))
+            decided = self._decided.put(host, self._allowed(host.decode("latin-1")))
         return decided
 
     def _allowed(self, host: str) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from vivi_emulator.caches import Cache
 from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus, Trace
 from vivi_emulator.chaos import Injection, draw
 from vivi_emulator.conversations import Choice, choose
@@ -33,11 +34,12 @@ from vivi_emulator.errors import (
 from vivi_emulator.files import Files
 from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.journaling import Journaling
+from vivi_emulator.rendering import Rendered
 from vivi_emulator.resources import default_fixtures_dir
 from vivi_emulator.runtime import RunTime
 from vivi_emulator.scenarios.choosing import matches
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.engine import BuildOptions, build_script
+from vivi_emulator.scenarios.engine import BuildOptions, build_script, constant_scripts
 from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios
 from vivi_emulator.scenarios.script import Script
@@ -82,7 +84,12 @@ class Emulator(Scripting, Files):
                 store = open_store(settings.state, channels, self.bounds)
         self.store = store
         self.seed = settings.seed if settings.seed is not None else 0
-        self._options: dict[int, BuildOptions] = {}
+        # The emulator's caches (caches.Cache), each cleared here when the fixtures change:
+        # build options per latency profile (keyed by the profile's id; the entry keeps the
+        # profile alive), constant scripts, and what is rendered of each constant script.
+        self._options: Cache[int, BuildOptions] = Cache(64)
+        self._constants = constant_scripts()
+        self._renderings: Cache[int, Rendered] = Cache(4096)
         self.run_time = RunTime(settings)
         self.scenarios: ScenarioSet = self.load_scenarios()
         self._scenarios_version = 0
@@ -122,6 +129,8 @@ class Emulator(Scripting, Files):
     def load_scenarios(self) -> ScenarioSet:
         """Load the fixtures again; on any error keep the current set (FixtureError is raised)."""
         self.scenarios = load_scenarios(self.fixture_folders)
+        self._constants.clear()
+        self._renderings.clear()
         for note in self.scenarios.notes:
             log.warning("fixtures: %s", note)
         return self.scenarios
@@ -261,12 +270,22 @@ class Emulator(Scripting, Files):
         once per profile: each request of a channel reads the same one)."""
         options = self._options.get(id(latency))
         if options is None or options.latency is not latency:
-            if len(self._options) >= 64:
-                self._options.clear()
             settings = self.settings
-            options = BuildOptions(self.seed, settings.time_scale, settings.wire, latency)
-            self._options[id(latency)] = options  # it keeps the profile, and so the id, alive
+            options = BuildOptions(
+                self.seed, settings.time_scale, settings.wire, latency, self._constants
+            )
+            self._options.put(id(latency), options)  # it keeps the profile, and the id, alive
         return options
+
+    def rendered(self, script: Script) -> Rendered:
+        """What the wire needs of ``script``, made once for a constant (shared) script."""
+        if not script.shared:
+            return Rendered(script)
+        # Keyed by the script's id: the entry keeps the script alive, so the id is not reused.
+        made = self._renderings.get(id(script))
+        if made is None or made.script is not script:
+            made = self._renderings.put(id(script), Rendered(script))
+        return made
 
     def _wired(self, script: Script, injection: Injection) -> Script:
         """The script with chaos's wire fault on it, said in ``injected`` for the journal."""

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 from starlette.types import Message, Receive, Scope, Send
 
-from vivi_emulator.scenarios.script import Script, ScriptEvent
-from vivi_emulator.sse import frame
-from vivi_emulator.wire.plan import Plan, plan
+from vivi_emulator.rendering import Played, Rendered, Write, writes_of
+from vivi_emulator.scenarios.script import Script
 
 STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -28,51 +26,9 @@ STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-# (delay, bytes, the events as the journal shows them)
-_Batch = tuple[float, bytes, list[dict[str, str]]]
-
-
-def _batches(script: Script) -> Iterator[_Batch]:
-    """Each run of events due at the same time, joined into one write."""
-    pending: list[ScriptEvent] = []
-    for event in script.events:
-        if event.delay > 0 and pending:
-            yield _batch(pending)
-            pending = []
-        pending.append(event)
-    if pending:
-        yield _batch(pending)
-
-
-def _batch(events: list[ScriptEvent]) -> _Batch:
-    return events[0].delay, b"".join(frame(e) for e in events), journal_events(tuple(events))
-
-
-def encoded(script: Script) -> list[_Batch]:
-    """The script's writes, encoded once per script (a constant script is shared by requests)."""
-    batches: list[_Batch] | None = script.encoded
-    if batches is None:
-        batches = list(_batches(script))
-        object.__setattr__(script, "encoded", batches)
-    return batches
-
-
-def wire_plan(script: Script) -> Plan:
-    """The writes of a script with wire options (vivi_emulator.wire), made once per script."""
-    made: Plan | None = script.encoded
-    if made is None:
-        made = plan(script)
-        object.__setattr__(script, "encoded", made)
-    return made
-
-
-def journal_events(events: tuple[ScriptEvent, ...]) -> list[dict[str, str]]:
-    return [
-        {"raw": e.raw.decode("utf-8", "replace")}
-        if e.raw is not None
-        else {"message": e.message, "event": e.event}
-        for e in events
-    ]
+def encoded(script: Script) -> list[Write]:
+    """The writes of a script without wire options (``rendering.writes_of``)."""
+    return writes_of(script)
 
 
 _UNFINISHED = "ASGI callable returned without completing response."
@@ -94,41 +50,28 @@ def quiet_aborts() -> None:
         logger.addFilter(_QuietAborts())
 
 
-@dataclass(slots=True)
-class Played:
-    """How a stream went: the events sent, and whether the client left before its end."""
-
-    events: list[dict[str, str]] = field(default_factory=list)
-    client_left: bool = False
-    finished: bool = False
-
-
 class EventStream:
     """Plays ``script`` as an ``text/event-stream`` response with ``headers`` (the stream's own,
     ``STREAM_HEADERS``, with a scenario's in place of those of the same name)."""
 
     def __init__(
         self,
-        script: Script,
+        script: Script | Rendered,
         headers: Sequence[tuple[bytes, bytes]] = STREAM_HEADERS,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
         on_finish: Callable[[Played], Awaitable[None]] | None = None,
     ) -> None:
-        self.script = script
+        rendered = script if isinstance(script, Rendered) else Rendered(script)
+        self.script = rendered.script
         self._sleep = sleep
         self._clock = clock
         self._on_finish = on_finish
         self.headers = list(headers)
         # Without wire options, the docs' framing; with them, the writes the options ask for.
-        self.abort = script.abort
-        self.linger = 0.0
-        if script.wire is None:
-            self.batches = encoded(script)
-        else:
-            wired = wire_plan(script)
-            self.batches, self.abort, self.linger = wired.writes, wired.abort, wired.linger
-        self.played = Played()
+        self.batches, self.abort, self.linger = rendered.writes, rendered.abort, rendered.linger
+        self.timed = rendered.timed
+        self.played = Played(rendered)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -152,24 +95,21 @@ class EventStream:
         if self._on_finish is not None:
             await self._on_finish(self.played)
 
-    @property
-    def timed(self) -> bool:
-        return self.linger > 0 or any(delay > 0 for delay, _, _ in self.batches)
-
     async def _play(self, send: Send) -> None:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
             # Each event is due at a time fixed from the start (the sum of the delays before
             # it), so a late wake-up delays one event, and lateness never adds up over a stream.
             due = self._clock()
-            for delay, chunk, events in self.batches:
+            played = self.played
+            for delay, chunk, _ in self.batches:
                 if delay > 0:
                     due += delay
                     wait = due - self._clock()
                     if wait > 0:
                         await self._sleep(wait)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                self.played.events.extend(events)
+                played.sent += 1
             if self.abort and self.linger > 0:
                 await self._sleep(self.linger)  # an idle cut: the silence passes first
             await self._finish()

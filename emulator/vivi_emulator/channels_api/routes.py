@@ -42,8 +42,9 @@ from vivi_emulator.errors import (
     json_bytes,
 )
 from vivi_emulator.paths import parse_api_path
+from vivi_emulator.rendering import Played
 from vivi_emulator.service import Emulator
-from vivi_emulator.streaming import STREAM_HEADERS, EventStream, Played
+from vivi_emulator.streaming import STREAM_HEADERS, EventStream
 from vivi_emulator.wire.gateway import gateway_failure
 
 Endpoint = Callable[[Request], Awaitable[ASGIApp]]
@@ -196,12 +197,12 @@ def _stream(emulator: Emulator) -> _Handler:
 
         async def finished(played: Played) -> None:
             trace.status = 200
-            trace.events = played.events
+            trace.stream = played
             trace.client_left = played.client_left
             await emulator.finish(trace)
 
         return EventStream(
-            answer.script,
+            emulator.rendered(answer.script),
             with_headers(STREAM_HEADERS, answer.script.headers),
             on_finish=finished,
         )
