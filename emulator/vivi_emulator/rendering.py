@@ -104,6 +104,11 @@ class Played:
         return self.sent == len(self.rendered.writes)
 
     @property
+    def sent_events(self) -> bool:
+        """Whether any event reached the client (a write may carry none: a keep-alive)."""
+        return any(events for _, _, events in self.rendered.writes[: self.sent])
+
+    @property
     def events(self) -> list[dict[str, str]]:
         """The events sent, as the journal shows them."""
         return [event for _, _, events in self.rendered.writes[: self.sent] for event in events]

@@ -3,9 +3,9 @@
 Routes, the control API, the playground and the pytest plugin call these methods and never
 touch the store. A message is answered in steps that map onto the store's atomic ones:
 ``answer`` opens the thread's turn, chooses the scenario (claiming a queued reply if one
-matches; continuing the thread's conversation), draws chaos, and builds the Script; ``keep``
-keeps the turn's exchange and the thread's conversation; ``finish`` turns what happened to the
-request (a ``Trace``) into one immutable journal entry, written once.
+matches; continuing the thread's conversation), draws chaos, and builds the Script. A route
+reaches it through an ``exchange`` (one request), which holds each turn as a lease, settles it
+once by one rule (kept, or given back), and writes the request's one journal entry.
 
 The service knows nothing of HTTP: it takes plain values (``Call``, ``Message``), not request
 models.
@@ -20,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import anyio
+
 from vivi_emulator.caches import Cache
-from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus, Trace
+from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus
 from vivi_emulator.chaos import Injection, draw
 from vivi_emulator.conversations import Choice, choose
 from vivi_emulator.errors import (
@@ -31,6 +33,7 @@ from vivi_emulator.errors import (
     StatusReply,
     ValidationFailed,
 )
+from vivi_emulator.exchange import Exchange
 from vivi_emulator.files import Files
 from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.journaling import Journaling
@@ -47,7 +50,7 @@ from vivi_emulator.scripting import Scripting
 from vivi_emulator.settings import Settings
 from vivi_emulator.store import open_store
 from vivi_emulator.store.base import Bounds, StateStore
-from vivi_emulator.store.values import Conversation, TurnEnd, View
+from vivi_emulator.store.values import KEEP, Conversation, Keep, TurnEnd, View
 from vivi_emulator.wire.named import apply_named
 
 log = logging.getLogger("vivi_emulator.service")
@@ -242,17 +245,17 @@ class Emulator(Scripting, Files):
                 script = self._wired(script, injection)
         except StatusReply as reply:
             if isinstance(reply, ScriptedStatus) or choice is None:
-                await store.cancel_turn(call.channel, message.thread_id, start.turn)
+                await self._give_back(call, message, start.turn)
                 raise
             after = choice.after_status(by_chaos=fault is not None)
-            await store.cancel_turn(call.channel, message.thread_id, start.turn, after)
+            await self._give_back(call, message, start.turn, after)
             chosen_by = ChosenBy.CHAOS if fault is not None else choice.chosen_by
             item = ItemRecord(
                 message.thread_id, start.turn, choice.scenario.name, chosen_by, fault=fault
             )
             raise ScriptedStatus(reply, item) from None
         except BaseException:
-            await store.cancel_turn(call.channel, message.thread_id, start.turn)
+            await self._give_back(call, message, start.turn)
             raise
         chosen_by = ChosenBy.CHAOS if script.injected is not None else choice.chosen_by
         return Answer(
@@ -264,6 +267,17 @@ class Emulator(Scripting, Files):
             choice.conversation,
             script.injected,
         )
+
+    async def _give_back(
+        self,
+        call: Call,
+        message: Message,
+        turn: int,
+        conversation: Conversation | Keep | None = KEEP,
+    ) -> None:
+        # Shielded: a cancelled request gives its turn back too.
+        with anyio.CancelScope(shield=True):
+            await self.store.cancel_turn(call.channel, message.thread_id, turn, conversation)
 
     def _build_options(self, latency: LatencyProfile) -> BuildOptions:
         """The run's options for building scripts, with a channel's latency profile (made
@@ -310,12 +324,14 @@ class Emulator(Scripting, Files):
                     break
         return choose(self.scenarios, ctx, current, queued, view.overrides.forced)
 
-    async def keep(self, call: Call, answer: Answer, trace: Trace | None = None) -> None:
-        """Keep the turn's exchange (the next turn's ``previous_*``); with ``trace``, record
-        the finished request in the same step."""
-        entry = (
-            self.journaling.entry(trace, self.store.cached_keys()) if trace is not None else None
-        )
+    def exchange(self, call: Call) -> Exchange:
+        """A request to the VIVI surface: its turns' leases and its journal entry
+        (``exchange.Exchange``; the turn's rule is written there)."""
+        return Exchange(self, call)
+
+    async def keep(self, call: Call, answer: Answer, entry: JournalEntry | None = None) -> None:
+        """Keep the turn's exchange (the next turn's ``previous_*``); with ``entry``, record
+        the finished request in the same step. Called by a turn's lease only."""
         message = answer.message
         end = TurnEnd(
             call.channel,
@@ -327,9 +343,10 @@ class Emulator(Scripting, Files):
         )
         await self.store.commit_turn(end, entry)
 
-    async def finish(self, trace: Trace) -> None:
-        """Record a finished request in the journal."""
-        await self.store.record(self.journaling.entry(trace, self.store.cached_keys()))
+    async def give_back(self, call: Call, answer: Answer) -> None:
+        """Give the turn back: its answer never reached the client. Called by a turn's lease
+        only."""
+        await self._give_back(call, answer.message, answer.turn)
 
     # --- the journal ----------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The HTTP handlers of the VIVI surface: thin, over the service (``service.Emulator``).
 
 A handler reads the request (key, media type, body), hands plain values to the service, and
-renders what it answers: SSE frames, a JSON reply, file URLs. Every request gets one journal
-entry, written once when its answer is finished (``_journaled``).
+renders what it answers: SSE frames, a JSON reply, file URLs. It reports what the wire did to
+the request's ``Exchange`` (the status, the events sent, the client leaving, an answer
+delivered); the service keeps or gives back each turn and writes the one journal entry.
 
 They are plain Starlette routes, not FastAPI-decorated ones: the contract file, not FastAPI's
 generated schema, is the truth for this surface, and skipping FastAPI's per-request dependency
@@ -21,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vivi_emulator.access_log import add_note
-from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus, Trace
+from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus
 from vivi_emulator.channels_api.answers import JsonAnswer, Nothing, with_headers
 from vivi_emulator.channels_api.body import (
     ClientGone,
@@ -41,6 +42,7 @@ from vivi_emulator.errors import (
     error_response,
     json_bytes,
 )
+from vivi_emulator.exchange import Exchange, TurnLease
 from vivi_emulator.paths import parse_api_path
 from vivi_emulator.rendering import Played
 from vivi_emulator.service import Emulator
@@ -51,7 +53,7 @@ Endpoint = Callable[[Request], Awaitable[ASGIApp]]
 
 # What an uploaded file may do if a browser renders it anyway: nothing (no script, no request).
 UPLOADED_FILE_CSP = "default-src 'none'; sandbox"
-_Handler = Callable[[Request, Trace], Awaitable[ASGIApp]]
+_Handler = Callable[[Request, Exchange], Awaitable[ASGIApp]]
 
 
 def _call(request: Request) -> Call:
@@ -77,35 +79,24 @@ def _broken(answer: Answer) -> AgentFailed:
 
 
 def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
-    """Every request to the VIVI surface gets a journal entry, whatever its answer.
-
-    A handler that answers records its own entry (with its turn, in one step of the store);
-    an error is recorded here. Before an error other than the key's own is answered, the key
-    is checked against the store's current keys: a key rotated by another process is refused
-    as such, not with some later error.
-    """
+    """Every request to the VIVI surface is one ``Exchange``, closed whatever its answer: a
+    handler that answers closes it; an error, a client gone, or a cancellation closes it here."""
 
     async def endpoint(request: Request) -> ASGIApp:
-        trace = Trace(_call(request), [])
+        exchange = emulator.exchange(_call(request))
         try:
-            return await handler(request, trace)
+            return await handler(request, exchange)
         except ApiError as exc:
-            if exc.status_code not in (401, 403, 404):
-                try:
-                    await emulator.check_key_now(trace.call.channel, trace.call.api_key)
-                except ApiError as key_error:
-                    exc = key_error
-            if isinstance(exc, ScriptedStatus):
-                trace.items.append(exc.item)
-                _chaos_note(request, exc.item.fault)
-            trace.status, trace.error = exc.status_code, exc.detail
-            await emulator.finish(trace)
-            raise exc from None
+            error = await exchange.fail(exc)
+            if isinstance(error, ScriptedStatus):
+                _chaos_note(request, error.item.fault)
+            raise error from None
         except ClientGone:
-            trace.client_left = True
-            trace.error = "the client hung up before its answer was ready"
-            await emulator.finish(trace)
+            await exchange.left()
             return Nothing()
+        except BaseException:
+            await exchange.abandon()
+            raise
 
     return endpoint
 
@@ -137,41 +128,42 @@ class HotPaths:
         await self.app(scope, receive, send)
 
 
-async def _read_json(emulator: Emulator, request: Request, trace: Trace, limit: int) -> bytes:
+async def _read_json(emulator: Emulator, request: Request, exchange: Exchange, limit: int) -> bytes:
     """A JSON request's body, its key checked first (401/403/404 before 415/413/422)."""
-    await emulator.check_key(trace.call.channel, trace.call.api_key)
+    call = exchange.call
+    await emulator.check_key(call.channel, call.api_key)
     require_media_type(request, "application/json")
-    trace.body = await read_body(request, limit)
-    return trace.body
+    body = exchange.trace.body = await read_body(request, limit)
+    return body
 
 
-async def _read_message(emulator: Emulator, request: Request, trace: Trace, limit: int) -> Message:
+async def _read_message(
+    emulator: Emulator, request: Request, exchange: Exchange, limit: int
+) -> Message:
     """The message of a stream or invoke request: its key checked, its body read and parsed."""
-    return _message(parse_json(MessageRequest, await _read_json(emulator, request, trace, limit)))
+    raw = await _read_json(emulator, request, exchange, limit)
+    return _message(parse_json(MessageRequest, raw))
 
 
 async def _answered(
-    emulator: Emulator, request: Request, trace: Trace, message: Message, *, streaming: bool
-) -> Answer:
-    """The service's answer to a message, noted in the trace (and the access line); a scripted
-    intermediary's timeout (wire presets) is raised here, after its wait."""
-    answer = await emulator.answer(trace.call, message)
-    trace.items.append(answer.item)
-    _chaos_note(request, answer.fault)
-    if answer.script.wire is not None:
-        await _gateway(emulator, request, trace, answer, streaming)
-    return answer
+    request: Request, exchange: Exchange, message: Message, *, streaming: bool
+) -> TurnLease:
+    """The service's answer to a message, as its turn's lease (noted in the access line); a
+    scripted intermediary's timeout (wire presets) is raised here, after its wait."""
+    lease = await exchange.answer(message)
+    _chaos_note(request, lease.answer.fault)
+    if lease.answer.script.wire is not None:
+        await _gateway(request, lease, streaming)
+    return lease
 
 
-async def _gateway(
-    emulator: Emulator, request: Request, trace: Trace, answer: Answer, streaming: bool
-) -> None:
-    """A scripted intermediary's timeout (wire presets, docs/wire.md): the turn is kept (the
-    origin got the message), and after the wait the intermediary's answer is raised."""
-    failure = gateway_failure(answer.script, streaming)
+async def _gateway(request: Request, lease: TurnLease, streaming: bool) -> None:
+    """A scripted intermediary's timeout (wire presets, docs/wire.md): the client gets the
+    intermediary's answer after the wait (the origin got the message: it is delivered)."""
+    failure = gateway_failure(lease.answer.script, streaming)
     if failure is None:
         return
-    await emulator.keep(trace.call, answer)
+    lease.delivered()
     seconds, timeout = failure
     if await sleep_unless_gone(request.receive, seconds):
         raise ClientGone
@@ -190,20 +182,19 @@ async def _joined(request: Request, answer: Answer) -> dict[str, str]:
 def _stream(emulator: Emulator) -> _Handler:
     limit = emulator.settings.limits.max_body_bytes
 
-    async def stream(request: Request, trace: Trace) -> ASGIApp:
-        message = await _read_message(emulator, request, trace, limit)
-        answer = await _answered(emulator, request, trace, message, streaming=True)
-        await emulator.keep(trace.call, answer)
+    async def stream(request: Request, exchange: Exchange) -> ASGIApp:
+        message = await _read_message(emulator, request, exchange, limit)
+        lease = await _answered(request, exchange, message, streaming=True)
 
         async def finished(played: Played) -> None:
-            trace.status = 200
-            trace.stream = played
-            trace.client_left = played.client_left
-            await emulator.finish(trace)
+            if played.sent_events or not played.client_left:
+                lease.delivered()
+            exchange.report(200, played, client_left=played.client_left)
+            await exchange.close()  # the lease outlives the handler: settled here
 
         return EventStream(
-            emulator.rendered(answer.script),
-            with_headers(STREAM_HEADERS, answer.script.headers),
+            emulator.rendered(lease.answer.script),
+            with_headers(STREAM_HEADERS, lease.answer.script.headers),
             on_finish=finished,
         )
 
@@ -213,15 +204,17 @@ def _stream(emulator: Emulator) -> _Handler:
 def _invoke(emulator: Emulator) -> _Handler:
     limit = emulator.settings.limits.max_body_bytes
 
-    async def invoke(request: Request, trace: Trace) -> ASGIApp:
-        message = await _read_message(emulator, request, trace, limit)
-        answer = await _answered(emulator, request, trace, message, streaming=False)
+    async def invoke(request: Request, exchange: Exchange) -> ASGIApp:
+        message = await _read_message(emulator, request, exchange, limit)
+        lease = await _answered(request, exchange, message, streaming=False)
+        answer = lease.answer
         if answer.script.broken is not None:
-            await emulator.keep(trace.call, answer)
+            lease.delivered()
             raise _broken(answer)
         reply = await _joined(request, answer)
-        trace.status = 200
-        await emulator.keep(trace.call, answer, trace)  # the turn and the journal, one step
+        lease.delivered()
+        exchange.report(200)
+        await exchange.close()  # the turn and the journal, one step
         return JsonAnswer(json_bytes(reply), answer.script.headers)
 
     return invoke
@@ -230,24 +223,27 @@ def _invoke(emulator: Emulator) -> _Handler:
 def _batch(emulator: Emulator) -> _Handler:
     limits = emulator.settings.limits
 
-    async def batch(request: Request, trace: Trace) -> ASGIApp:
-        raw = await _read_json(emulator, request, trace, limits.max_body_bytes)
+    async def batch(request: Request, exchange: Exchange) -> ASGIApp:
+        raw = await _read_json(emulator, request, exchange, limits.max_body_bytes)
         body = parse_json(BatchRequest, raw)
         if len(body.messages) > limits.max_batch_items:
             reason = f"must hold at most {limits.max_batch_items} messages"
             raise ValidationFailed(
                 f"invalid request: messages {reason}", [FieldError("messages", reason)]
             )
-        # In order: items of one thread see each other's turns (docs/decisions.md, row 13).
+        # In order: items of one thread see each other's turns (docs/decisions.md, row 13):
+        # each item's lease is settled before the next item opens its turn.
         responses = []
         for item in body.messages:
-            answer = await _answered(emulator, request, trace, _message(item), streaming=False)
-            await emulator.keep(trace.call, answer)
+            lease = await _answered(request, exchange, _message(item), streaming=False)
+            async with lease as answer:
+                if answer.script.broken is None:
+                    responses.append(await _joined(request, answer))
+                lease.delivered()
             if answer.script.broken is not None:
                 raise _broken(answer)
-            responses.append(await _joined(request, answer))
-        trace.status = 200
-        await emulator.finish(trace)
+        exchange.report(200)
+        await exchange.close()
         return JsonAnswer(json_bytes({"responses": responses}), ())
 
     return batch
@@ -256,11 +252,12 @@ def _batch(emulator: Emulator) -> _Handler:
 def _upload(emulator: Emulator) -> _Handler:
     settings = emulator.settings
 
-    async def upload(request: Request, trace: Trace) -> ASGIApp:
-        await emulator.check_key_now(trace.call.channel, trace.call.api_key)
+    async def upload(request: Request, exchange: Exchange) -> ASGIApp:
+        call = exchange.call
+        await emulator.check_key_now(call.channel, call.api_key)
         require_media_type(request, "multipart/form-data")
         uploads = await read_uploads(request, settings.limits)
-        trace.body = json_bytes(
+        exchange.trace.body = json_bytes(
             {
                 "files": [
                     {"name": u.name, "content_type": u.content_type, "size": len(u.data)}
@@ -270,13 +267,13 @@ def _upload(emulator: Emulator) -> _Handler:
         ).decode()
         base = settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
         base = base.rstrip("/")
-        channel_path = quote(trace.call.channel, safe="")
+        channel_path = quote(call.channel, safe="")
         urls = [
             f"{base}/channelsApi/{channel_path}/files/{file_id}/{quote(name)}"
-            for file_id, name in await emulator.upload(trace.call.channel, uploads)
+            for file_id, name in await emulator.upload(call.channel, uploads)
         ]
-        trace.status = 200
-        await emulator.finish(trace)
+        exchange.report(200)
+        await exchange.close()
         return JsonAnswer(json_bytes({"urls": urls}), ())
 
     return upload

@@ -22,13 +22,22 @@ class RedisThreads(RedisClient):
     async def begin_turn(self, channel_id: str, thread_id: str) -> TurnStart:
         if not self._seeded:
             await self._ensure_seeded()
+        thread = thread_id.lower()
+
+        async def give_back(reply: Any) -> None:
+            # The caller was cancelled while this step was in flight: it never learns its
+            # turn, so nobody else would give it back.
+            key = f"{self._prefix}t:{channel_id}{SEP}{thread}"
+            await self._cancel(keys=[key], args=[int(reply[0]), "keep", "", 0])
+
         reply = await self._batch.call(
             self._begin,
             self._prefix,
             channel_id,
-            thread_id.lower(),
+            thread,
             self._idle_ms,
             self.bounds.max_threads,
+            undo=give_back,
         )
         (turn, message, reply_text, scenario, first, keys_v, scen_v, qg, qc, og, oc, attempt) = (
             reply

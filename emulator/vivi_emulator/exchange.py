@@ -1,0 +1,179 @@
+"""One request to the VIVI surface as the service sees it: its turns and its one journal entry.
+
+``Emulator.exchange(call)`` opens it. A route hands it each message (``answer``, which opens the
+message's turn and returns a ``TurnLease``), reports what the wire did (``report``: the status,
+the events sent, whether the client left), and closes it; the service decides what becomes of
+each turn and writes the request's journal entry. Routes never keep or give back a turn.
+
+The turn's rule (docs/decisions.md, "A turn's lease"): a turn is **kept** once its answer was
+delivered (a stream that sent its first event or played to its end; an invoke's or a batch
+item's reply ready while the client was still there; a broken reply or an intermediary's
+timeout, which the client is answered with); otherwise (the client left first, an error, a
+cancellation, the store failing) it is **given back**. A lease is settled exactly once: at the
+end of its ``async with`` (a batch item: the next item of the thread sees it), or, for one that
+outlives its handler (a stream) or has no block (an invoke), when the exchange closes, in one
+store step with the journal entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import anyio
+
+from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus, Trace
+from vivi_emulator.errors import ApiError
+from vivi_emulator.journal import JournalEntry
+from vivi_emulator.rendering import Played
+
+if TYPE_CHECKING:
+    from vivi_emulator.service import Emulator
+
+
+class TurnLease:
+    """A message's open turn and its answer, settled exactly once (see the module)."""
+
+    __slots__ = ("_delivered", "_exchange", "_settled", "answer")
+
+    def __init__(self, exchange: Exchange, answer: Answer) -> None:
+        self.answer = answer
+        self._exchange = exchange
+        self._delivered = False
+        self._settled = False
+
+    def delivered(self) -> None:
+        """The wire's report: this answer (or its first event) reached the client."""
+        self._delivered = True
+
+    @property
+    def kept(self) -> bool:
+        """What settling does (or did): keep the turn, or give it back."""
+        return self._delivered
+
+    async def __aenter__(self) -> Answer:
+        return self.answer
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._exchange.settle(self)
+
+
+class Exchange:
+    """One request: its trace (what the journal will say), its open leases, its entry."""
+
+    __slots__ = ("_closed", "_emulator", "_open", "trace")
+
+    def __init__(self, emulator: Emulator, call: Call) -> None:
+        self.trace = Trace(call, [])
+        self._emulator = emulator
+        self._open: list[TurnLease] = []
+        self._closed = False
+
+    @property
+    def call(self) -> Call:
+        return self.trace.call
+
+    async def answer(self, message: Message) -> TurnLease:
+        """Open the message's turn and answer it (``Emulator.answer``); a status reply raises
+        ``ScriptedStatus`` with its turn already given back."""
+        answer = await self._emulator.answer(self.trace.call, message)
+        self.trace.items.append(answer.item)
+        lease = TurnLease(self, answer)
+        self._open.append(lease)
+        return lease
+
+    def report(
+        self,
+        status: int,
+        stream: Played | None = None,
+        *,
+        client_left: bool = False,
+    ) -> None:
+        """What the wire did: the status written, what of a stream was sent, whether the
+        client left."""
+        trace = self.trace
+        trace.status = status
+        if stream is not None:
+            trace.stream = stream
+        trace.client_left = client_left
+
+    async def settle(self, lease: TurnLease) -> None:
+        """Keep or give back the lease's turn, once (shielded: a cancelled request settles
+        too)."""
+        await self._settle(lease, None)
+
+    async def _settle(self, lease: TurnLease, entry: JournalEntry | None) -> None:
+        if lease._settled:
+            return
+        lease._settled = True
+        self._open.remove(lease)
+        emulator = self._emulator
+        call = self.trace.call
+        with anyio.CancelScope(shield=True):
+            if not lease.kept:
+                await emulator.give_back(call, lease.answer)
+                if entry is not None:
+                    await emulator.store.record(entry)
+                return
+            try:
+                await emulator.keep(call, lease.answer, entry)
+            except BaseException:
+                # Not kept (the store failed): the client is answered with that error, so
+                # the turn goes back if the store lets it.
+                with contextlib.suppress(ApiError):
+                    await emulator.give_back(call, lease.answer)
+                raise
+
+    async def close(self) -> None:
+        """Settle every open lease and write the request's journal entry, once; the last
+        lease is settled in the same store step as the entry. If the store fails, the error
+        is raised and the exchange stays open for ``fail`` to record it."""
+        if self._closed:
+            return
+        with anyio.CancelScope(shield=True):
+            while len(self._open) > 1:
+                await self._settle(self._open[0], None)
+            emulator = self._emulator
+            entry = emulator.journaling.entry(self.trace, emulator.store.cached_keys())
+            if self._open:
+                await self._settle(self._open[0], entry)
+            else:
+                await emulator.store.record(entry)
+            self._closed = True
+
+    async def fail(self, error: ApiError) -> ApiError:
+        """Close with an error; return the error to answer. Before an error other than the
+        key's own, the key is checked against the store's current keys: a key rotated by
+        another process is refused as such, not with some later error."""
+        if error.status_code not in (401, 403, 404):
+            try:
+                await self._emulator.check_key_now(self.trace.call.channel, self.call.api_key)
+            except ApiError as key_error:
+                error = key_error
+        if isinstance(error, ScriptedStatus):
+            self.trace.items.append(error.item)
+        self.trace.status, self.trace.error = error.status_code, error.detail
+        await self.close()
+        return error
+
+    async def left(self) -> None:
+        """Close for a client that hung up before its answer was ready."""
+        self.trace.client_left = True
+        self.trace.error = "the client hung up before its answer was ready"
+        await self.close()
+
+    async def abandon(self) -> None:
+        """Close for a request that ended otherwise (cancelled: the server stops): its turns
+        go back, and the journal says so if the store still answers."""
+        if self._closed:
+            return
+        if not self.trace.error:
+            self.trace.error = "the request ended before its answer (cancelled)"
+        with contextlib.suppress(ApiError):
+            await self.close()

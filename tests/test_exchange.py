@@ -1,0 +1,163 @@
+"""A turn's lease is settled once, by one rule, whatever happens to the request: kept once its
+answer was delivered, given back otherwise (a client gone first, a cancellation, an error).
+
+The app is driven at the ASGI level, on both state stores: a test decides exactly when its
+client hangs up, or cancels the request as a server stopping would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+from starlette.types import ASGIApp
+from starlette.types import Message as AsgiMessage
+
+from vivi_emulator.app import create_app
+from vivi_emulator.calls import Call, Message
+from vivi_emulator.exchange import TurnLease
+from vivi_emulator.service import Emulator
+from vivi_emulator.settings import Settings
+
+from tests.support import CHANNEL, KEY, THREAD, url
+
+SLOW = {"text": "too late", "timing": {"first_chunk_ms": 60_000}}
+
+
+class Served:
+    """An emulator's app and service, called at the ASGI level."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.app: ASGIApp = create_app(emulator.settings, emulator)
+
+        # Set when a request listens for its client hanging up: it holds its turn and waits.
+        self.waiting = asyncio.Event()
+
+    async def call(
+        self, operation: str, body: dict[str, Any], gone: asyncio.Event | None = None
+    ) -> list[AsgiMessage]:
+        """POST ``body``; the client hangs up once ``gone`` is set (never, if None)."""
+        sent: list[AsgiMessage] = []
+        data = json.dumps(body).encode()
+        given = False
+
+        async def receive() -> AsgiMessage:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            self.waiting.set()
+            if gone is None:
+                await anyio.sleep_forever()
+            else:
+                await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: AsgiMessage) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": url(operation),
+            "raw_path": url(operation).encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"emulator.test"),
+                (b"vivi-api-key", KEY.encode()),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+            ],
+            "client": ("127.0.0.1", 1),
+            "server": ("emulator.test", 80),
+            "state": {},
+        }
+        await self.app(scope, receive, send)
+        return sent
+
+    async def turns(self) -> list[int | None]:
+        """The turn of each journaled request, oldest first."""
+        return [e.as_dict()["turn"] for e in await self.emulator.journal()]
+
+
+@pytest.fixture
+async def served(state: str) -> AsyncIterator[Served]:
+    emulator = Emulator(Settings(access_log=False, reload_fixtures=False, state=state))
+    await emulator.start()
+    try:
+        yield Served(emulator)
+    finally:
+        await emulator.close()
+
+
+MESSAGE = {"message": "hello", "threadId": THREAD}
+
+
+@pytest.mark.parametrize("operation", ["invoke", "batch"])
+async def test_a_client_gone_before_its_reply_gives_the_turn_back(
+    served: Served, operation: str
+) -> None:
+    await served.emulator.queue_reply(SLOW)
+    body = {"messages": [MESSAGE]} if operation == "batch" else MESSAGE
+    gone = asyncio.Event()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(served.call, operation, body, gone)
+        await served.waiting.wait()
+        gone.set()
+    await served.call("invoke", MESSAGE)
+    entries = await served.emulator.journal()
+    assert entries[0].client_left is True
+    # The next message is the thread's first turn, with no previous exchange.
+    assert entries[1].items[0].turn == 1
+
+
+async def test_a_stream_that_sent_its_first_event_keeps_its_turn(served: Served) -> None:
+    await served.emulator.queue_reply(SLOW)
+    gone = asyncio.Event()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(served.call, "stream", MESSAGE, gone)
+        await served.waiting.wait()
+        gone.set()
+    await served.call("invoke", MESSAGE)
+    (streamed, invoked) = await served.emulator.journal()
+    assert streamed.client_left is True
+    assert streamed.events  # the start event went out
+    assert invoked.items[0].turn == 2
+
+
+async def test_a_cancelled_request_gives_its_turn_back(served: Served) -> None:
+    await served.emulator.queue_reply(SLOW)
+    task = asyncio.create_task(served.call("invoke", MESSAGE))
+    await served.waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await served.call("invoke", MESSAGE)
+    assert (await served.turns())[-1] == 1
+
+
+async def test_a_lease_is_settled_once_whatever_settles_it(served: Served) -> None:
+    emulator = served.emulator
+    call = Call("POST", url("invoke"), CHANNEL, {"vivi-api-key": KEY}, 0.0, 0.0)
+    exchange = emulator.exchange(call)
+    lease = await exchange.answer(Message("hello", THREAD))
+    async with lease:
+        lease.delivered()
+    await exchange.close()  # the lease was settled already: not again
+    second = emulator.exchange(call)
+    again: TurnLease = await second.answer(Message("hello", THREAD))
+    await second.close()  # never delivered: given back when the exchange closes
+    third = emulator.exchange(call)
+    last = await third.answer(Message("hello", THREAD))
+    assert (lease.answer.turn, again.answer.turn, last.answer.turn) == (1, 2, 2)
+    await third.close()
+    assert [e.items[0].turn for e in await emulator.journal()] == [1, 2, 2]
