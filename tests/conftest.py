@@ -5,9 +5,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
-from vivi_emulator.app import create_app
+from vivi_emulator.app import ViviApp, create_app
 from vivi_emulator.settings import Settings
 
 from tests.redis_server import RedisServer
@@ -19,12 +18,12 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Starlette:
+def app(settings: Settings) -> ViviApp:
     return create_app(settings)
 
 
 @pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: ViviApp) -> AsyncIterator[httpx.AsyncClient]:
     """The emulator in-process, through httpx's ASGI transport: no socket, no port."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:

@@ -61,11 +61,11 @@ def _is_loopback_address(name: str) -> bool:
         return False
 
 
-class Guard:
-    """The ASGI layer that refuses foreign Host names and cross-origin control requests."""
+class HostPolicy:
+    """Which Host names this emulator answers (see the module): the one check of every request,
+    made by the ASGI layer (``Guard``) and by the VIVI core alike."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    def __init__(self, settings: Settings) -> None:
         self.allowed = tuple(h.lower().rstrip(".") for h in settings.allowed_hosts)
         self.bind = settings.host.strip("[]").lower()
         self.check_hosts = is_loopback(settings.host) or bool(self.allowed)
@@ -87,6 +87,21 @@ class Guard:
         if any(a.startswith(".") and (name.endswith(a) or name == a[1:]) for a in self.allowed):
             return True
         return name in _LOCAL_NAMES or name.endswith(_LOCAL_SUFFIXES) or _is_loopback_address(name)
+
+    def refusal(self, host: bytes | None) -> ApiError | None:
+        """The refusal of a request with this Host header (None: none was sent), if any."""
+        if not self.check_hosts or host is None or self.host_allowed(host):
+            return None
+        return _foreign(host)
+
+
+class Guard:
+    """The ASGI layer that refuses foreign Host names and cross-origin control requests."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.hosts = HostPolicy(settings)
+        self.check_hosts = self.hosts.check_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,16 +125,15 @@ class Guard:
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
-        if host is None or self.host_allowed(host):
-            return None
-        return _foreign(host)
+        return self.hosts.refusal(host)
 
     def _control_refusal(self, scope: Scope) -> ApiError | None:
         """The refusal of a control request: a foreign Host, a cross-origin browser request,
         or a write with a body that is not JSON."""
         seen = _ControlHeaders.of(scope)
-        if self.check_hosts and seen.host is not None and not self.host_allowed(seen.host):
-            return _foreign(seen.host)
+        refused = self.hosts.refusal(seen.host)
+        if refused is not None:
+            return refused
         if (
             seen.origin is not None and not _same_origin(seen.origin, scope["scheme"], seen.host)
         ) or (seen.fetch_site is not None and seen.fetch_site.lower() not in _SAME_ORIGIN_FETCH):

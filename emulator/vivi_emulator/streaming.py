@@ -13,16 +13,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from vivi_emulator.playback import STREAM_HEADERS as STREAM_HEADER_TEXT
+from vivi_emulator.playback import Playback
 from vivi_emulator.rendering import Played, Rendered, Write, writes_of
 from vivi_emulator.scenarios.script import Script
 
-STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    # Never cached, never buffered by a proxy (nginx honours X-Accel-Buffering), never compressed.
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
+# The stream's headers as ASGI writes them.
+STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
+    (name.encode("latin-1"), value.encode("latin-1")) for name, value in STREAM_HEADER_TEXT
 )
 
 
@@ -51,8 +51,9 @@ def quiet_aborts() -> None:
 
 
 class EventStream:
-    """Plays ``script`` as an ``text/event-stream`` response with ``headers`` (the stream's own,
-    ``STREAM_HEADERS``, with a scenario's in place of those of the same name)."""
+    """Plays ``script`` as an ``text/event-stream`` ASGI response with ``headers`` (the
+    stream's own, ``STREAM_HEADERS``, with a scenario's in place of those of the same name):
+    the ASGI side of ``playback.Playback``."""
 
     def __init__(
         self,
@@ -63,76 +64,47 @@ class EventStream:
         on_finish: Callable[[Played], Awaitable[None]] | None = None,
     ) -> None:
         rendered = script if isinstance(script, Rendered) else Rendered(script)
+        self.playback = Playback(rendered, on_finish, sleep, clock)
         self.script = rendered.script
-        self._sleep = sleep
-        self._clock = clock
-        self._on_finish = on_finish
         self.headers = list(headers)
         # Without wire options, the docs' framing; with them, the writes the options ask for.
         self.batches, self.abort, self.linger = rendered.writes, rendered.abort, rendered.linger
         self.timed = rendered.timed
-        self.played = Played(rendered)
+
+    @property
+    def played(self) -> Played:
+        return self.playback.played
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            if self.timed:
-                await self._timed(receive, send)
-            else:
-                await self._play(send)
-        finally:
-            if not self.played.finished:
-                # The client left (or the server is stopping): the stream ends here.
-                self.played.client_left = True
-                with anyio.CancelScope(shield=True):
-                    await self._finish()
+        await play_asgi(self.playback, self.headers, receive, send)
 
-    async def _finish(self) -> None:
-        """Tell the owner once how the stream ended, before the body's end goes out (so a
-        client that saw the end and asks the journal at once finds the stream there)."""
-        if self.played.finished:
-            return
-        self.played.finished = True
-        if self._on_finish is not None:
-            await self._on_finish(self.played)
 
-    async def _play(self, send: Send) -> None:
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-            # Each event is due at a time fixed from the start (the sum of the delays before
-            # it), so a late wake-up delays one event, and lateness never adds up over a stream.
-            due = self._clock()
-            played = self.played
-            for delay, chunk, _ in self.batches:
-                if delay > 0:
-                    due += delay
-                    wait = due - self._clock()
-                    if wait > 0:
-                        await self._sleep(wait)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                played.sent += 1
-            if self.abort and self.linger > 0:
-                await self._sleep(self.linger)  # an idle cut: the silence passes first
-            await self._finish()
-            if self.abort:
-                # The `disconnect` fault (and the wire's cuts): return without finishing the
-                # body. ASGI servers then close the connection, and the client sees the stream
-                # cut mid-way.
-                return
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            # The client hung up: nothing to answer, nothing to log.
-            return
+async def play_asgi(
+    playback: Playback, headers: list[tuple[bytes, bytes]], receive: Receive, send: Send
+) -> None:
+    """A stream's response over ASGI: its start, its writes on time, and its end (or, for a
+    cut, no end: the server then closes the connection, and the client sees the body cut)."""
 
-    async def _timed(self, receive: Receive, send: Send) -> None:
-        async with anyio.create_task_group() as tasks:
+    async def write(chunk: bytes) -> None:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
-            async def watch() -> None:
-                while True:
-                    message: Message = await receive()
-                    if message["type"] == "http.disconnect":
-                        tasks.cancel_scope.cancel()
-                        return
+    async def gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
 
-            tasks.start_soon(watch)
-            await self._play(send)
-            tasks.cancel_scope.cancel()
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+    except OSError:
+        await playback.run(_nowhere, gone)  # the client left before the start: no writes
+        return
+    await playback.run(write, gone)
+    if playback.played.client_left or playback.abort:
+        return
+    try:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        return  # the client hung up: nothing to answer, nothing to log
+
+
+async def _nowhere(_: bytes) -> None:
+    raise ConnectionResetError

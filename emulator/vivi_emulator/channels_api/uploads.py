@@ -7,11 +7,11 @@ the raw body.
 
 from __future__ import annotations
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
 
-from vivi_emulator.channels_api.body import body_chunks
+from vivi_emulator.channels_api.body import refuse_declared
+from vivi_emulator.channels_api.core import Incoming
 from vivi_emulator.errors import FieldError, ValidationFailed
 from vivi_emulator.settings import Limits
 from vivi_emulator.store.values import NewFile
@@ -26,11 +26,13 @@ def _too_many(limits: Limits) -> ValidationFailed:
     return ValidationFailed(f"invalid request: files {reason}", [FieldError("files", reason)])
 
 
-async def read_uploads(request: Request, limits: Limits) -> list[NewFile]:
+async def read_uploads(request: Incoming, limits: Limits) -> list[NewFile]:
     """The files of the request's ``files`` parts, in order; 413/422 naming the limit."""
+    limit = limits.max_files * limits.max_file_bytes + _MULTIPART_OVERHEAD
+    refuse_declared(request.headers, limit)
     parser = MultiPartParser(
-        request.headers,
-        body_chunks(request, limits.max_files * limits.max_file_bytes + _MULTIPART_OVERHEAD),
+        Headers(request.headers),
+        request.peer.chunks(limit),
         # The file count is checked here, and named in the error, not by the parser's words.
         max_files=limits.max_files + 1,
         max_fields=100,
