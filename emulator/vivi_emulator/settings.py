@@ -34,7 +34,9 @@ from vivi_emulator.wire.options import WireOptions
 DEFAULT_CHANNEL_ID = "demo-channel"
 DEFAULT_API_KEY = "demo-key"  # the documented embedded default, not a secret
 
-ServerName = Literal["granian", "uvicorn"]
+# granian over ASGI (the default), granian over RSGI, its native interface (faster, but it
+# cannot cut a response mid-body: channels_api/rsgi.py), or uvicorn.
+ServerName = Literal["granian", "granian-rsgi", "uvicorn"]
 STATE_SCHEMES = ("memory", "redis")
 
 

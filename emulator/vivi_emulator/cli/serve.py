@@ -75,7 +75,10 @@ class ServeArgs:
         Path | None,
         typer.Option(help="A YAML or TOML settings file.", envvar="VIVI_EMULATOR_CONFIG"),
     ] = None
-    server: Annotated[Server | None, typer.Option(help="ASGI server (default: granian).")] = None
+    server: Annotated[
+        Server | None,
+        typer.Option(help="Server (default: granian; granian-rsgi: its native interface)."),
+    ] = None
     public_url: Annotated[
         str | None, typer.Option(help="Base of uploaded files' URLs (default: as called).")
     ] = None
@@ -166,7 +169,7 @@ def serve(args: ServeArgs) -> None:
         raise typer.Exit(2) from None
     typer.echo(_banner(settings, emulator.scenarios))
     sys.stdout.flush()
-    run = run_granian if settings.server == "granian" else run_uvicorn
+    run = run_uvicorn if settings.server == "uvicorn" else run_granian
     run(settings, args.log_level, emulator)
 
 
