@@ -89,7 +89,7 @@ def run_granian(settings: Settings, log_level: str, _: Emulator) -> None:
         factory=True,
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.RSGI if settings.server == Server.GRANIAN_RSGI else Interfaces.ASGI,
+        interface=Interfaces.RSGI if settings.server == "granian-rsgi" else Interfaces.ASGI,
         workers=settings.workers,
         # granian's default caps a worker at backlog / workers (1,024) connections at once;
         # each long-lived stream holds one.
