@@ -17,6 +17,7 @@ Argv = Callable[[int], list[str]]
 
 ALL_TARGETS = [
     "emulator-granian",
+    "emulator-granian-rsgi",
     "emulator-uvicorn",
     "emulator-redis-2w",
     "bare-granian",
@@ -92,6 +93,7 @@ def _emulator(
     emulator's own cost, and the delayed ones script their pace."""
     args = ["--server", server, "--latency", "none"]
     name, label, workers = f"emulator-{server}", f"emulator on {server}, one worker, in memory", 1
+    server = server.split("-")[0]  # granian-rsgi: granian's RSGI interface
     if redis is not None:
         args += ["--workers", "2", "--state", redis.url()]
         name, label, workers = "emulator-redis-2w", "emulator on granian, 2 workers, Redis", 2
@@ -187,7 +189,9 @@ def build_targets(args: argparse.Namespace) -> tuple[dict[str, Target], list[str
     unknown = set(wanted) - set(ALL_TARGETS)
     if unknown:
         sys.exit(f"unknown target(s): {', '.join(sorted(unknown))}; known: {ALL_TARGETS}")
-    found = [_emulator(s, env, list(args.emulator_arg)) for s in ("granian", "uvicorn")]
+    found = [
+        _emulator(s, env, list(args.emulator_arg)) for s in ("granian", "granian-rsgi", "uvicorn")
+    ]
     if "emulator-redis-2w" in wanted:
         if RedisServer.available():
             found.append(_emulator("granian", env, list(args.emulator_arg), RedisServer()))

@@ -22,10 +22,10 @@ from vivi_emulator.channels_api.routes import core_handlers, vivi_routes
 from vivi_emulator.channels_api.rsgi import RsgiAdapter
 from vivi_emulator.edge import Edge
 from vivi_emulator.errors import ApiError, error_response, install_error_handlers
+from vivi_emulator.fixture_watch import watch_fixtures
 from vivi_emulator.guard import Guard, HostPolicy
 from vivi_emulator.paths import CONTROL_PREFIX
 from vivi_emulator.playground import routes as playground_routes
-from vivi_emulator.scenarios.reload import watch_fixtures
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings, load_resolved
 from vivi_emulator.spec import contract_json, contract_text
