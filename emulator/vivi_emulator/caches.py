@@ -10,7 +10,7 @@ entries; the owner also clears it when what it was built from changes (fixtures 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -20,16 +20,15 @@ V = TypeVar("V")
 class Cache(Generic[K, V]):
     """At most ``size`` entries; putting one more into a full cache empties it first."""
 
-    __slots__ = ("_entries", "size")
+    __slots__ = ("_entries", "get", "size")
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError("a cache holds at least one entry")
         self.size = size
         self._entries: dict[K, V] = {}
-
-    def get(self, key: K) -> V | None:
-        return self._entries.get(key)
+        # A hit is the dict's own lookup, no Python call around it: caches sit on the hot path.
+        self.get: Callable[[K], V | None] = self._entries.get
 
     def put(self, key: K, value: V) -> V:
         entries = self._entries
