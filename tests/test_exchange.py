@@ -22,6 +22,7 @@ from vivi_emulator.calls import Call, Message
 from vivi_emulator.exchange import TurnLease
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
+from vivi_emulator.store.base import ChannelGone
 
 from tests.support import CHANNEL, KEY, THREAD, url
 
@@ -39,7 +40,11 @@ class Served:
         self.waiting = asyncio.Event()
 
     async def call(
-        self, operation: str, body: dict[str, Any], gone: asyncio.Event | None = None
+        self,
+        operation: str,
+        body: dict[str, Any],
+        gone: asyncio.Event | None = None,
+        channel: str = CHANNEL,
     ) -> list[AsgiMessage]:
         """POST ``body``; the client hangs up once ``gone`` is set (never, if None)."""
         sent: list[AsgiMessage] = []
@@ -67,13 +72,13 @@ class Served:
             "http_version": "1.1",
             "method": "POST",
             "scheme": "http",
-            "path": url(operation),
-            "raw_path": url(operation).encode(),
+            "path": url(operation, channel),
+            "raw_path": url(operation, channel).encode(),
             "query_string": b"",
             "root_path": "",
             "headers": [
                 (b"host", b"emulator.test"),
-                (b"vivi-api-key", KEY.encode()),
+                (b"vivi-api-key", (KEY if channel == CHANNEL else f"{channel}-key").encode()),
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(data)).encode()),
             ],
@@ -106,7 +111,7 @@ MESSAGE = {"message": "hello", "threadId": THREAD}
 async def test_a_client_gone_before_its_reply_gives_the_turn_back(
     served: Served, operation: str
 ) -> None:
-    await served.emulator.queue_reply(SLOW)
+    await served.emulator.scripting.queue_reply(SLOW)
     body = {"messages": [MESSAGE]} if operation == "batch" else MESSAGE
     gone = asyncio.Event()
     async with anyio.create_task_group() as tasks:
@@ -121,7 +126,7 @@ async def test_a_client_gone_before_its_reply_gives_the_turn_back(
 
 
 async def test_a_stream_that_sent_its_first_event_keeps_its_turn(served: Served) -> None:
-    await served.emulator.queue_reply(SLOW)
+    await served.emulator.scripting.queue_reply(SLOW)
     gone = asyncio.Event()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(served.call, "stream", MESSAGE, gone)
@@ -135,7 +140,7 @@ async def test_a_stream_that_sent_its_first_event_keeps_its_turn(served: Served)
 
 
 async def test_a_cancelled_request_gives_its_turn_back(served: Served) -> None:
-    await served.emulator.queue_reply(SLOW)
+    await served.emulator.scripting.queue_reply(SLOW)
     task = asyncio.create_task(served.call("invoke", MESSAGE))
     await served.waiting.wait()
     task.cancel()
@@ -161,3 +166,37 @@ async def test_a_lease_is_settled_once_whatever_settles_it(served: Served) -> No
     assert (lease.answer.turn, again.answer.turn, last.answer.turn) == (1, 2, 2)
     await third.close()
     assert [e.items[0].turn for e in await emulator.journal()] == [1, 2, 2]
+
+
+async def test_a_stream_of_a_deleted_channel_leaves_nothing_in_its_successor(
+    served: Served,
+) -> None:
+    emulator = served.emulator
+    await emulator.add_channel("gone", "gone-key")
+    await emulator.scripting.queue_reply(SLOW, "gone")
+    gone = asyncio.Event()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(served.call, "stream", MESSAGE, gone, "gone")
+        await served.waiting.wait()  # the stream plays (its start event went out)
+        await emulator.remove_channel("gone")
+        await emulator.add_channel("gone", "gone-key")
+        gone.set()  # the stream ends after its channel's generation did
+    assert await emulator.journal(channel="gone") == []
+    await served.call("invoke", MESSAGE, channel="gone")
+    (entry,) = await emulator.journal(channel="gone")
+    assert entry.items[0].turn == 1  # the old stream's turn is not the successor's
+
+
+async def test_a_message_racing_its_channels_delete_is_refused(served: Served) -> None:
+    emulator = served.emulator
+    await emulator.add_channel("gone", "gone-key")
+    call = Call("POST", url("invoke", "gone"), "gone", {"vivi-api-key": "gone-key"}, 0.0, 0.0)
+    exchange = emulator.exchange(call)
+    await exchange.check_key()  # the request starts under the channel's generation
+    await emulator.remove_channel("gone")
+    await emulator.add_channel("gone", "gone-key")
+    with pytest.raises(ChannelGone):
+        await exchange.answer(Message("hello", THREAD))
+    fresh = emulator.exchange(call)
+    await fresh.check_key()
+    assert (await fresh.answer(Message("hello", THREAD))).answer.turn == 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import AsyncIterator
 
+import anyio
 import httpx
 import pytest
 
@@ -110,3 +113,25 @@ async def test_usage_reports_what_is_held_against_the_bounds(client: httpx.Async
     assert usage["usage"]["threads"] == 1
     assert usage["usage"]["journal_entries"] == 1
     assert usage["bounds"]["files_quota_bytes"] == 1000
+
+
+async def test_a_deleted_channels_key_stays_redacted(client: httpx.AsyncClient) -> None:
+    await client.post(f"{C}/channels", json={"id": "brief", "key": "brief-key-123"})
+    await client.delete(f"{C}/channels/brief")
+    body = {"message": "my old key was brief-key-123", "threadId": THREAD}
+    assert (await client.post(url("invoke"), headers=AUTH, json=body)).status_code == 200
+    (entry,) = (await client.get(f"{C}/journal")).json()["entries"]
+    assert "brief-key-123" not in json.dumps(entry)
+    assert "[redacted]" in json.dumps(entry["body"])
+
+
+async def test_queued_replies_get_distinct_names_when_queued_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    async with anyio.create_task_group() as tasks:
+        for n in range(8):
+            tasks.start_soon(
+                functools.partial(client.post, f"{C}/queue", json={"text": f"reply {n}"})
+            )
+    names = (await client.get(f"{C}/queue")).json()["queue"]
+    assert sorted(names) == sorted({f"queued-{n}" for n in range(1, 9)})

@@ -56,6 +56,7 @@ class Answer:
     script: Script
     conversation: Conversation | None = None
     fault: str | None = None  # what chaos injected
+    generation: int | None = None  # the channel's, when the turn opened: its writes carry it
 
     @property
     def item(self) -> ItemRecord:

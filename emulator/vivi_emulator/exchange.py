@@ -67,22 +67,32 @@ class TurnLease:
 class Exchange:
     """One request: its trace (what the journal will say), its open leases, its entry."""
 
-    __slots__ = ("_closed", "_emulator", "_open", "trace")
+    __slots__ = ("_closed", "_emulator", "_open", "generation", "trace")
 
     def __init__(self, emulator: Emulator, call: Call) -> None:
         self.trace = Trace(call, [])
         self._emulator = emulator
         self._open: list[TurnLease] = []
         self._closed = False
+        # The channel's generation once the key passed (None before: an entry of a request
+        # refused before that is kept whatever happens to the channel).
+        self.generation: int | None = None
 
     @property
     def call(self) -> Call:
         return self.trace.call
 
+    async def check_key(self, *, now: bool = False) -> None:
+        """The request's key check (``now``: against the store's current keys); from then on
+        the request belongs to its channel's current generation."""
+        call, emulator = self.trace.call, self._emulator
+        check = emulator.check_key_now if now else emulator.check_key
+        self.generation = await check(call.channel, call.api_key)
+
     async def answer(self, message: Message) -> TurnLease:
         """Open the message's turn and answer it (``Emulator.answer``); a status reply raises
         ``ScriptedStatus`` with its turn already given back."""
-        answer = await self._emulator.answer(self.trace.call, message)
+        answer = await self._emulator.answer(self.trace.call, message, self.generation)
         self.trace.items.append(answer.item)
         lease = TurnLease(self, answer)
         self._open.append(lease)
@@ -123,7 +133,7 @@ class Exchange:
         if not lease.kept:
             await emulator.give_back(call, lease.answer)
             if entry is not None:
-                await emulator.store.record(entry)
+                await emulator.store.record(entry, lease.answer.generation)
             return
         try:
             await emulator.keep(call, lease.answer, entry)
@@ -148,7 +158,7 @@ class Exchange:
             if self._open:
                 await self._settle(self._open[0], entry)
             else:
-                await emulator.store.record(entry)
+                await emulator.store.record(entry, self.generation)
             self._closed = True
 
     async def fail(self, error: ApiError) -> ApiError:

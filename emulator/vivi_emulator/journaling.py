@@ -35,18 +35,20 @@ class Journaling:
     def __init__(self, entry_bytes: int, admin_token: str | None = None) -> None:
         self.entry_bytes = entry_bytes
         self._admin_token = admin_token
-        self._redactors: tuple[int, Redactor] | None = None
+        self._redactors: tuple[KeyRing, Redactor] | None = None
         # Header values as journaled (cut, redacted), for the current redactor.
         self._values: Cache[str, str] = Cache(1024)
         self._redactor_of_values: Redactor | None = None
 
     def redactor(self, ring: KeyRing) -> Redactor:
-        """Removes every key ever used here (and the admin token) from journaled text."""
-        if self._redactors is None or self._redactors[0] != ring.version:
+        """Removes every key used here (the store keeps the most recent ``redacted_keys``,
+        deleted channels' included) and the admin token from journaled text: one redactor per
+        snapshot of the keys (a new snapshot is made only when the keys change)."""
+        if self._redactors is None or self._redactors[0] is not ring:
             redactor = Redactor(ring.ever)
             if self._admin_token is not None:
                 redactor.add(self._admin_token)
-            self._redactors = (ring.version, redactor)
+            self._redactors = (ring, redactor)
         return self._redactors[1]
 
     def entry(self, trace: Trace, ring: KeyRing) -> JournalEntry:
@@ -58,7 +60,7 @@ class Journaling:
         events: tuple[dict[str, str], ...] | None = None
         left_out = 0
         if trace.stream is not None:
-            events, left_out = self._events(trace.stream, ring.version, redact)
+            events, left_out = self._events(trace.stream, redact)
         return JournalEntry(
             id=0,
             time=call.started,
@@ -77,15 +79,13 @@ class Journaling:
             duration_ms=(time.monotonic() - call.clock) * 1000,
         )
 
-    def _events(
-        self, played: Played, version: int, redact: Redactor
-    ) -> tuple[tuple[dict[str, str], ...], int]:
+    def _events(self, played: Played, redact: Redactor) -> tuple[tuple[dict[str, str], ...], int]:
         """A stream's events as journaled: a whole stream's from its rendering (made once per
-        script and key-ring version), a cut one's from the events it sent."""
+        script and redactor), a cut one's from the events it sent."""
         limit = self.entry_bytes - self.entry_bytes // 3
         if played.complete:
             return played.rendered.kept_events(
-                version, lambda events: kept_events(events, redact, limit)
+                redact, lambda events: kept_events(events, redact, limit)
             )
         return kept_events(played.events, redact, limit)
 

@@ -47,12 +47,15 @@ def secret_forms(secret: str) -> set[str]:
 class Redactor:
     """Replaces every known secret, in each of its forms, with ``REDACTED``.
 
-    Longer forms are replaced first, so a secret that contains another is removed whole.
+    Longer forms are replaced first, so a secret that contains another is removed whole. The
+    forms are sorted once, when first used after a change (building a redactor of n secrets
+    is O(n log n)); the journal builds one per version of the keys (``journaling``).
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._forms: list[str] = []
         self._secrets: set[str] = set()
+        self._all: set[str] = set()
+        self._sorted: list[str] | None = []
         for secret in secrets:
             self.add(secret)
 
@@ -60,11 +63,18 @@ class Redactor:
         if not secret or secret in self._secrets:
             return
         self._secrets.add(secret)
-        forms = set(self._forms) | secret_forms(secret)
-        self._forms = sorted(forms, key=len, reverse=True)
+        self._all |= secret_forms(secret)
+        self._sorted = None
+
+    @property
+    def _forms(self) -> list[str]:
+        forms = self._sorted
+        if forms is None:
+            forms = self._sorted = sorted(self._all, key=len, reverse=True)
+        return forms
 
     def __bool__(self) -> bool:
-        return bool(self._forms)
+        return bool(self._all)
 
     def text(self, text: str) -> str:
         for form in self._forms:

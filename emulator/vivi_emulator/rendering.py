@@ -3,10 +3,10 @@
 ``/stream`` plays the writes (each ``(delay, bytes, events)``: the SSE bytes of the events due
 together, ``sse`` framing them, or the exact writes a wire option asks for, ``wire.plan``);
 ``/invoke`` answers the reply's JSON; the journal keeps the events the stream sent, sized and
-redacted. All of that depends on the Script alone (and the events' redaction on the key-ring
-version), so for a constant Script, shared by every request it answers, the service keeps one
-``Rendered`` (``service.Emulator``'s owned caches) and no request encodes, joins or redacts the
-same events again.
+redacted. All of that depends on the Script alone (and the events' redaction on the keys), so
+for a constant Script, shared by every request it answers, the service keeps one ``Rendered``
+(``service.Emulator``'s owned caches) and no request encodes, joins or redacts the same events
+again.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Rendered:
             self.writes, self.abort, self.linger = wired.writes, wired.abort, wired.linger
         self.timed = self.linger > 0 or any(delay > 0 for delay, _, _ in self.writes)
         self._reply_json: bytes | None = None
-        self._journaled: tuple[int, KeptEvents] | None = None
+        self._journaled: tuple[object, KeptEvents] | None = None
 
     def invoke_body(self, thread_id: str) -> bytes:
         """``{"message": <reply>, "threadId": <thread>}`` as ``json.dumps`` writes it (the VIVI
@@ -79,13 +79,14 @@ class Rendered:
         return [event for _, _, events in self.writes for event in events]
 
     def kept_events(
-        self, version: int, keep: Callable[[list[dict[str, str]]], KeptEvents]
+        self, redactor: object, keep: Callable[[list[dict[str, str]]], KeptEvents]
     ) -> KeptEvents:
-        """The journal's form of all the stream's events, made by ``keep`` once per key-ring
-        ``version`` (a rotated key must be redacted from the events too)."""
+        """The journal's form of all the stream's events, made by ``keep`` once per
+        ``redactor`` (journaling makes a new one whenever the keys change: a rotated key must
+        be redacted from the events too)."""
         made = self._journaled
-        if made is None or made[0] != version:
-            made = self._journaled = (version, keep(self.all_events()))
+        if made is None or made[0] is not redactor:
+            made = self._journaled = (redactor, keep(self.all_events()))
         return made[1]
 
 

@@ -2,14 +2,14 @@
 the forced scenario, the latency profile and chaos.
 
 Kept in the store (its queue, and the ``Overrides`` of each scope) until reset; a channel's own
-setting wins over the global one. Part of the service: ``service.Emulator`` is a ``Scripting``,
-so routes, the control API and the plugin reach these through it like everything else.
+setting wins over the global one. A part of the service: ``service.Emulator.scripting``, built
+with the store role it uses, the run's configured settings and the current scenarios.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.model_errors import model_errors
-from vivi_emulator.store.base import StateStore
+from vivi_emulator.store.roles import ScriptingStore
 from vivi_emulator.store.values import Overrides, QueuedReply
 
 
@@ -46,10 +46,15 @@ def queued_scenario(data: Mapping[str, Any], default_name: str) -> Scenario:
 class Scripting:
     """The service's run-time scripting (see the module's docstring)."""
 
-    # Set by the service (service.Emulator).
-    store: StateStore
-    run_time: RunTime
-    scenarios: ScenarioSet
+    def __init__(
+        self,
+        store: ScriptingStore,
+        run_time: RunTime,
+        scenarios: Callable[[], ScenarioSet],
+    ) -> None:
+        self.store = store
+        self.run_time = run_time
+        self._scenarios = scenarios  # the current set: fixtures reload
 
     # --- the one-shot queue ---------------------------------------------------------------------
 
@@ -57,8 +62,9 @@ class Scripting:
         self, data: Mapping[str, Any], channel_id: str | None = None
     ) -> tuple[str, int]:
         """Queue a one-shot reply for a channel (or any); return its name and the queue size."""
-        waiting = await self.store.queued(channel_id)
-        scenario = queued_scenario(data, f"queued-{len(waiting) + 1}")
+        # The default name's number comes from the store in one step: unique under concurrency.
+        number = await self.store.queue_number(channel_id)
+        scenario = queued_scenario(data, f"queued-{number}")
         size = await self.store.push(QueuedReply(secrets.token_hex(8), scenario, channel_id))
         return scenario.name, size
 
@@ -72,10 +78,10 @@ class Scripting:
 
     async def force(self, name: str | None, channel_id: str | None = None) -> None:
         """Every request (of the channel, or all) gets this scenario until reset; None stops."""
-        if name is not None and self.scenarios.get(name) is None:
-            raise UnknownScenario(name, self.scenarios.names)
-        current = await self.store.overrides(channel_id)
-        await self.store.set_overrides(channel_id, current.model_copy(update={"forced": name}))
+        scenarios = self._scenarios()
+        if name is not None and scenarios.get(name) is None:
+            raise UnknownScenario(name, scenarios.names)
+        await self.store.set_override(channel_id, "forced", name)
 
     async def forced(self, channel_id: str | None = None) -> str | None:
         overrides = await self.store.overrides(channel_id)
@@ -100,8 +106,7 @@ class Scripting:
         self, profile: LatencyProfile | None, channel_id: str | None = None
     ) -> None:
         """Pace a channel's (or every) reply with this profile until reset; None: as set."""
-        current = await self.store.overrides(channel_id)
-        await self.store.set_overrides(channel_id, current.model_copy(update={"latency": profile}))
+        await self.store.set_override(channel_id, "latency", profile)
 
     async def chaos(self, channel_id: str | None = None) -> tuple[ChaosSettings | None, str]:
         """The chaos a channel's requests get (or everyone's; None: none), and where it is set."""
@@ -110,5 +115,4 @@ class Scripting:
     async def set_chaos(self, chaos: ChaosSettings | None, channel_id: str | None = None) -> None:
         """Inject these faults into a channel's (or every) requests until reset. A setting
         without faults turns chaos off; None goes back to the configured chaos."""
-        current = await self.store.overrides(channel_id)
-        await self.store.set_overrides(channel_id, current.model_copy(update={"chaos": chaos}))
+        await self.store.set_override(channel_id, "chaos", chaos)

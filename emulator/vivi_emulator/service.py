@@ -64,10 +64,11 @@ class ScenarioInfo:
     default: bool
 
 
-class Emulator(Scripting, Files):
-    """The VIVI emulator: channels and keys, scenarios, threads, the journal; uploaded files
-    (``files.Files``); and what a test scripts at run time (queue, forced, latency, chaos:
-    ``scripting.Scripting``)."""
+class Emulator:
+    """The VIVI emulator: channels and keys, scenarios, threads, the journal; and its parts,
+    each built with what it uses: uploaded files (``files``, a ``files.Files``), what a test
+    scripts at run time (``scripting``: queue, forced, latency, chaos), journal entries
+    (``journaling``)."""
 
     def __init__(
         self,
@@ -101,6 +102,8 @@ class Emulator(Scripting, Files):
             settings.limits.journal_entry_bytes,
             token.get_secret_value() if token is not None else None,
         )
+        self.files = Files(store, settings.limits)
+        self.scripting = Scripting(store, self.run_time, lambda: self.scenarios)
 
     @staticmethod
     def bounds_of(settings: Settings) -> Bounds:
@@ -112,6 +115,7 @@ class Emulator(Scripting, Files):
             file_ttl_seconds=limits.file_ttl_seconds,
             journal_size=settings.journal_size,
             max_queued=limits.max_queued,
+            redacted_keys=limits.redacted_keys,
         )
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -160,18 +164,24 @@ class Emulator(Scripting, Files):
 
     # --- channels and keys ----------------------------------------------------------------------
 
-    async def check_key(self, channel_id: str, presented: str | None) -> None:
+    async def check_key(self, channel_id: str, presented: str | None) -> int:
         """The key check, against this process's copy of the keys when it passes there (no
         round trip; ``answer`` notices a rotation since), else against the current keys (a
-        channel added or a key rotated by another process counts)."""
+        channel added or a key rotated by another process counts). Returns the channel's
+        generation: the request's writes carry it."""
+        ring = self.store.cached_keys()
         try:
-            self.store.cached_keys().check(channel_id, presented)
+            ring.check(channel_id, presented)
         except ApiError:
-            await self.check_key_now(channel_id, presented)
+            return await self.check_key_now(channel_id, presented)
+        return ring.generation(channel_id)
 
-    async def check_key_now(self, channel_id: str, presented: str | None) -> None:
-        """The key check against the store's current keys (a rotation elsewhere counts)."""
-        (await self.store.keys()).check(channel_id, presented)
+    async def check_key_now(self, channel_id: str, presented: str | None) -> int:
+        """The key check against the store's current keys (a rotation elsewhere counts);
+        the channel's generation."""
+        ring = await self.store.keys()
+        ring.check(channel_id, presented)
+        return ring.generation(channel_id)
 
     async def channels(self) -> list[str]:
         return (await self.store.keys()).channels()
@@ -193,23 +203,26 @@ class Emulator(Scripting, Files):
 
     async def remove_channel(self, channel_id: str) -> None:
         """Remove a channel, its key, and everything kept for it (threads, files, journal,
-        queue, overrides): what a test that made a channel on a shared emulator leaves behind."""
+        queue, overrides), in one step: its generation ends, and what its requests in flight
+        still write is dropped (docs/architecture.md). What a test that made a channel on a
+        shared emulator leaves behind."""
         if not await self.store.remove_channel(channel_id):
             raise NotFound(f"unknown channel '{channel_id}'")
-        await self.store.reset(channel_id)
 
     # --- messages -------------------------------------------------------------------------------
 
-    async def answer(self, call: Call, message: Message) -> Answer:
-        """Open the message's turn, choose its scenario, and build its Script.
+    async def answer(self, call: Call, message: Message, generation: int | None = None) -> Answer:
+        """Open the message's turn, choose its scenario, and build its Script; in the
+        channel's ``generation`` (ChannelGone if it ended: the channel was deleted).
 
         A status scenario raises ScriptedStatus and gives its turn back: the agent never saw
         the message (a conversation's step still counts). If the key was rotated by another
         process since this one last looked, the check is made again on the current keys.
         """
         store = self.store
-        start = await store.begin_turn(call.channel, message.thread_id)
+        start = await store.begin_turn(call.channel, message.thread_id, generation)
         view = start.view
+        generation = view.generation if generation is not None else None
         choice: Choice | None = None
         fault: str | None = None
         try:
@@ -226,7 +239,7 @@ class Emulator(Scripting, Files):
                 headers=call.headers,
                 history=(start.previous,) if start.previous is not None else (),
             )
-            choice = await self._choose(ctx, view, start.conversation)
+            choice = await self._choose(ctx, view, start.conversation, generation)
             chaos, _ = self.run_time.chaos(call.channel, view.overrides)
             injection = None
             if chaos is not None and (chaos.include_named or not choice.chosen_by.named):
@@ -245,17 +258,17 @@ class Emulator(Scripting, Files):
                 script = self._wired(script, injection)
         except StatusReply as reply:
             if isinstance(reply, ScriptedStatus) or choice is None:
-                await self._give_back(call, message, start.turn)
+                await self._give_back(call, message, (start.turn, generation))
                 raise
             after = choice.after_status(by_chaos=fault is not None)
-            await self._give_back(call, message, start.turn, after)
+            await self._give_back(call, message, (start.turn, generation), after)
             chosen_by = ChosenBy.CHAOS if fault is not None else choice.chosen_by
             item = ItemRecord(
                 message.thread_id, start.turn, choice.scenario.name, chosen_by, fault=fault
             )
             raise ScriptedStatus(reply, item) from None
         except BaseException:
-            await self._give_back(call, message, start.turn)
+            await self._give_back(call, message, (start.turn, generation))
             raise
         chosen_by = ChosenBy.CHAOS if script.injected is not None else choice.chosen_by
         return Answer(
@@ -266,18 +279,23 @@ class Emulator(Scripting, Files):
             script,
             choice.conversation,
             script.injected,
+            generation,
         )
 
     async def _give_back(
         self,
         call: Call,
         message: Message,
-        turn: int,
+        turn: tuple[int, int | None],
         conversation: Conversation | Keep | None = KEEP,
     ) -> None:
-        # Shielded: a cancelled request gives its turn back too.
+        """Give the turn (its number, and its channel's generation) back. Shielded: a
+        cancelled request gives its turn back too."""
+        number, generation = turn
         with anyio.CancelScope(shield=True):
-            await self.store.cancel_turn(call.channel, message.thread_id, turn, conversation)
+            await self.store.cancel_turn(
+                call.channel, message.thread_id, number, conversation, generation
+            )
 
     def _build_options(self, latency: LatencyProfile) -> BuildOptions:
         """The run's options for building scripts, with a channel's latency profile (made
@@ -310,7 +328,11 @@ class Emulator(Scripting, Files):
         return replace(wired, injected=injection.kind)
 
     async def _choose(
-        self, ctx: RequestContext, view: View, current: Conversation | None
+        self,
+        ctx: RequestContext,
+        view: View,
+        current: Conversation | None,
+        generation: int | None,
     ) -> Choice:
         """A queued reply whose match holds (claimed: exactly once), else the header, the
         forced scenario, the thread's conversation, the first matching fixture, the default
@@ -319,7 +341,9 @@ class Emulator(Scripting, Files):
         if view.queued:
             for reply in await self.store.queued(ctx.channel_id):
                 match = reply.scenario.match
-                if (match is None or matches(match, ctx)) and await self.store.claim(reply):
+                if (match is None or matches(match, ctx)) and await self.store.claim(
+                    reply, ctx.channel_id, generation
+                ):
                     queued = reply.scenario
                     break
         return choose(self.scenarios, ctx, current, queued, view.overrides.forced)
@@ -340,13 +364,14 @@ class Emulator(Scripting, Files):
             message.text,
             answer.script.reply,
             answer.conversation,
+            answer.generation,
         )
         await self.store.commit_turn(end, entry)
 
     async def give_back(self, call: Call, answer: Answer) -> None:
         """Give the turn back: its answer never reached the client. Called by a turn's lease
         only."""
-        await self._give_back(call, answer.message, answer.turn)
+        await self._give_back(call, answer.message, (answer.turn, answer.generation))
 
     # --- the journal ----------------------------------------------------------------------------
 

@@ -77,6 +77,9 @@ class Limits(_Model):
     # One journal entry: a body or event list beyond this is cut, with a marker.
     journal_entry_bytes: int = Field(default=48 * 1024, ge=4096)
     max_queued: int = Field(default=1000, gt=0)
+    # Keys ever used here that stay redacted from the journal (deleted channels' and rotated
+    # ones included): the most recent this many (SECURITY.md).
+    redacted_keys: int = Field(default=1000, gt=0)
 
 
 class Settings(_Model):

@@ -10,9 +10,10 @@ import anyio
 import pytest
 
 from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
+from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.store import open_store
-from vivi_emulator.store.base import Bounds, QueueFull, QuotaExceeded, StateStore
+from vivi_emulator.store.base import Bounds, ChannelGone, QueueFull, QuotaExceeded, StateStore
 from vivi_emulator.store.memory import MemoryStore
 from vivi_emulator.store.values import Conversation, NewFile, Overrides, QueuedReply, Turn, TurnEnd
 
@@ -278,12 +279,12 @@ async def test_the_queue_is_bounded(stores: Stores) -> None:
 
 async def test_a_channel_override_wins_over_the_global_one(stores: Stores) -> None:
     store = stores.make()
-    await store.set_overrides(None, Overrides(forced="slow"))
+    await store.set_override(None, "forced", "slow")
     assert (await store.begin_turn("a", T1)).view.overrides.forced == "slow"
-    await store.set_overrides("a", Overrides(forced="stall"))
+    await store.set_override("a", "forced", "stall")
     assert (await store.begin_turn("a", T1)).view.overrides.forced == "stall"
     assert (await store.begin_turn("b", T1)).view.overrides.forced == "slow"
-    await store.set_overrides(None, Overrides())
+    await store.set_override(None, "forced", None)
     assert (await store.begin_turn("b", T1)).view.overrides.forced is None
     assert await store.overrides("a") == Overrides(forced="stall")
 
@@ -319,7 +320,7 @@ async def test_keys_are_added_and_rotated_and_every_old_key_is_remembered(
     assert (await store.begin_turn("a", T1)).view.keys_version == ring.version
 
 
-async def test_a_removed_channel_is_unknown_and_its_key_forgotten(stores: Stores) -> None:
+async def test_a_removed_channel_is_unknown_and_its_key_stays_redacted(stores: Stores) -> None:
     store = stores.make()
     assert await store.add_channel("c", "key-c")
     before = (await store.keys()).version
@@ -328,7 +329,7 @@ async def test_a_removed_channel_is_unknown_and_its_key_forgotten(stores: Stores
     ring = await store.keys()
     assert ring.version > before
     assert "c" not in ring.channels()
-    assert "key-c" not in ring.ever
+    assert "key-c" in ring.ever  # a deleted channel's key never shows in the journal
     with pytest.raises(Exception, match="unknown channel 'c'"):
         ring.check("c", "key-c")
     ring.check("a", "key-a")  # the others stay
@@ -343,7 +344,7 @@ async def test_reset_of_a_channel_leaves_the_others_alone(stores: Stores) -> Non
         await store.put_files(channel, [NewFile("f", "text/plain", b"x")])
         await store.record(entry(channel))
         await store.push(reply(f"q-{channel}", channel))
-        await store.set_overrides(channel, Overrides(forced="slow"))
+        await store.set_override(channel, "forced", "slow")
     await store.reset("a")
     assert (await store.begin_turn("a", T1)).turn == 1
     assert (await store.begin_turn("b", T1)).turn == 2
@@ -362,3 +363,173 @@ async def test_reset_of_a_channel_leaves_the_others_alone(stores: Stores) -> Non
         "queued": 0,
     }
     (await store.keys()).check("b", "key-b")  # channels and keys stay
+
+
+# --- every multi-step change is one step (issue 20) ---------------------------------------------
+
+
+async def test_a_push_at_the_bound_never_takes_out_an_accepted_reply(stores: Stores) -> None:
+    # Pushes and claims racing at the bound: every push that was accepted is either still
+    # queued or was claimed, and nothing past the bound was ever kept.
+    store = stores.make(max_queued=3)
+    accepted: list[str] = []
+    claimed: list[str] = []
+
+    async def push(n: int) -> None:
+        try:
+            await store.push(reply(f"r{n}"))
+        except QueueFull:
+            return
+        accepted.append(f"id-r{n}")
+
+    async def claim() -> None:
+        for waiting in await store.queued(None):
+            if await store.claim(waiting):
+                claimed.append(waiting.id)
+                return
+
+    async with anyio.create_task_group() as tasks:
+        for n in range(40):
+            tasks.start_soon(push, n)
+            if n % 2:
+                tasks.start_soon(claim)
+    left = [r.id for r in await store.queued(None)]
+    assert len(left) <= 3
+    assert sorted(left + claimed) == sorted(accepted)
+
+
+async def test_a_queued_reply_is_claimed_by_its_id_whatever_it_serialises_to(
+    stores: Stores,
+) -> None:
+    store = stores.make()
+    await store.push(reply("by-id"))
+    # The same reply as another version of the emulator could hold it: same id, fields in
+    # another form.
+    same = QueuedReply("id-by-id", Scenario.model_validate({"name": "by-id", "text": "other"}))
+    assert await store.claim(same)
+    assert await store.queued(None) == []
+    assert not await store.claim(same)
+
+
+async def test_each_override_is_set_on_its_own(stores: Stores) -> None:
+    first = stores.make()
+    second = first if stores.state == "memory" else stores.make()  # Redis: two processes
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(first.set_override, "a", "forced", "slow")
+        tasks.start_soon(second.set_override, "a", "latency", LatencyProfile(name="fast"))
+    both = await first.overrides("a")
+    assert both.forced == "slow"
+    assert both.latency is not None
+    await second.set_override("a", "forced", None)
+    assert (await first.overrides("a")).forced is None
+    assert (await first.overrides("a")).latency is not None
+
+
+async def test_concurrent_resets_count_each_file_once(stores: Stores) -> None:
+    store = stores.make()
+    for channel in ("a", "b"):
+        await store.put_files(channel, [NewFile("f", "text/plain", b"x" * 10)] * 3)
+    async with anyio.create_task_group() as tasks:
+        for _ in range(4):
+            tasks.start_soon(store.reset, "a")
+    usage = await store.usage()
+    assert (usage["files"], usage["file_bytes"]) == (3, 30)
+
+
+async def test_a_reset_counts_only_its_own_channels_files(stores: Stores) -> None:
+    store = stores.make(file_ttl_seconds=1)
+    await store.put_files("b", [NewFile("f", "text/plain", b"x" * 10)])
+    await stores.advance(1.2)  # b's file expired, not yet forgotten
+    await store.put_files("a", [NewFile("g", "text/plain", b"y" * 5)])
+    await store.reset("a")
+    assert (await store.usage())["file_bytes"] == 0
+
+
+async def test_queued_reply_numbers_are_unique_under_concurrency(stores: Stores) -> None:
+    store = stores.make()
+    numbers: list[int] = []
+
+    async def number() -> None:
+        numbers.append(await store.queue_number("a"))
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(20):
+            tasks.start_soon(number)
+    assert sorted(numbers) == list(range(1, 21))
+    await store.clear_queue("a")
+    assert await store.queue_number("a") == 1
+
+
+# --- channel generations (issue 20) -------------------------------------------------------------
+
+
+async def _recreated(store: StateStore, channel: str = "c") -> tuple[int, int]:
+    """A channel added, deleted and added again: its two generations."""
+    assert await store.add_channel(channel, "key-c")
+    old = (await store.keys()).generation(channel)
+    assert await store.remove_channel(channel)
+    assert await store.add_channel(channel, "key-c")
+    new = (await store.keys()).generation(channel)
+    assert new not in (old, 0)
+    return old, new
+
+
+async def test_a_deleted_channels_requests_open_no_turn_in_its_successor(stores: Stores) -> None:
+    store = stores.make()
+    assert await store.add_channel("c", "key-c")
+    old = (await store.keys()).generation("c")
+    started = await store.begin_turn("c", T1, old)
+    assert started.view.generation == old
+    assert await store.remove_channel("c")
+    assert await store.add_channel("c", "key-c")
+    with pytest.raises(ChannelGone):
+        await store.begin_turn("c", T1, old)
+    # What the old request still writes is dropped: the successor's thread starts at 1.
+    end = TurnEnd("c", T1, started.turn, "old", "old reply", None, old)
+    await store.commit_turn(end, entry("c"))
+    await store.cancel_turn("c", T1, 1, None, old)
+    await store.record(entry("c"), old)
+    new = (await store.keys()).generation("c")
+    first = await store.begin_turn("c", T1, new)
+    assert (first.turn, first.previous) == (1, None)
+    await store.cancel_turn("c", T1, 1, None, old)  # not the successor's turn to give back
+    assert (await store.begin_turn("c", T1, new)).turn == 2
+    assert [e for e in await store.journal() if e.channel == "c"] == []
+
+
+async def test_a_deleted_channels_requests_claim_nothing_and_store_no_file(
+    stores: Stores,
+) -> None:
+    store = stores.make()
+    old, new = await _recreated(store)
+    await store.push(reply("for-anyone"))
+    (waiting,) = await store.queued("c")
+    assert not await store.claim(waiting, "c", old)
+    with pytest.raises(ChannelGone):
+        await store.put_files("c", [NewFile("f", "text/plain", b"x")], old)
+    assert (await store.usage())["file_bytes"] == 0
+    assert await store.claim(waiting, "c", new)
+
+
+async def test_a_channel_removed_takes_everything_of_it_in_the_same_step(stores: Stores) -> None:
+    store = stores.make()
+    assert await store.add_channel("c", "key-c")
+    await store.begin_turn("c", T1)
+    await store.put_files("c", [NewFile("f", "text/plain", b"x" * 7)])
+    await store.record(entry("c"))
+    await store.push(reply("mine", "c"))
+    await store.set_override("c", "forced", "slow")
+    assert await store.remove_channel("c")
+    usage = await store.usage()
+    assert (usage["files"], usage["file_bytes"], usage["queued"]) == (0, 0, 0)
+    assert [e for e in await store.journal() if e.channel == "c"] == []
+    assert await store.overrides("c") == Overrides()
+
+
+async def test_keys_kept_redacted_are_the_most_recent_within_the_bound(stores: Stores) -> None:
+    store = stores.make(redacted_keys=4)
+    for n in range(6):
+        assert await store.set_key("a", f"key-a{n}")
+    ever = (await store.keys()).ever
+    assert {"key-a3", "key-a4", "key-a5", "key-b"} <= ever
+    assert "key-a0" not in ever

@@ -119,8 +119,7 @@ async def _read_json(
     emulator: Emulator, request: Incoming, exchange: Exchange, limit: int
 ) -> bytes:
     """A JSON request's body, its key checked first (401/403/404 before 415/413/422)."""
-    call = exchange.call
-    await emulator.check_key(call.channel, call.api_key)
+    await exchange.check_key()
     require_media_type(request.headers, _JSON)
     refuse_declared(request.headers, limit)
     body = exchange.trace.body = await request.peer.body(limit)
@@ -245,7 +244,7 @@ def _upload(emulator: Emulator) -> _Journaled:
 
     async def upload(request: Incoming, exchange: Exchange) -> Outgoing:
         call = exchange.call
-        await emulator.check_key_now(call.channel, call.api_key)
+        await exchange.check_key(now=True)
         require_media_type(request.headers, "multipart/form-data")
         uploads = await read_uploads(request, settings.limits)
         exchange.trace.body = json_bytes(
@@ -260,7 +259,9 @@ def _upload(emulator: Emulator) -> _Journaled:
         channel_path = quote(call.channel, safe="")
         urls = [
             f"{base}/channelsApi/{channel_path}/files/{file_id}/{quote(name)}"
-            for file_id, name in await emulator.upload(call.channel, uploads)
+            for file_id, name in await emulator.files.upload(
+                call.channel, uploads, exchange.generation
+            )
         ]
         exchange.report(200)
         await exchange.close()
@@ -272,7 +273,7 @@ def _upload(emulator: Emulator) -> _Journaled:
 def _uploaded_file(emulator: Emulator) -> Handler:
     async def uploaded_file(request: Incoming) -> Outgoing:
         file_id, _, name = request.operation.removeprefix("files/").partition("/")
-        stored = await emulator.uploaded_file(request.channel, file_id, name)
+        stored = await emulator.files.uploaded_file(request.channel, file_id, name)
         # A download, never a page of this origin (docs/decisions.md, row 37): an uploaded HTML
         # or SVG file would otherwise run script beside the playground and the control API.
         headers = {

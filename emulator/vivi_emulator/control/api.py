@@ -150,7 +150,7 @@ def _scenarios(app: FastAPI, emulator: Emulator) -> None:
                 )
                 for s in emulator.scenario_list()
             ],
-            forced=await emulator.forced(channel),
+            forced=await emulator.scripting.forced(channel),
         )
 
     @app.post("/scenarios/reload", response_model=Reloaded)
@@ -166,7 +166,7 @@ def _scenarios(app: FastAPI, emulator: Emulator) -> None:
 
     @app.put("/forced", response_model=Forced, summary="Force a scenario for every request")
     async def force(forced: Forced) -> Forced:
-        await emulator.force(forced.scenario, forced.channel)
+        await emulator.scripting.force(forced.scenario, forced.channel)
         return forced
 
 
@@ -174,7 +174,7 @@ def _latency(app: FastAPI, emulator: Emulator) -> None:
     """How replies are paced, per channel or for all."""
 
     async def latency_state(channel: str | None) -> LatencyState:
-        profile, source = await emulator.latency(channel)
+        profile, source = await emulator.scripting.latency(channel)
         return LatencyState(profile=profile, description=profile.describe(), source=source)
 
     @app.get("/latency", response_model=LatencyState, summary="How replies are paced now")
@@ -184,14 +184,14 @@ def _latency(app: FastAPI, emulator: Emulator) -> None:
     @app.put("/latency", response_model=LatencyState, summary="Pace replies until reset")
     async def set_latency(update: LatencyUpdate, channel: Channel = None) -> LatencyState:
         profile = update.profile
-        await emulator.set_latency(
+        await emulator.scripting.set_latency(
             PROFILES[profile] if isinstance(profile, str) else profile, channel
         )
         return await latency_state(channel)
 
     @app.delete("/latency", response_model=LatencyState, summary="Back to the configured pace")
     async def clear_latency(channel: Channel = None) -> LatencyState:
-        await emulator.set_latency(None, channel)
+        await emulator.scripting.set_latency(None, channel)
         return await latency_state(channel)
 
 
@@ -199,7 +199,7 @@ def _chaos(app: FastAPI, emulator: Emulator) -> None:
     """The faults injected at a rate, per channel or for all."""
 
     async def chaos_state(channel: str | None) -> ChaosState:
-        chaos, source = await emulator.chaos(channel)
+        chaos, source = await emulator.scripting.chaos(channel)
         return ChaosState(
             chaos=chaos,
             description=chaos.describe() if chaos is not None else "off",
@@ -217,12 +217,12 @@ def _chaos(app: FastAPI, emulator: Emulator) -> None:
         summary="Inject faults at a rate until reset (no faults: off)",
     )
     async def set_chaos(settings: ChaosSettings, channel: Channel = None) -> ChaosState:
-        await emulator.set_chaos(settings, channel)
+        await emulator.scripting.set_chaos(settings, channel)
         return await chaos_state(channel)
 
     @app.delete("/chaos", response_model=ChaosState, summary="Back to the configured chaos")
     async def clear_chaos(channel: Channel = None) -> ChaosState:
-        await emulator.set_chaos(None, channel)
+        await emulator.scripting.set_chaos(None, channel)
         return await chaos_state(channel)
 
 
@@ -231,7 +231,7 @@ def _queue(app: FastAPI, emulator: Emulator) -> None:
 
     @app.get("/queue", response_model=QueueState)
     async def queue(channel: Channel = None) -> QueueState:
-        items = await emulator.queue(channel)
+        items = await emulator.scripting.queue(channel)
         return QueueState(
             queue=[r.scenario.name for r in items],
             items=[
@@ -253,12 +253,12 @@ def _queue(app: FastAPI, emulator: Emulator) -> None:
         summary="Queue a one-shot answer (a fixture scenario; name optional)",
     )
     async def push(reply: Annotated[dict[str, Any], Body()], channel: Channel = None) -> Queued:
-        name, size = await emulator.queue_reply(reply, channel)
+        name, size = await emulator.scripting.queue_reply(reply, channel)
         return Queued(name=name, queued=size)
 
     @app.delete("/queue", response_model=Done)
     async def clear_queue(channel: Channel = None) -> Done:
-        await emulator.clear_queue(channel)
+        await emulator.scripting.clear_queue(channel)
         return Done()
 
 

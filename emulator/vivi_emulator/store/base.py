@@ -18,24 +18,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from vivi_emulator.errors import ApiError
-from vivi_emulator.store.keys import KeyRing
-from vivi_emulator.store.values import (
-    KEEP,
-    Conversation,
-    Keep,
-    NewFile,
-    Overrides,
-    QueuedReply,
-    StoredFile,
-    TurnEnd,
-    TurnStart,
+from vivi_emulator.errors import ApiError, NotFound
+from vivi_emulator.store.roles import (
+    FileStore,
+    JournalStore,
+    KeyStore,
+    ScriptingStore,
+    TurnStore,
 )
-
-if TYPE_CHECKING:
-    from vivi_emulator.journal import JournalEntry
 
 
 class StoreUnavailable(ApiError):
@@ -54,6 +45,14 @@ class QueueFull(ApiError):
     status_code = 422
 
 
+class ChannelGone(NotFound):
+    """The request's channel was deleted while it was served (its generation ended): what
+    it would still write is refused, never given to a channel re-created with the same id."""
+
+    def __init__(self, channel_id: str) -> None:
+        super().__init__(f"channel '{channel_id}' was deleted while this request was served")
+
+
 @dataclass(frozen=True, slots=True)
 class Bounds:
     """What the store may hold; every store enforces the same bounds (README, "Bounds")."""
@@ -64,10 +63,13 @@ class Bounds:
     file_ttl_seconds: float = 3600.0
     journal_size: int = 1000
     max_queued: int = 1000
+    # Keys kept redacted after they stop being used (rotated, deleted): the most recent.
+    redacted_keys: int = 1000
 
 
-class StateStore(ABC):
-    """The interface both backends implement; see the module's docstring."""
+class StateStore(KeyStore, TurnStore, JournalStore, ScriptingStore, FileStore, ABC):
+    """Every role (``store/roles.py``) and the store's lifecycle: what a backend implements;
+    see the module's docstring."""
 
     name: str
     bounds: Bounds
@@ -78,104 +80,6 @@ class StateStore(ABC):
 
     async def close(self) -> None:
         return
-
-    # channels and keys
-
-    @abstractmethod
-    def cached_keys(self) -> KeyRing:
-        """The keys as this process last saw them (current for a one-process store)."""
-
-    @abstractmethod
-    async def keys(self) -> KeyRing:
-        """The current keys (a shared store checks its version: one round trip)."""
-
-    @abstractmethod
-    async def add_channel(self, channel_id: str, key: str) -> bool:
-        """Add a channel; False if it exists."""
-
-    @abstractmethod
-    async def set_key(self, channel_id: str, key: str) -> bool:
-        """Give a channel a new key (the old one stops working at once); False if unknown."""
-
-    @abstractmethod
-    async def remove_channel(self, channel_id: str) -> bool:
-        """Remove a channel and its key (its requests are 404 from now on); False if unknown.
-
-        Its current key leaves the keys ever used too: channels made and removed by test runs
-        would otherwise grow that set, and every key check and redaction with it.
-        """
-
-    # threads
-
-    @abstractmethod
-    async def begin_turn(self, channel_id: str, thread_id: str) -> TurnStart:
-        """Open the thread's next turn (creating the thread), with what the request needs."""
-
-    @abstractmethod
-    async def cancel_turn(
-        self,
-        channel_id: str,
-        thread_id: str,
-        turn: int,
-        conversation: Conversation | Keep | None = KEEP,
-    ) -> None:
-        """Give a turn back (its answer was a status reply: the agent never saw the message),
-        if no later turn was opened meanwhile; and set the thread's conversation unless
-        ``KEEP``."""
-
-    @abstractmethod
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
-        """Keep the turn's exchange (unless a later turn was kept already) and the thread's
-        conversation; and, in the same step, record ``entry`` in the journal when given."""
-
-    # journal
-
-    @abstractmethod
-    async def record(self, entry: JournalEntry) -> None:
-        """Append a finished request to the journal (the oldest go past ``journal_size``)."""
-
-    @abstractmethod
-    async def journal(self) -> list[JournalEntry]:
-        """Every kept entry, oldest first."""
-
-    @abstractmethod
-    async def clear_journal(self, channel_id: str | None = None) -> None: ...
-
-    # the one-shot queue
-
-    @abstractmethod
-    async def push(self, reply: QueuedReply) -> int:
-        """Queue a reply for its scope; return how many wait there. QueueFull past the bound."""
-
-    @abstractmethod
-    async def queued(self, channel_id: str | None) -> list[QueuedReply]:
-        """The replies waiting for this channel, then those for any channel, in order; with
-        ``None``, every queued reply."""
-
-    @abstractmethod
-    async def claim(self, reply: QueuedReply) -> bool:
-        """Take a queued reply; False if another request took it first (exactly once)."""
-
-    @abstractmethod
-    async def clear_queue(self, channel_id: str | None = None) -> None: ...
-
-    # overrides
-
-    @abstractmethod
-    async def overrides(self, scope: str | None) -> Overrides: ...
-
-    @abstractmethod
-    async def set_overrides(self, scope: str | None, overrides: Overrides) -> None: ...
-
-    # files
-
-    @abstractmethod
-    async def put_files(self, channel_id: str, files: list[NewFile]) -> list[str]:
-        """Keep the files for ``file_ttl_seconds``; return their random, unguessable ids.
-        All or none: QuotaExceeded if they do not fit in the byte quota."""
-
-    @abstractmethod
-    async def get_file(self, file_id: str) -> StoredFile | None: ...
 
     @abstractmethod
     async def usage(self) -> dict[str, int]:
@@ -192,4 +96,5 @@ class StateStore(ABC):
     @abstractmethod
     async def reset(self, channel_id: str | None = None) -> None:
         """Forget threads, files, the journal, the queue and overrides (of one channel, or
-        all); channels and keys stay."""
+        all), in one step per channel (a channel's files through its own index, never a walk
+        of every file); channels and keys stay."""

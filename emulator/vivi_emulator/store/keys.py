@@ -11,7 +11,7 @@ from vivi_emulator.errors import Forbidden, NotFound, Unauthorized
 from vivi_emulator.paths import API_KEY_HEADER
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class KeyRing:
     """A snapshot of the channels and their keys, and the order of the key checks.
 
@@ -19,20 +19,37 @@ class KeyRing:
     another channel is 403, anything else is 401 (docs/decisions.md, rows 3 to 5). Keys are
     compared with ``hmac.compare_digest``, always against every channel's key, so the time a
     check takes does not tell which keys exist or how much of one matched.
+
+    A channel has a *generation*: a number given when it is added, never reused, that ends when
+    it is deleted. What a request writes after its channel's generation ended is dropped
+    (docs/architecture.md, "A channel's generation").
     """
 
     keys: Mapping[str, bytes] = field(default_factory=dict)
-    # Every key ever in use here, rotated ones included: what the journal must never show.
+    # Keys used here, rotated and deleted channels' included (the most recent, to the bound
+    # ``redacted_keys``): what the journal must never show.
     ever: frozenset[str] = frozenset()
     version: int = 0
+    generations: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, keys: Mapping[str, str], ever: Iterable[str] = (), version: int = 0) -> KeyRing:
+    def of(
+        cls,
+        keys: Mapping[str, str],
+        ever: Iterable[str] = (),
+        version: int = 0,
+        generations: Mapping[str, int] | None = None,
+    ) -> KeyRing:
         return cls(
             {c: k.encode("utf-8") for c, k in keys.items()},
             frozenset(ever) | frozenset(keys.values()),
             version,
+            dict(generations) if generations is not None else dict.fromkeys(keys, 1),
         )
+
+    def generation(self, channel_id: str) -> int:
+        """The channel's current generation; 0 for a channel that does not exist."""
+        return self.generations.get(channel_id, 0)
 
     def channels(self) -> list[str]:
         return list(self.keys)

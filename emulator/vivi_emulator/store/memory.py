@@ -2,8 +2,11 @@
 
 Every bound is kept without scanning: threads sit in least-recently-used order, so idle and
 surplus threads leave from the front; files sit in the order they expire (every file lives
-``file_ttl_seconds``), so expired ones leave from the front; the journal is a deque of
-size-capped entries.
+``file_ttl_seconds``), so expired ones leave from the front, and each channel has an index of
+its own; the journal is a deque of size-capped entries; the keys kept redacted are the most
+recent ``redacted_keys``.
+
+Each method is one atomic step: no ``await`` between what it reads and what it writes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from vivi_emulator.journal import JournalEntry
-from vivi_emulator.store.base import Bounds, QueueFull, QuotaExceeded, StateStore
+from vivi_emulator.store.base import Bounds, ChannelGone, QueueFull, QuotaExceeded, StateStore
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import (
     KEEP,
@@ -62,15 +65,20 @@ class MemoryStore(StateStore):
         self.bounds = bounds or Bounds()
         self._clock = clock
         self._keys = dict(channels)
-        self._ever = set(channels.values())
-        self._ring = KeyRing.of(self._keys, self._ever)
+        # Keys ever used, the most recent last (a dict: ordered, and a key used again moves).
+        self._ever: dict[str, None] = dict.fromkeys(channels.values())
+        self._generation = itertools.count(1)
+        self._generations = {c: next(self._generation) for c in channels}
+        self._ring = KeyRing.of(self._keys, self._ever, 0, self._generations)
         self._threads: OrderedDict[tuple[str, str], _Thread] = OrderedDict()
         self._files: OrderedDict[str, _File] = OrderedDict()
+        self._channel_files: dict[str, set[str]] = {}
         self._file_bytes = 0
         # (id, entry): the id is given when kept, and set on the entry only when read.
         self._journal: deque[tuple[int, JournalEntry]] = deque(maxlen=self.bounds.journal_size)
         self._ids = itertools.count(1)
         self._queues: dict[str | None, deque[QueuedReply]] = {}
+        self._queue_numbers: dict[str | None, int] = {}
         self._overrides: dict[str | None, Overrides] = {}
         self._views: dict[str, View] = {}
         self._scenarios_version = 0
@@ -83,32 +91,49 @@ class MemoryStore(StateStore):
     async def keys(self) -> KeyRing:
         return self._ring
 
-    def _rekey(self, channel_id: str, key: str) -> None:
-        self._keys[channel_id] = key
-        self._ever.add(key)
-        self._ring = KeyRing.of(self._keys, self._ever, self._ring.version + 1)
+    def _remember(self, key: str) -> None:
+        ever = self._ever
+        ever.pop(key, None)
+        ever[key] = None
+        while len(ever) > self.bounds.redacted_keys:
+            del ever[next(iter(ever))]
+
+    def _new_ring(self) -> None:
+        self._ring = KeyRing.of(self._keys, self._ever, self._ring.version + 1, self._generations)
         self._changed()
 
     async def add_channel(self, channel_id: str, key: str) -> bool:
         if channel_id in self._keys:
             return False
-        self._rekey(channel_id, key)
+        self._keys[channel_id] = key
+        self._generations[channel_id] = next(self._generation)
+        self._remember(key)
+        self._new_ring()
         return True
 
     async def set_key(self, channel_id: str, key: str) -> bool:
         if channel_id not in self._keys:
             return False
-        self._rekey(channel_id, key)
+        self._keys[channel_id] = key
+        self._remember(key)
+        self._new_ring()
         return True
 
     async def remove_channel(self, channel_id: str) -> bool:
-        key = self._keys.pop(channel_id, None)
-        if key is None:
+        if self._keys.pop(channel_id, None) is None:
             return False
-        self._ever.discard(key)
-        self._ring = KeyRing.of(self._keys, self._ever, self._ring.version + 1)
-        self._changed()
+        del self._generations[channel_id]
+        self._new_ring()
+        self._reset_channel(channel_id)
         return True
+
+    def _lasts(self, channel_id: str | None, generation: int | None) -> bool:
+        """Whether a request of ``generation`` may still write for the channel."""
+        return (
+            generation is None
+            or channel_id is None
+            or self._generations.get(channel_id) == generation
+        )
 
     # threads
 
@@ -128,14 +153,24 @@ class MemoryStore(StateStore):
             mine = self._overrides.get(channel_id, NO_OVERRIDES)
             overrides = mine.over(self._overrides.get(None, NO_OVERRIDES))
             queued = len(self._queues.get(channel_id, ())) + len(self._queues.get(None, ()))
-            view = View(self._ring.version, self._scenarios_version, overrides, queued)
+            view = View(
+                self._ring.version,
+                self._scenarios_version,
+                overrides,
+                queued,
+                self._generations.get(channel_id, 0),
+            )
             self._views[channel_id] = view
         return view
 
     def _changed(self) -> None:
         self._views.clear()
 
-    async def begin_turn(self, channel_id: str, thread_id: str) -> TurnStart:
+    async def begin_turn(
+        self, channel_id: str, thread_id: str, generation: int | None = None
+    ) -> TurnStart:
+        if not self._lasts(channel_id, generation):
+            raise ChannelGone(channel_id)
         now = self._clock()
         key = (channel_id, thread_id.lower())
         thread = self._threads.get(key)
@@ -156,9 +191,10 @@ class MemoryStore(StateStore):
         thread_id: str,
         turn: int,
         conversation: Conversation | Keep | None = KEEP,
+        generation: int | None = None,
     ) -> None:
         thread = self._threads.get((channel_id, thread_id.lower()))
-        if thread is None:
+        if thread is None or not self._lasts(channel_id, generation):
             return
         if thread.count == turn:
             thread.count -= 1
@@ -166,23 +202,29 @@ class MemoryStore(StateStore):
             thread.conversation = conversation
 
     async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+        if not self._lasts(end.channel_id, end.generation):
+            return
         thread = self._threads.get((end.channel_id, end.thread_id.lower()))
         if thread is not None and end.turn >= thread.committed:
             thread.committed = end.turn
             thread.last = Turn(end.message, end.reply)
             thread.conversation = end.conversation
         if entry is not None:
-            await self.record(entry)
+            self._journal.append((next(self._ids), entry))
 
     # journal
 
-    async def record(self, entry: JournalEntry) -> None:
-        self._journal.append((next(self._ids), entry))
+    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
+        if self._lasts(entry.channel, generation):
+            self._journal.append((next(self._ids), entry))
 
     async def journal(self) -> list[JournalEntry]:
         return [replace(entry, id=entry_id) for entry_id, entry in self._journal]
 
     async def clear_journal(self, channel_id: str | None = None) -> None:
+        self._clear_journal(channel_id)
+
+    def _clear_journal(self, channel_id: str | None) -> None:
         if channel_id is None:
             self._journal.clear()
             return
@@ -191,6 +233,10 @@ class MemoryStore(StateStore):
         self._journal.extend(kept)
 
     # the queue
+
+    async def queue_number(self, scope: str | None) -> int:
+        number = self._queue_numbers[scope] = self._queue_numbers.get(scope, 0) + 1
+        return number
 
     async def push(self, reply: QueuedReply) -> int:
         queue = self._queues.setdefault(reply.channel, deque())
@@ -205,19 +251,29 @@ class MemoryStore(StateStore):
             return [r for queue in self._queues.values() for r in queue]
         return [*self._queues.get(channel_id, ()), *self._queues.get(None, ())]
 
-    async def claim(self, reply: QueuedReply) -> bool:
+    async def claim(
+        self, reply: QueuedReply, channel_id: str | None = None, generation: int | None = None
+    ) -> bool:
         queue = self._queues.get(reply.channel)
-        if queue is None or reply not in queue:
+        if queue is None or not self._lasts(channel_id, generation):
             return False
-        queue.remove(reply)
-        self._changed()
-        return True
+        for index, waiting in enumerate(queue):
+            if waiting.id == reply.id:  # by id: a reply is the one queued, whatever it holds
+                del queue[index]
+                self._changed()
+                return True
+        return False
 
     async def clear_queue(self, channel_id: str | None = None) -> None:
+        self._clear_queue(channel_id)
+
+    def _clear_queue(self, channel_id: str | None) -> None:
         if channel_id is None:
             self._queues.clear()
+            self._queue_numbers.clear()
         else:
             self._queues.pop(channel_id, None)
+            self._queue_numbers.pop(channel_id, None)
         self._changed()
 
     # overrides
@@ -225,8 +281,9 @@ class MemoryStore(StateStore):
     async def overrides(self, scope: str | None) -> Overrides:
         return self._overrides.get(scope, NO_OVERRIDES)
 
-    async def set_overrides(self, scope: str | None, overrides: Overrides) -> None:
-        self._overrides[scope] = overrides
+    async def set_override(self, scope: str | None, name: str, value: object) -> None:
+        current = self._overrides.get(scope, NO_OVERRIDES)
+        self._overrides[scope] = current.model_copy(update={name: value})
         self._changed()
 
     # files
@@ -238,10 +295,25 @@ class MemoryStore(StateStore):
             file_id, oldest = next(iter(files.items()))
             if oldest.expires_at > now:
                 return
-            del files[file_id]
-            self._file_bytes -= len(oldest.stored.data)
+            self._forget_file(file_id)
 
-    async def put_files(self, channel_id: str, files: list[NewFile]) -> list[str]:
+    def _forget_file(self, file_id: str) -> None:
+        """Forget a file, and its bytes in the quota: only what is actually removed counts."""
+        kept = self._files.pop(file_id, None)
+        if kept is None:
+            return
+        self._file_bytes -= len(kept.stored.data)
+        mine = self._channel_files.get(kept.stored.channel_id)
+        if mine is not None:
+            mine.discard(file_id)
+            if not mine:
+                del self._channel_files[kept.stored.channel_id]
+
+    async def put_files(
+        self, channel_id: str, files: list[NewFile], generation: int | None = None
+    ) -> list[str]:
+        if not self._lasts(channel_id, generation):
+            raise ChannelGone(channel_id)
         self._expire_files()
         size = sum(len(f.data) for f in files)
         quota = self.bounds.files_quota_bytes
@@ -252,11 +324,13 @@ class MemoryStore(StateStore):
             )
         expires_at = self._clock() + self.bounds.file_ttl_seconds
         ids = []
+        mine = self._channel_files.setdefault(channel_id, set())
         for new in files:
             file_id = secrets.token_urlsafe(18)
             stored = StoredFile(channel_id, new.name, new.content_type, new.data)
             self._files[file_id] = _File(stored, expires_at)
             self._file_bytes += len(new.data)
+            mine.add(file_id)
             ids.append(file_id)
         return ids
 
@@ -282,17 +356,22 @@ class MemoryStore(StateStore):
         return self._scenarios_version
 
     async def reset(self, channel_id: str | None = None) -> None:
-        if channel_id is None:
-            self._threads.clear()
-            self._files.clear()
-            self._file_bytes = 0
-            self._overrides.clear()
-        else:
-            for key in [k for k in self._threads if k[0] == channel_id]:
-                del self._threads[key]
-            for file_id in [f for f, k in self._files.items() if k.stored.channel_id == channel_id]:
-                self._file_bytes -= len(self._files.pop(file_id).stored.data)
-            self._overrides.pop(channel_id, None)
-        self._changed()
-        await self.clear_journal(channel_id)
-        await self.clear_queue(channel_id)
+        if channel_id is not None:
+            self._reset_channel(channel_id)
+            return
+        self._threads.clear()
+        self._files.clear()
+        self._channel_files.clear()
+        self._file_bytes = 0
+        self._overrides.clear()
+        self._clear_journal(None)
+        self._clear_queue(None)
+
+    def _reset_channel(self, channel_id: str) -> None:
+        for key in [k for k in self._threads if k[0] == channel_id]:
+            del self._threads[key]
+        for file_id in list(self._channel_files.get(channel_id, ())):
+            self._forget_file(file_id)
+        self._overrides.pop(channel_id, None)
+        self._clear_journal(channel_id)
+        self._clear_queue(channel_id)

@@ -7,6 +7,8 @@ Redis), and the service reads them; only the store changes state (``store.base.S
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -39,6 +41,8 @@ class TurnEnd:
     message: str
     reply: str
     conversation: Conversation | None
+    # The channel's generation the request started in: kept only while it lasts (None: any).
+    generation: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +85,23 @@ class Overrides(BaseModel):
         }
         return base.model_copy(update=mine) if mine else base
 
+    @staticmethod
+    def field_json(name: str, value: object) -> str | None:
+        """One field's value as a shared store keeps it (JSON; None: not set)."""
+        if value is None:
+            return None
+        if isinstance(value, BaseModel):
+            return value.model_dump_json(exclude_none=True)
+        return json.dumps(value)
+
+    @classmethod
+    def of_fields(cls, fields: Mapping[str, str | bytes]) -> Overrides:
+        """Overrides from the fields a shared store keeps, each set on its own."""
+        return cls.model_validate({name: json.loads(raw) for name, raw in fields.items()})
+
 
 NO_OVERRIDES = Overrides()
+OVERRIDE_FIELDS = frozenset(Overrides.model_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +115,8 @@ class View:
     overrides: Overrides = NO_OVERRIDES
     # Queued replies waiting for this channel, and for any channel.
     queued: int = 0
+    # The channel's generation when the turn opened: the request's writes carry it.
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,17 @@
 """The Redis store's connection and what every part of it shares: the key names, the Lua
-steps, the guard that turns Redis errors into a 503, and the configured channels' seeding."""
+steps, the guard that turns Redis errors into a 503, and the configured channels' seeding.
+
+An empty or replaced Redis is recognised by its *epoch*: a random token written when the
+configured channels are seeded. Every step that needs the channels (opening a turn, a change of
+channel, a key check against the current keys) compares it with the one this process saw, and
+seeds again before going on: a Redis restarted empty never loses the configured channels,
+whatever the first request after it is.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from functools import wraps
 from importlib.resources import files
@@ -12,13 +21,15 @@ import redis.asyncio as redis
 from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError, RedisError
 
 from vivi_emulator.store.base import Bounds, StoreUnavailable
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.redis.batch import HiredisPackedConnection, ScriptBatcher
 from vivi_emulator.store.redis.url import split_url, where
 from vivi_emulator.store.values import NO_OVERRIDES, Overrides
+
+log = logging.getLogger("vivi_emulator.store")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,63 +80,85 @@ class RedisClient:
             socket_connect_timeout=2,
             socket_timeout=5,
             # One retry at once: a pooled connection from before a Redis restart fails once,
-            # and the retry on a fresh one succeeds; a Redis that is down fails fast.
-            retry=Retry(NoBackoff(), 1),
+            # and the retry on a fresh one succeeds; a Redis that is down fails fast. Never on a
+            # timeout: the steps sent may have run, and must not run twice (a turn counted
+            # twice, a journal entry written twice).
+            retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
             connection_class=HiredisPackedConnection,
         )
         # Typed loosely: redis-py's annotations mix its sync and asyncio clients' return types.
         self._redis: Any = redis.Redis(connection_pool=self._pool)
         self._seed = dict(channels)
         self._ring = KeyRing.of(self._seed)
-        self._ring_version: int | None = None
-        self._overrides_cache: dict[bytes, Overrides] = {}
+        self._overrides_cache: dict[tuple[tuple[bytes, bytes], ...], Overrides] = {}
         r, p = self._redis, self._prefix
         self._begin = r.register_script(_lua("begin"))
         self._commit = r.register_script(_lua("commit"))
         self._put = r.register_script(_lua("put_files"))
-        self._rekey = r.register_script(_lua("rekey"))
+        self._channel = r.register_script(_lua("channel"))
         self._cancel = r.register_script(_lua("cancel"))
-        self._keys_key, self._ever_key, self._meta = p + "keys", p + "ever", p + "meta"
+        self._push = r.register_script(_lua("push"))
+        self._claim = r.register_script(_lua("claim"))
+        self._keys_key, self._ever_key, self._meta = p + "keys", p + "everkeys", p + "meta"
+        self._gens = p + "gens"
         self._threads, self._journal, self._seq = p + "threads", p + "j", p + "j:seq"
         self._files, self._fsize, self._fbytes = p + "files", p + "fsize", p + "fbytes"
-        self._seeded = False
+        self._fown = p + "fown"
+        # The epoch of the Redis this process seeded ('': none yet).
+        self._epoch = ""
         self._batch = ScriptBatcher(self._redis)
         self._idle_ms = int(self.bounds.thread_idle_seconds * 1000)
 
-    async def _ensure_seeded(self) -> None:
-        """The configured channels, added where absent: keys rotated at run time win."""
-        if self._seeded:
-            return
+    async def _seed_now(self) -> KeyRing:
+        """Seed the configured channels (added where absent: keys rotated at run time win)
+        if Redis is new to this process, and read the keys."""
+        args: list[Any] = [
+            self._prefix,
+            "seed",
+            self._epoch,
+            secrets.token_hex(16),
+            secrets.randbelow(2**40) * 1024,  # generations never meet another epoch's
+            self.bounds.redacted_keys,
+        ]
         for channel_id, key in self._seed.items():
-            await self._rekey(
-                keys=[self._keys_key, self._ever_key, self._meta], args=["add", channel_id, key]
+            args += [channel_id, key]
+        epoch = await self._channel(keys=[], args=args)
+        if self._epoch and epoch.decode() != self._epoch:
+            log.warning(
+                "the state store (Redis at %s) was emptied or replaced; "
+                "the configured channels are seeded again",
+                self.where,
             )
-        self._seeded = True
-        await self._refresh_keys()
+        self._epoch = epoch.decode()
+        return await self._refresh_keys()
 
     async def _refresh_keys(self) -> KeyRing:
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hget(self._meta, "keys").hgetall(self._keys_key).smembers(self._ever_key)
-            version, keys, ever = await pipe.execute()
+            pipe.hget(self._meta, "keys").hgetall(self._keys_key).lrange(self._ever_key, 0, -1)
+            pipe.hgetall(self._gens)
+            version, keys, ever, gens = await pipe.execute()
         self._ring = KeyRing.of(
             {k.decode(): v.decode() for k, v in keys.items()},
             (e.decode() for e in ever),
             int(version or 0),
+            {k.decode(): int(v) for k, v in gens.items()},
         )
-        self._ring_version = self._ring.version
         return self._ring
 
     def _scope_key(self, kind: str, scope: str | None) -> str:
         return f"{self._prefix}{kind}:" if scope is None else f"{self._prefix}{kind}:c:{scope}"
 
-    def _parse_overrides(self, raw: bytes | None) -> Overrides:
-        if raw is None:
+    def _parse_overrides(self, flat: list[bytes]) -> Overrides:
+        """A scope's overrides from its hash (HGETALL's flat reply): one field per setting."""
+        if not flat:
             return NO_OVERRIDES
+        raw = tuple(zip(flat[::2], flat[1::2], strict=True))
         cached = self._overrides_cache.get(raw)
         if cached is None:
             if len(self._overrides_cache) > 256:
                 self._overrides_cache.clear()
-            cached = self._overrides_cache[raw] = Overrides.model_validate_json(raw)
+            fields = {k.decode(): v for k, v in raw}
+            cached = self._overrides_cache[raw] = Overrides.of_fields(fields)
         return cached
 
     async def _delete_matching(self, pattern: str) -> None:

@@ -1,10 +1,16 @@
-"""The Redis store's channels and keys: one hash of keys, a set of every key ever used, and a
-version that tells every process when its copy is stale. Changes are one Lua step (``rekey``)."""
+"""The Redis store's channels and keys: one hash of keys, one of generations, a list of the keys
+kept redacted (the most recent first), and a version that tells every process when its copy is
+stale. Every change, a channel's removal with all it holds included, is one Lua step
+(``channel``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.redis.client import RedisClient, guarded
+
+_NOT_SEEDED = -2
 
 
 class RedisKeys(RedisClient):
@@ -13,32 +19,41 @@ class RedisKeys(RedisClient):
 
     @guarded
     async def keys(self) -> KeyRing:
-        await self._ensure_seeded()
-        version = int(await self._redis.hget(self._meta, "keys") or 0)
-        if version == 0:  # a Redis that lost its data (restarted without persistence)
-            self._seeded = False
-            await self._ensure_seeded()
-            return self._ring
-        if version != self._ring_version:
+        version, epoch = await self._redis.hmget(self._meta, ["keys", "epoch"])
+        if epoch is None or epoch.decode() != self._epoch:
+            return await self._seed_now()
+        if int(version or 0) != self._ring.version:
             return await self._refresh_keys()
         return self._ring
 
     @guarded
     async def add_channel(self, channel_id: str, key: str) -> bool:
-        return await self._rekeyed("add", channel_id, key)
+        return await self._changed("add", channel_id, key)
 
     @guarded
     async def set_key(self, channel_id: str, key: str) -> bool:
-        return await self._rekeyed("set", channel_id, key)
+        return await self._changed("set", channel_id, key)
 
     @guarded
     async def remove_channel(self, channel_id: str) -> bool:
-        return await self._rekeyed("remove", channel_id, "")
+        return await self._changed("remove", channel_id, "")
 
-    async def _rekeyed(self, action: str, channel_id: str, key: str) -> bool:
-        await self._ensure_seeded()
-        done = await self._rekey(
-            keys=[self._keys_key, self._ever_key, self._meta], args=[action, channel_id, key]
-        )
+    async def _changed(self, mode: str, channel_id: str, key: str) -> bool:
+        """A change of channel; on a Redis new to this process, seeded first, then again."""
+        done = await self._channel_step(mode, channel_id, key)
+        if done == _NOT_SEEDED:
+            await self._seed_now()
+            done = await self._channel_step(mode, channel_id, key)
         await self._refresh_keys()
-        return bool(done)
+        return bool(done == 1)
+
+    async def _channel_step(self, mode: str, channel_id: str, key: str) -> int:
+        args: list[Any] = [
+            self._prefix,
+            mode,
+            self._epoch,
+            channel_id,
+            key,
+            self.bounds.redacted_keys,
+        ]
+        return int(await self._channel(keys=[], args=args))

@@ -1,6 +1,11 @@
-"""The Redis store's one-shot queue and per-scope overrides: a list of queued replies per scope
-(a reply is claimed by removing its exact text, which one process alone succeeds in), and one
-JSON value of overrides per scope."""
+"""The Redis store's one-shot queue and per-scope overrides.
+
+A scope's queue is a list of reply ids with a hash of the replies (id to JSON): pushed within
+its bound and claimed by id, each in one Lua step (``push``, ``claim``), so exactly one request
+claims a reply and nothing past the bound is ever pushed. A scope's overrides are a hash, one
+field per setting, each set on its own (``HSET``/``HDEL``): two processes changing two settings
+at once both win.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import json
 
 from vivi_emulator.store.base import QueueFull
 from vivi_emulator.store.redis.client import RedisClient, guarded
-from vivi_emulator.store.values import NO_OVERRIDES, Overrides, QueuedReply
+from vivi_emulator.store.values import OVERRIDE_FIELDS, Overrides, QueuedReply
 
 
 def _reply_json(reply: QueuedReply) -> str:
@@ -24,52 +29,78 @@ def _reply_of(raw: bytes) -> QueuedReply:
 
 
 class RedisQueue(RedisClient):
+    def _queue_keys(self, scope: str | None) -> list[str]:
+        return [self._scope_key("q", scope), self._scope_key("qd", scope)]
+
+    @guarded
+    async def queue_number(self, scope: str | None) -> int:
+        return int(await self._redis.incr(self._scope_key("qn", scope)))
+
     @guarded
     async def push(self, reply: QueuedReply) -> int:
-        key = self._scope_key("q", reply.channel)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, _reply_json(reply)).llen(key)
-            _, length = await pipe.execute()
-        if length > self.bounds.max_queued:
-            await self._redis.rpop(key)
+        length = int(
+            await self._push(
+                keys=self._queue_keys(reply.channel),
+                args=[reply.id, _reply_json(reply), self.bounds.max_queued],
+            )
+        )
+        if length < 0:
             raise QueueFull(f"the queue holds at most {self.bounds.max_queued} replies")
-        return int(length)
+        return length
+
+    async def _scopes(self, channel_id: str | None) -> list[str | None]:
+        if channel_id is not None:
+            return [channel_id, None]
+        found = [k async for k in self._redis.scan_iter(match=self._prefix + "q:c:*")]
+        skip = len(self._scope_key("q", ""))
+        return [None, *sorted(k.decode()[skip:] for k in found)]
 
     @guarded
     async def queued(self, channel_id: str | None) -> list[QueuedReply]:
-        if channel_id is None:
-            keys = [k async for k in self._redis.scan_iter(match=self._prefix + "q:*")]
-            keys.sort(key=lambda k: (k != self._scope_key("q", None).encode(), k))
-        else:
-            keys = [self._scope_key("q", channel_id), self._scope_key("q", None)]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.lrange(key, 0, -1)
-            lists = await pipe.execute()
-        return [_reply_of(raw) for items in lists for raw in items]
+        scopes = await self._scopes(channel_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for scope in scopes:
+                ids, data = self._queue_keys(scope)
+                pipe.lrange(ids, 0, -1).hgetall(data)
+            read = await pipe.execute()
+        replies = []
+        for ids, data in zip(read[::2], read[1::2], strict=True):
+            replies += [_reply_of(data[i]) for i in ids if i in data]
+        return replies
 
     @guarded
-    async def claim(self, reply: QueuedReply) -> bool:
-        removed = await self._redis.lrem(self._scope_key("q", reply.channel), 1, _reply_json(reply))
-        return bool(removed)
+    async def claim(
+        self, reply: QueuedReply, channel_id: str | None = None, generation: int | None = None
+    ) -> bool:
+        claimed = await self._claim(
+            keys=[*self._queue_keys(reply.channel), self._gens],
+            args=[reply.id, channel_id or "", "" if generation is None else generation],
+        )
+        return bool(claimed)
 
     @guarded
     async def clear_queue(self, channel_id: str | None = None) -> None:
         if channel_id is not None:
-            await self._redis.delete(self._scope_key("q", channel_id))
+            c = f":c:{channel_id}"
+            await self._redis.delete(*(f"{self._prefix}{kind}{c}" for kind in ("q", "qd", "qn")))
             return
-        await self._delete_matching(self._prefix + "q:*")
+        for kind in ("q", "qd", "qn"):
+            await self._delete_matching(f"{self._prefix}{kind}:*")
 
     # overrides
 
     @guarded
     async def overrides(self, scope: str | None) -> Overrides:
-        return self._parse_overrides(await self._redis.get(self._scope_key("o", scope)))
+        flat = await self._redis.hgetall(self._scope_key("ov", scope))
+        return self._parse_overrides([part for item in flat.items() for part in item])
 
     @guarded
-    async def set_overrides(self, scope: str | None, overrides: Overrides) -> None:
-        key = self._scope_key("o", scope)
-        if overrides == NO_OVERRIDES:
-            await self._redis.delete(key)
+    async def set_override(self, scope: str | None, name: str, value: object) -> None:
+        if name not in OVERRIDE_FIELDS:
+            raise ValueError(f"no override named {name!r}")
+        key = self._scope_key("ov", scope)
+        raw = Overrides.field_json(name, value)
+        if raw is None:
+            await self._redis.hdel(key, name)
         else:
-            await self._redis.set(key, overrides.model_dump_json(exclude_none=True))
+            await self._redis.hset(key, name, raw)

@@ -4,8 +4,10 @@ the fixtures' version, and reset."""
 
 from __future__ import annotations
 
+from redis.exceptions import RedisError
+
 from vivi_emulator.store.base import StateStore
-from vivi_emulator.store.redis.client import SEP, guarded
+from vivi_emulator.store.redis.client import guarded, log
 from vivi_emulator.store.redis.files import RedisFiles
 from vivi_emulator.store.redis.keys import RedisKeys
 from vivi_emulator.store.redis.queue import RedisQueue
@@ -18,7 +20,26 @@ class RedisStore(RedisKeys, RedisThreads, RedisQueue, RedisFiles, StateStore):
     @guarded
     async def start(self) -> None:
         await self._redis.ping()
-        await self._ensure_seeded()
+        await self._seed_now()
+        await self._warn_if_evicting()
+
+    async def _warn_if_evicting(self) -> None:
+        """One clear line when Redis may evict keys: it would silently drop threads, queued
+        replies, the journal and the seeded channels (README, "Redis")."""
+        try:
+            config = await self._redis.config_get("maxmemory-policy")
+        except RedisError:  # CONFIG may be refused (a managed Redis): nothing to tell
+            return
+        policy = config.get("maxmemory-policy") or config.get(b"maxmemory-policy")
+        if isinstance(policy, bytes):
+            policy = policy.decode()
+        if policy is not None and policy != "noeviction":
+            log.warning(
+                "the state store (Redis at %s) has maxmemory-policy %s: it may evict the "
+                "emulator's state (threads, queue, journal, channels); set it to noeviction",
+                self.where,
+                policy,
+            )
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -46,19 +67,11 @@ class RedisStore(RedisKeys, RedisThreads, RedisQueue, RedisFiles, StateStore):
 
     @guarded
     async def reset(self, channel_id: str | None = None) -> None:
-        if channel_id is None:
-            for kind in ("t", "f", "q", "o"):
-                await self._delete_matching(f"{self._prefix}{kind}:*")
-            await self._redis.delete(
-                self._threads, self._files, self._fsize, self._fbytes, self._journal
-            )
+        if channel_id is not None:
+            await self._channel(keys=[], args=[self._prefix, "reset", "", channel_id])
             return
-        members = await self._redis.zrange(self._threads, 0, -1)
-        mine = [m for m in members if m.startswith(f"{channel_id}{SEP}".encode())]
-        if mine:
-            await self._redis.zrem(self._threads, *mine)
-            await self._redis.unlink(*[self._prefix.encode() + b"t:" + m for m in mine])
-        await self._reset_files(channel_id)
-        await self._redis.delete(self._scope_key("o", channel_id))
-        await self.clear_journal(channel_id)
-        await self.clear_queue(channel_id)
+        for kind in ("t", "f", "fc", "q", "qd", "qn", "ov"):
+            await self._delete_matching(f"{self._prefix}{kind}:*")
+        await self._redis.delete(
+            self._threads, self._files, self._fsize, self._fbytes, self._fown, self._journal
+        )

@@ -1,54 +1,89 @@
 """The Redis store's threads and journal. A thread is a hash with a TTL (its idle time), ranked
 in a sorted set by last use (the least recently used go past ``max_threads``); the journal is a
 capped stream. Opening a turn and committing it (with the request's entry) are one Lua step
-each, batched with the other requests' (``batch``): the hot path."""
+each, batched with the other requests' (``batch``): the hot path. Each checks the channel's
+generation: a request of a deleted channel opens no turn and writes nothing."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from vivi_emulator.journal import JournalEntry
+from vivi_emulator.store.base import ChannelGone
 from vivi_emulator.store.redis.client import SEP, RedisClient, guarded
 from vivi_emulator.store.values import KEEP, Conversation, Keep, Turn, TurnEnd, TurnStart, View
+
+_GONE, _NOT_SEEDED = -1, -2
 
 
 def _text(value: bytes | None) -> str | None:
     return value.decode("utf-8") if value is not None else None
 
 
+def _generation(generation: int | None) -> int | str:
+    return "" if generation is None else generation
+
+
 class RedisThreads(RedisClient):
     @guarded
-    async def begin_turn(self, channel_id: str, thread_id: str) -> TurnStart:
-        if not self._seeded:
-            await self._ensure_seeded()
+    async def begin_turn(
+        self, channel_id: str, thread_id: str, generation: int | None = None
+    ) -> TurnStart:
         thread = thread_id.lower()
+        reply = await self._begin_step(channel_id, thread, generation)
+        if reply[0] == _NOT_SEEDED:
+            # A Redis new to this process (restarted empty, replaced): the configured channels
+            # first, then the request, in the generation its channel has there.
+            ring = await self._seed_now()
+            if generation is not None:
+                generation = ring.generation(channel_id)
+            reply = await self._begin_step(channel_id, thread, generation)
+        if reply[0] in (_GONE, _NOT_SEEDED):
+            raise ChannelGone(channel_id)
+        (
+            turn,
+            message,
+            reply_text,
+            scenario,
+            first,
+            keys_v,
+            scen_v,
+            qg,
+            qc,
+            og,
+            oc,
+            attempt,
+            gen,
+        ) = reply
+        overrides = self._parse_overrides(oc).over(self._parse_overrides(og))
+        view = View(int(keys_v or 0), int(scen_v or 0), overrides, int(qg) + int(qc), int(gen or 0))
+        previous = (
+            Turn(_text(message) or "", _text(reply_text) or "") if message is not None else None
+        )
+        conversation = Conversation(scenario.decode(), int(first)) if scenario is not None else None
+        return TurnStart(int(turn), previous, conversation, view, int(attempt))
 
+    async def _begin_step(self, channel_id: str, thread: str, generation: int | None) -> Any:
         async def give_back(reply: Any) -> None:
             # The caller was cancelled while this step was in flight: it never learns its
             # turn, so nobody else would give it back.
-            key = f"{self._prefix}t:{channel_id}{SEP}{thread}"
-            await self._cancel(keys=[key], args=[int(reply[0]), "keep", "", 0])
+            if int(reply[0]) > 0:
+                key = f"{self._prefix}t:{channel_id}{SEP}{thread}"
+                await self._cancel(
+                    keys=[key, self._gens], args=[int(reply[0]), "keep", "", 0, channel_id, ""]
+                )
 
-        reply = await self._batch.call(
+        return await self._batch.call(
             self._begin,
             self._prefix,
             channel_id,
             thread,
             self._idle_ms,
             self.bounds.max_threads,
+            self._epoch,
+            _generation(generation),
             undo=give_back,
         )
-        (turn, message, reply_text, scenario, first, keys_v, scen_v, qg, qc, og, oc, attempt) = (
-            reply
-        )
-        overrides = self._parse_overrides(oc).over(self._parse_overrides(og))
-        view = View(int(keys_v or 0), int(scen_v or 0), overrides, int(qg) + int(qc))
-        previous = (
-            Turn(_text(message) or "", _text(reply_text) or "") if message is not None else None
-        )
-        conversation = Conversation(scenario.decode(), int(first)) if scenario is not None else None
-        return TurnStart(int(turn), previous, conversation, view, int(attempt))
 
     @guarded
     async def cancel_turn(
@@ -57,6 +92,7 @@ class RedisThreads(RedisClient):
         thread_id: str,
         turn: int,
         conversation: Conversation | Keep | None = KEEP,
+        generation: int | None = None,
     ) -> None:
         key = f"{self._prefix}t:{channel_id}{SEP}{thread_id.lower()}"
         if conversation is KEEP:
@@ -65,7 +101,9 @@ class RedisThreads(RedisClient):
             args = [turn, "clear", "", 0]
         else:
             args = [turn, "set", conversation.scenario, conversation.first_turn]
-        await self._cancel(keys=[key], args=args)
+        await self._cancel(
+            keys=[key, self._gens], args=[*args, channel_id, _generation(generation)]
+        )
 
     @guarded
     async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
@@ -81,15 +119,17 @@ class RedisThreads(RedisClient):
             conversation.first_turn if conversation else 0,
             entry.to_json() if entry is not None else "",
             self.bounds.journal_size,
+            end.channel_id,
+            _generation(end.generation),
         )
 
     # the journal
 
     @guarded
-    async def record(self, entry: JournalEntry) -> None:
+    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
         await self._batch.call(
             self._commit, self._prefix, "", 0, "", "", "", 0, entry.to_json(),
-            self.bounds.journal_size,
+            self.bounds.journal_size, entry.channel, _generation(generation),
         )  # fmt: skip
 
     @guarded
@@ -102,11 +142,4 @@ class RedisThreads(RedisClient):
         if channel_id is None:
             await self._redis.delete(self._journal)
             return
-        rows = await self._redis.xrange(self._journal)
-        gone = [
-            stream_id
-            for stream_id, fields in rows
-            if json.loads(fields[b"e"])["channel"] == channel_id
-        ]
-        if gone:
-            await self._redis.xdel(self._journal, *gone)
+        await self._channel(keys=[], args=[self._prefix, "clear_journal", "", channel_id])

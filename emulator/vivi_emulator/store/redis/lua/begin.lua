@@ -1,11 +1,22 @@
 -- Open the next turn of a thread, and read what the request needs, in one step.
--- ARGV: key prefix, channel id, thread id (lower case), idle time (ms), max threads.
+-- ARGV: key prefix, channel id, thread id (lower case), idle time (ms), max threads, the
+--       epoch this process knows, the channel's generation the request started in ('': any).
 -- The keys are computed here (fewer arguments to send on the hot path): standalone Redis only.
 -- Lua tables stop at a nil, so absent values are returned as false (a nil reply).
+-- Refused without a write: {-2, epoch} when Redis is not the one this process seeded (it
+-- restarted empty, or was replaced); {-1} when the channel's generation ended (deleted).
 local p, channel = ARGV[1], ARGV[2]
 local member = channel .. '\0' .. ARGV[3]
 local thread, index = p .. 't:' .. member, p .. 'threads'
 local idle, max_threads = tonumber(ARGV[4]), tonumber(ARGV[5])
+local epoch = redis.call('HGET', p .. 'meta', 'epoch')
+if epoch ~= ARGV[6] then
+  return {-2, epoch or false}
+end
+local generation = redis.call('HGET', p .. 'gens', channel)
+if ARGV[7] ~= '' and generation ~= ARGV[7] then
+  return {-1}
+end
 
 local t = redis.call('TIME')
 -- Microseconds (exact in a double), made strictly increasing so that the least recently used
@@ -36,6 +47,6 @@ return {
   turn, th[1] or false, th[2] or false, th[3] or false, th[4] or false,
   meta[1] or false, meta[2] or false,
   redis.call('LLEN', p .. 'q:'), redis.call('LLEN', p .. 'q:c:' .. channel),
-  redis.call('GET', p .. 'o:') or false, redis.call('GET', p .. 'o:c:' .. channel) or false,
-  attempt,
+  redis.call('HGETALL', p .. 'ov:'), redis.call('HGETALL', p .. 'ov:c:' .. channel),
+  attempt, generation or false,
 }

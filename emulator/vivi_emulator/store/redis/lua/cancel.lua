@@ -1,7 +1,12 @@
--- Give a turn back if no later one was opened, and set the thread's conversation.
--- KEYS: thread hash. ARGV: the turn; 'keep', 'clear' or 'set' the conversation; its scenario and
--- first turn (for 'set').
+-- Give a turn back if no later one was opened, and set the thread's conversation; nothing if
+-- the channel's generation ended (a thread of a channel re-created with the same id is not
+-- this request's).
+-- KEYS: thread hash, generations hash. ARGV: the turn; 'keep', 'clear' or 'set' the
+-- conversation; its scenario and first turn (for 'set'); channel id; generation ('': any).
 if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[2], ARGV[5]) ~= ARGV[6] then
   return 0
 end
 if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') == tonumber(ARGV[1]) then

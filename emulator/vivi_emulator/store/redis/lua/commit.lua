@@ -1,8 +1,12 @@
--- Keep a turn's exchange and the thread's conversation, and record a journal entry.
+-- Keep a turn's exchange and the thread's conversation, and record a journal entry; all of it
+-- dropped if the channel's generation ended (a request of a deleted channel writes nothing).
 -- ARGV: key prefix, the thread's member (channel NUL thread; '' for none), turn, message,
 --       reply, conversation scenario ('' for none), its first turn, entry JSON ('' for none),
---       journal size
+--       journal size, channel id, generation ('' for any)
 local p, member = ARGV[1], ARGV[2]
+if ARGV[11] ~= '' and redis.call('HGET', p .. 'gens', ARGV[10]) ~= ARGV[11] then
+  return 0
+end
 if member ~= '' then
   local thread = p .. 't:' .. member
   if redis.call('EXISTS', thread) == 1 then
@@ -19,6 +23,7 @@ if member ~= '' then
 end
 if ARGV[8] ~= '' then
   local id = redis.call('INCR', p .. 'j:seq')
-  redis.call('XADD', p .. 'j', 'MAXLEN', ARGV[9], '*', 'i', id, 'e', ARGV[8])
+  -- 'c': the channel, so that a channel's entries are found without parsing each entry.
+  redis.call('XADD', p .. 'j', 'MAXLEN', ARGV[9], '*', 'i', id, 'c', ARGV[10], 'e', ARGV[8])
 end
 return 1
