@@ -11,10 +11,11 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from vivi_emulator.paths import CONTROL_PREFIX
 from vivi_emulator.resources import contract_path
+from vivi_emulator.spec import as_openapi_32
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Routes that are the emulator's own, never part of the VIVI contract.
-EMULATOR_OWN = ("/openapi.json", "/openapi.yaml", "/docs", "/")
+EMULATOR_OWN = ("/openapi.json", "/openapi.yaml", "/openapi-3.2.json", "/docs", "/")
 
 
 def _operations(routes: list[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
@@ -82,6 +83,21 @@ async def test_contract_is_served_unchanged(client: httpx.AsyncClient) -> None:
     assert as_json.json() == yaml.safe_load(contract_path().read_text())
     as_yaml = await client.get("/openapi.yaml")
     assert as_yaml.content == contract_path().read_bytes()
+
+
+async def test_the_contract_is_served_as_openapi_3_2_too(client: httpx.AsyncClient) -> None:
+    """The same document, each stream event an `itemSchema` (3.2's word for it)."""
+    contract = yaml.safe_load(contract_path().read_text())
+    served = (await client.get("/openapi-3.2.json")).json()
+    assert served["openapi"] == "3.2.0"
+    stream = served["paths"]["/channelsApi/{channelId}/stream"]["post"]["responses"]["200"]
+    media = stream["content"]["text/event-stream"]
+    assert "schema" not in media
+    assert media["itemSchema"] == {"$ref": "#/components/schemas/StreamEventFrame"}
+    # Nothing else differs; a 3.2 document is left as it is.
+    assert as_openapi_32(served) == served
+    media["schema"] = media.pop("itemSchema")
+    assert {**served, "openapi": contract["openapi"]} == contract
 
 
 async def test_health(client: httpx.AsyncClient) -> None:

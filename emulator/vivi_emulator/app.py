@@ -28,7 +28,7 @@ from vivi_emulator.paths import CONTROL_PREFIX
 from vivi_emulator.playground import routes as playground_routes
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings, load_resolved
-from vivi_emulator.spec import contract_json, contract_text
+from vivi_emulator.spec import contract_32_json, contract_json, contract_text
 from vivi_emulator.streaming import quiet_aborts
 
 
@@ -38,6 +38,9 @@ def _meta_routes(emulator: Emulator) -> list[Route]:
 
     async def openapi_yaml(_: Request) -> Response:
         return Response(contract_text(), media_type="application/yaml")
+
+    async def openapi_32_json(_: Request) -> Response:
+        return Response(contract_32_json(), media_type="application/json")
 
     async def health(_: Request) -> Response:
         # Healthy only when the state store answers: a replica without Redis cannot serve.
@@ -50,6 +53,9 @@ def _meta_routes(emulator: Emulator) -> list[Route]:
     return [
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
+        # The same contract as OpenAPI 3.2 (each stream event an `itemSchema`), for the tools
+        # that read 3.2; the 3.1 document stays the default (Swagger UI renders it).
+        Route("/openapi-3.2.json", openapi_32_json, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/health", health, methods=["GET"]),
     ]
 

@@ -1,7 +1,8 @@
-"""The VIVI channelsApi contract file, loaded once."""
+"""The VIVI channelsApi contract file, loaded once; and its OpenAPI 3.2 variant."""
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from typing import Any
@@ -25,3 +26,33 @@ def contract() -> dict[str, Any]:
 @cache
 def contract_json() -> bytes:
     return json.dumps(contract(), ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def as_openapi_32(document: dict[str, Any]) -> dict[str, Any]:
+    """The contract as OpenAPI 3.2: the same document, each ``text/event-stream`` answer's
+    per-event ``schema`` given as ``itemSchema`` (3.2's word for it; in 3.2 ``schema`` would
+    describe the whole stream). Derived, never edited: the 3.1 file stays the one source, for
+    the tools that do not read 3.2 yet."""
+    upgraded = copy.deepcopy(document)
+    if not str(document.get("openapi", "")).startswith(("3.0", "3.1")):
+        return upgraded  # 3.2 already (its `schema` covers a whole stream): as it is
+    upgraded["openapi"] = "3.2.0"
+    for item in (upgraded.get("paths") or {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in (operation.get("responses") or {}).values():
+                media = (response.get("content") or {}).get("text/event-stream")
+                if isinstance(media, dict) and "schema" in media:
+                    media["itemSchema"] = media.pop("schema")
+    return upgraded
+
+
+@cache
+def contract_32() -> dict[str, Any]:
+    return as_openapi_32(contract())
+
+
+@cache
+def contract_32_json() -> bytes:
+    return json.dumps(contract_32(), ensure_ascii=False, indent=2).encode("utf-8")

@@ -6,8 +6,11 @@
 - a missing or unknown key gets 400, where the contract says 401;
 - its invoke answer has no ``threadId``.
 
-``endless_app`` streams valid events for ever (and refuses a bad key with 401); ``Counting``
-wraps an app to note when requests come.
+``endless_app`` streams valid events for ever (and refuses a bad key with 401); ``bad_middle_app``
+streams ``BAD_AT`` valid events, one bad one, then valid ones for ever; ``unending_event_app``
+sends one event's ``data:`` line for ever, never its end; ``silent_app`` starts a stream and
+sends nothing more; ``Counting`` wraps an app to note when
+requests come.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import anyio
+import anyio.lowlevel
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -99,6 +103,52 @@ async def _endless_stream(request: Request) -> Response:
 endless_app = Starlette(
     routes=[Route("/channelsApi/{channelId}/stream", _endless_stream, methods=["POST"])]
 )
+
+BAD_AT = 150
+BAD_EVENT = b'data: {"message": "oops", "event": "chat model stream"}\n\n'
+_GOOD = b'data: {"message": "more ", "event": "on_chat_model_stream"}\n\n'
+
+
+def _streaming(events: Callable[[], AsyncIterator[bytes]]) -> Route:
+    async def stream(request: Request) -> Response:
+        _, error = await _message(request, bad_key=401)
+        if error is not None:
+            return error
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        )
+
+    return Route("/channelsApi/{channelId}/stream", stream, methods=["POST"])
+
+
+async def _bad_in_the_middle() -> AsyncIterator[bytes]:
+    yield b'data: {"message": "", "event": "on_chat_model_start"}\n\n'
+    for index in range(1, BAD_AT):
+        # Events cut across writes, as a real stream may be.
+        yield _GOOD[:20]
+        yield _GOOD[20:] if index % 10 else _GOOD[20:] + b": keep-alive\n\n"
+    yield BAD_EVENT
+    while True:  # never ends: only a check that reads as the events come can report
+        await anyio.sleep(0.01)
+        yield _GOOD
+
+
+async def _unending_event() -> AsyncIterator[bytes]:
+    yield b'data: {"message": "'
+    while True:
+        await anyio.lowlevel.checkpoint()
+        yield b"x" * 4096
+
+
+async def _silent() -> AsyncIterator[bytes]:
+    yield b'data: {"message": "", "event": "on_chat_model_start"}\n\n'
+    await anyio.sleep_forever()
+    yield b""  # never reached: a generator's type
+
+
+bad_middle_app = Starlette(routes=[_streaming(_bad_in_the_middle)])
+silent_app = Starlette(routes=[_streaming(_silent)])
+unending_event_app = Starlette(routes=[_streaming(_unending_event)])
 
 
 @dataclass

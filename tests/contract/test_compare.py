@@ -96,3 +96,24 @@ def test_compare_names_a_missing_file(tmp_path: Path) -> None:
     code, _, markdown, _ = compare(tmp_path, tmp_path / "nowhere")
     assert code == 1
     assert "no such file" in markdown
+
+
+def test_a_recorded_stream_is_checked_event_by_event(tmp_path: Path) -> None:
+    good = 'data: {"message": "x", "event": "on_chat_model_stream"}\n\n'
+    bad = 'data: {"message": "x", "event": "chat model"}\n\n'
+    recording = tmp_path / "recording.yaml"
+    scenario = {
+        "name": "rec-1",
+        "frames": [{"raw": good}] * 40 + [{"raw": bad}] + [{"raw": good}],
+        "recorded": {
+            "operation": "POST /channelsApi/{channelId}/stream",
+            "status": 200,
+            "headers": {"content-type": "text/event-stream; charset=utf-8"},
+        },
+    }
+    recording.write_text(yaml.safe_dump({"version": 1, "scenarios": [scenario]}))
+    code, out, markdown, _ = compare(tmp_path, recording)
+    assert code == 1, out
+    assert "SSE event #40 violates the item schema" in markdown
+    assert "Schema path: #/components/schemas/StreamEvent/properties/event/pattern" in markdown
+    assert repr(bad.encode()) in markdown

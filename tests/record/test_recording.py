@@ -85,7 +85,7 @@ def test_turns_follow_threads_and_only_message_operations_are_recorded(tmp_path:
             at="2026-01-01T00:00:00+00:00",
             status=status,
             headers=[("content-type", "application/json")],
-            body=answer,
+            body=bytearray(answer),
         )
 
     message = {"message": "hello", "threadId": THREAD}
@@ -97,6 +97,7 @@ def test_turns_follow_threads_and_only_message_operations_are_recorded(tmp_path:
     assert first["match"] == {"message": "hello", "turn": 2}  # the batch opened turn 1
     assert refused is not None
     assert "match" not in refused  # the emulator's own answer: chosen only by name
+    recording.write()
     scenarios, problems = parse_file(recording.path)
     assert problems == []
     assert [s.name for s in scenarios] == [first["name"], refused["name"]]

@@ -119,3 +119,40 @@ async def test_stream_and_invoke_replay_a_recording(recorded_client: httpx.Async
     cut = await recorded_client.post(url("invoke"), headers=AUTH, json={**body, "message": "cut"})
     assert cut.status_code == 500
     assert "without on_chat_model_end" in cut.json()["detail"]
+
+
+def _wire_scenario(**extra: Any) -> dict[str, Any]:
+    frames = Scenario.model_validate({"name": "x", "frames": FRAMES}).frames or []
+    total = sum(len(frame.encoded) for frame in frames)
+    chunks = [{"after_ms": 5, "size": 7}, {"after_ms": 25, "size": total - 7}]
+    return {"name": "wired", "frames": FRAMES, "replay": "wire", "chunks": chunks, **extra}
+
+
+def test_replay_wire_plays_the_recorded_chunks_as_exact_writes() -> None:
+    scenario = Scenario.model_validate(_wire_scenario())
+    ctx = RequestContext("demo-channel", "hi", THREAD, None, (), 1, {})
+    script = build_script(scenario, ctx, BuildOptions(time_scale=2.0))
+    assert script.wire is not None
+    assert script.wire.writes is not None
+    stream = b"".join(frame.encoded for frame in scenario.frames or ())
+    writes = [(delay, data) for delay, data, _ in script.wire.writes]
+    assert writes == [(0.01, stream[:7]), (0.05, stream[7:])]  # scaled: 5 and 25 ms, twice
+    # The journal: each frame with the write that completes it (all in the last here).
+    assert [len(done) for _, _, done in script.wire.writes] == [0, len(FRAMES)]
+    assert script.reply == "Hello é"  # /invoke reads the events, as without replay: wire
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"chunks": [{"after_ms": 0, "size": 3}]}, "chunks must add up to the frames'"),
+        ({"chunks": None}, "replay: wire needs the recorded chunks"),
+        ({"wire": {"line_ending": "crlf"}}, "give no wire options"),
+        ({"fault": {"omit_end": True}}, "one fault: close_after_events"),
+    ],
+)
+def test_replay_wire_is_checked_when_loaded(change: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Scenario.model_validate(_wire_scenario(**change))
+    with pytest.raises(ValidationError, match="chunks belong to recorded frames"):
+        Scenario.model_validate({"name": "t", "text": "hi", "chunks": [{"size": 1}]})

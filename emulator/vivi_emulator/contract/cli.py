@@ -92,6 +92,9 @@ class ContractArgs:
     max_events: Annotated[
         int, typer.Option(help="Read at most this many events of one stream.", min=1)
     ] = 1000
+    max_stream_bytes: Annotated[
+        int, typer.Option(help="Read at most this many bytes of one stream.", min=1)
+    ] = 16 * 1024 * 1024
     stream_timeout: Annotated[
         float,
         typer.Option(help="Seconds for one request, reading its whole stream included.", min=0.1),
@@ -221,6 +224,7 @@ def run_options(args: ContractArgs) -> RunOptions:
         phases=tuple(args.phase or PHASES),
         rate_limit=rate_limit,
         max_stream_events=args.max_events,
+        max_stream_bytes=args.max_stream_bytes,
         request_timeout=args.stream_timeout,
         operations=tuple(args.operation or ()),
         exclude_operations=tuple(args.exclude_operation or ()),
@@ -236,6 +240,7 @@ def described(options: RunOptions) -> dict[str, str]:
         "phases": ", ".join(options.phases),
         "rate limit": options.rate_limit or "none",
         "max events per stream": str(options.max_stream_events),
+        "max bytes per stream": str(options.max_stream_bytes),
         "seconds per request": f"{options.request_timeout:g}",
         "max run time": f"{options.max_time} s" if options.max_time else "none",
         "max upload bytes": (

@@ -3,8 +3,9 @@
 ``vivi-emulator record`` writes what a real VIVI deployment answered into fixture files; every
 recorded scenario keeps the answer as received (``recorded``: operation, status, headers, body;
 a stream's body is its frames). This module runs schemathesis' response checks on each of them,
-the same checks a live run makes (status code, content type, headers, body schema with every
-SSE event one by one, server errors), and reports findings classified like a live run's.
+the same checks a live run makes (status code, content type, headers, body schema, every SSE
+event one by one with its index and raw bytes, server errors), and reports findings classified
+like a live run's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from schemathesis.core.transport import Response
 
 from vivi_emulator.contract.marks import ContractMarks, Seen
 from vivi_emulator.contract.result import Conformance, Finding
+from vivi_emulator.record.recording import MAX_RECORDING_BYTES
 from vivi_emulator.scenarios.frames import frame_bytes
 from vivi_emulator.scenarios.loader import Problem, fixture_files, parse_file
 from vivi_emulator.scenarios.model import Recorded, Scenario
@@ -35,11 +37,14 @@ def _checks() -> list[Any]:
     from schemathesis import checks as core_checks
     from schemathesis.specs.openapi import checks as openapi_checks
 
+    from vivi_emulator.contract.stream_check import stream_event_conformance
+
     return [
         openapi_checks.status_code_conformance,
         openapi_checks.content_type_conformance,
         openapi_checks.response_headers_conformance,
         openapi_checks.response_schema_conformance,
+        stream_event_conformance,
         core_checks.not_a_server_error,
     ]
 
@@ -52,9 +57,14 @@ def recording_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
             files.append(path)
         elif path.is_dir() and fixture_files(path):
             files += fixture_files(path)
+        elif path.exists():
+            problems.append(Problem(path, None, "not a regular file, nor a folder: not read"))
         else:
             problems.append(Problem(path, None, "no such file, or no .yaml files in this folder"))
-    return files, problems
+    # A recording is read whole: one past the bound the recorder keeps its files under is not.
+    large = [f for f in files if f.stat().st_size > MAX_RECORDING_BYTES]
+    problems += [Problem(f, None, f"over {MAX_RECORDING_BYTES} bytes: not read") for f in large]
+    return [f for f in files if f not in large], problems
 
 
 def recorded_body(scenario: Scenario) -> bytes:

@@ -165,6 +165,20 @@ class ContractMarks(ContractDocument):
         if missing and isinstance(target, Mapping):
             self.step(target, target_at, missing.group(1), trail)
 
+    def _stream_event(self, failure: Any, operation: Node, seen: Seen, trail: Trail) -> Touch:
+        # The stream check names the keyword broken by its JSON pointer into the contract.
+        self.response(operation, seen.status_code, trail)
+        pointer = str(getattr(failure, "schema_path", ""))
+        if not pointer:
+            # A stream past the run's bound: like a time-out, no contract part explains it.
+            return Touch("unmarked", trail.verdict().part)
+        if pointer.startswith("#/"):
+            at = "#"
+            for segment in pointer[2:].split("/"):
+                at += "/" + segment
+                trail.add(self.resolve(at), at)
+        return trail.verdict()
+
 
 _Handler = Callable[[ContractMarks, Any, Node, Seen, Trail], Touch]
 # schemathesis' failure classes, by name, and where each looks in the contract; any other
@@ -180,4 +194,5 @@ _BY_KIND: dict[str, _Handler] = {
     "RejectedPositiveData": ContractMarks._request,
     "AcceptedNegativeData": ContractMarks._request,
     "MissingHeaderNotRejected": ContractMarks._request,
+    "StreamEventFailure": ContractMarks._stream_event,
 }

@@ -15,9 +15,10 @@ PHASES = ("examples", "coverage", "fuzzing", "stateful")
 class RunOptions:
     """A live run's channel, key and bounds.
 
-    ``rate_limit`` (``"5/s"``) spaces the requests; ``max_stream_events`` and ``request_timeout``
-    (seconds, reading a stream included) bound every response, so an endless stream cannot hang
-    the run; ``max_time`` (seconds) bounds the whole run; ``operations`` and
+    ``rate_limit`` (``"5/s"``) spaces the requests; ``max_stream_events``, ``max_stream_bytes``
+    and ``request_timeout`` (seconds, reading a stream included) bound every response, so an
+    endless stream cannot hang the run (a stream past a bound is a finding); ``max_time``
+    (seconds) bounds the whole run; ``operations`` and
     ``exclude_operations`` take operation ids; ``max_upload_bytes`` cuts every generated file.
     """
 
@@ -28,6 +29,7 @@ class RunOptions:
     phases: tuple[str, ...] = PHASES
     rate_limit: str | None = None
     max_stream_events: int = 1000
+    max_stream_bytes: int = 16 * 1024 * 1024
     request_timeout: float = 30.0
     operations: tuple[str, ...] = ()
     exclude_operations: tuple[str, ...] = ()

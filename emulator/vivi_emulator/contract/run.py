@@ -22,10 +22,14 @@ from schemathesis.transport.serialization import Binary
 from vivi_emulator.contract.marks import ContractMarks, Seen
 from vivi_emulator.contract.options import PHASES, RunOptions
 from vivi_emulator.contract.result import Conformance, Finding
+from vivi_emulator.contract.stream import Bounds
+from vivi_emulator.contract.stream_check import IN_PROCESS, watched, watching
 from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.redaction import Redactor
-from vivi_emulator.spec import contract
+from vivi_emulator.spec import as_openapi_32, contract
 
+# Seconds schemathesis waits beyond the stream check's time bound, so the check reports first.
+_TIMEOUT_MARGIN = 5.0
 # A base URL, or an ASGI application run in-process.
 Target = str | Callable[..., Any]
 
@@ -38,30 +42,37 @@ def check_conformance(
     progress: Callable[[str], None] | None = None,
 ) -> Conformance:
     """Run every phase and check of the contract (``document``, default the project's) against
-    ``target``; ``progress`` gets one line per operation and phase as the run goes."""
+    ``target``; ``progress`` gets one line per operation and phase as the run goes.
+
+    The run reads the document as OpenAPI 3.2 (each stream event an ``itemSchema``), and every
+    stream event by event as it arrives (``stream_check``), within the options' bounds.
+    """
     raw = copy.deepcopy(document or contract())
-    schema = _schema(raw, target, options)
+    bounds = Bounds(options.max_stream_bytes, options.max_stream_events, options.request_timeout)
+    app = None if isinstance(target, str) else target
     collector = _Collector(ContractMarks(raw), options, progress)
     started = time.monotonic()
-    for event in from_schema(schema).execute():
-        collector.on(event)
+    with watching(raw, bounds, app) as transport:
+        schema = watched(_schema(as_openapi_32(raw), target, options), transport)
+        for event in from_schema(schema).execute():
+            collector.on(event)
     collector.result.duration = time.monotonic() - started
     return collector.result
 
 
-def _config(options: RunOptions, base_url: str | None) -> SchemathesisConfig:
+def _config(options: RunOptions, base_url: str) -> SchemathesisConfig:
     project: dict[str, Any] = {
         "headers": {API_KEY_HEADER: options.api_key},
         "parameters": {"channelId": options.channel_id},
         "generation": {"max-examples": options.max_examples},
         "checks": {"enabled": True},
-        "max-stream-events": options.max_stream_events,
-        "request-timeout": options.request_timeout,
+        # schemathesis' own stream limits a step behind the stream check's, which reports first.
+        "max-stream-events": options.max_stream_events + 1,
+        "request-timeout": options.request_timeout + _TIMEOUT_MARGIN,
         "workers": 1,
         "continue-on-failure": True,
     }
-    if base_url is not None:
-        project["base-url"] = base_url
+    project["base-url"] = base_url
     if options.rate_limit is not None:
         project["rate-limit"] = options.rate_limit
     if set(options.phases) != set(PHASES):  # all of them is schemathesis' default
@@ -76,7 +87,7 @@ def _config(options: RunOptions, base_url: str | None) -> SchemathesisConfig:
 
 def _schema(raw: dict[str, Any], target: Target, options: RunOptions) -> Any:
     """The schemathesis schema of the contract, aimed at ``target``, with the options' bounds."""
-    base_url = target if isinstance(target, str) else None
+    base_url = target if isinstance(target, str) else IN_PROCESS
     schema: Any = schemathesis.openapi.from_dict(
         copy.deepcopy(raw), config=_config(options, base_url)
     )
@@ -93,8 +104,6 @@ def _schema(raw: dict[str, Any], target: Target, options: RunOptions) -> Any:
         schema = schema.include(operation_id=list(options.operations))
     if options.exclude_operations:
         schema = schema.exclude(operation_id=list(options.exclude_operations))
-    if base_url is None:
-        schema.app = target
     if options.max_upload_bytes is not None:
         schema.hooks.register_hook_with_name(_UploadCap(options.max_upload_bytes), "map_case")
     return schema

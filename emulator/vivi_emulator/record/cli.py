@@ -46,11 +46,14 @@ def record(args: RecordArgs) -> None:
 
     Every request goes to the upstream unchanged; the answer streams back as it arrives. The
     message operations are written as scenarios (`serve --fixtures <out>` replays them; `contract
-    --compare <out>` checks them). The API key and credential headers are never written.
+    --compare <out>` checks them). The API key, credential headers and every value sent under a
+    credential's name are never written. Request bodies have the emulator's limits (the settings'
+    `limits`, from VIVI_EMULATOR_CONFIG or the environment).
     """
     import uvicorn
 
     from vivi_emulator.record.proxy import RecordingProxy, safe_upstream
+    from vivi_emulator.settings import ConfigError, load_settings
 
     parts = urlsplit(args.upstream)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -61,7 +64,12 @@ def record(args: RecordArgs) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    proxy = RecordingProxy(args.upstream, args.out, timeout=args.timeout)
+    try:
+        limits = load_settings().limits
+    except ConfigError as exc:
+        typer.echo(f"vivi-emulator record: {exc}", err=True)
+        raise typer.Exit(2) from None
+    proxy = RecordingProxy(args.upstream, args.out, timeout=args.timeout, limits=limits)
     typer.echo(
         f"vivi-emulator record: http://{args.host}:{args.port} -> {safe_upstream(args.upstream)}\n"
         f"  recording into {proxy.recording.path} (written after every answer)\n"

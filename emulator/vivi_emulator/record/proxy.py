@@ -4,7 +4,11 @@ Every request is forwarded to the upstream as it came (its raw path, its header 
 key included: the upstream needs it), and the answer streams back to the client chunk by chunk
 as it arrives, never buffered, with the upstream's header bytes unchanged. A client that hangs up
 closes the upstream request too. What was seen is written by
-:class:`~vivi_emulator.record.recording.Recording`.
+:class:`~vivi_emulator.record.recording.Recording`, off the event loop.
+
+Bounded like the VIVI surface (``settings.limits``): a request body over the limit of its
+operation is refused with the emulator's JSON 413 and not forwarded; an answer is kept for the
+recording up to ``MAX_ANSWER_BYTES`` (past it, forwarded and not recorded).
 """
 
 from __future__ import annotations
@@ -22,9 +26,17 @@ import anyio
 import httpx
 from starlette.types import Message, Receive, Scope, Send
 
-from vivi_emulator.paths import API_KEY_HEADER
-from vivi_emulator.record.recording import HOP_BY_HOP, Exchange, Recording, TimedFrames
+from vivi_emulator.paths import API_KEY_HEADER, parse_api_path
+from vivi_emulator.record.recording import (
+    HOP_BY_HOP,
+    MAX_ANSWER_BYTES,
+    Exchange,
+    Recording,
+    TimedFrames,
+)
+from vivi_emulator.record.secrets import client_secrets
 from vivi_emulator.redaction import Redactor
+from vivi_emulator.settings import Limits
 
 _log = logging.getLogger("vivi_emulator.record")
 
@@ -34,6 +46,17 @@ _KEY_HEADER = API_KEY_HEADER.encode("latin-1")
 _NOT_FORWARDED = HOP_BY_HOP | {"content-length", "accept-encoding"}
 # Not sent back: the proxy's own server writes these.
 _NOT_RETURNED = HOP_BY_HOP | {"date", "server"}
+# A multipart body's own bytes (boundaries, part headers) beyond its files.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+def body_limit(path: str, limits: Limits) -> int:
+    """The largest request body the VIVI surface takes on ``path``: an upload's files (and
+    their multipart framing), or any other body."""
+    parsed = parse_api_path(path)
+    if parsed is not None and parsed.operation == "files":
+        return limits.max_files * limits.max_file_bytes + _MULTIPART_OVERHEAD
+    return limits.max_body_bytes
 
 
 def safe_upstream(url: str) -> str:
@@ -62,10 +85,14 @@ class RecordingProxy:
         *,
         timeout: float | None = 300.0,
         on_exchange: Callable[[Exchange], None] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.redact = Redactor()
-        self.recording = Recording(folder, safe_upstream(upstream), self.redact)
+        self.limits = limits or Limits()
+        self.recording = Recording(
+            folder, safe_upstream(upstream), self.redact, max_threads=self.limits.max_threads
+        )
         self.timeout = timeout
         self.on_exchange = on_exchange
         self.client: httpx.AsyncClient | None = None
@@ -83,15 +110,12 @@ class RecordingProxy:
             return
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        body = await self._body(scope, receive, send)
+        if body is None:
+            return
         self._learn_key(scope["headers"])
+        for secret in client_secrets(scope["headers"], scope.get("query_string", b""), body):
+            self.redact.add(secret)
         exchange = Exchange(
             method=scope["method"],
             path=scope["path"],
@@ -106,6 +130,24 @@ class RecordingProxy:
                 _log.info("not recorded: the client hung up on %s", exchange.path)
             if self.on_exchange is not None:
                 self.on_exchange(exchange)
+
+    async def _body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The request's body, within the VIVI surface's limit; None when the client left or
+        the body is over the limit (then answered 413, as the emulator would)."""
+        limit = body_limit(scope["path"], self.limits)
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            if len(body) > limit:
+                _log.warning("not forwarded: a body over %d bytes on %s", limit, scope["path"])
+                detail = json.dumps({"detail": f"the request body is over {limit} bytes"})
+                await _send_all(send, 413, [("content-type", "application/json")], detail.encode())
+                return None
+            if not message.get("more_body", False):
+                return bytes(body)
 
     def _learn_key(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
         """Remember the request's API key, to remove it from everything written."""
@@ -195,38 +237,50 @@ class RecordingProxy:
                         return
 
             tasks.start_soon(watch)
+            length = _content_length(response)
             try:
                 await send(start)
                 async for chunk in response.aiter_raw():
-                    if exchange.frames is not None:
-                        exchange.frames.feed(chunk, time.monotonic())
-                    else:
-                        exchange.body += chunk
+                    exchange.keep(chunk, time.monotonic())
+                    if length is not None and exchange.answer_bytes >= length and not finished:
+                        # The client has its whole answer with this chunk: record it first.
+                        finished = True
+                        await self._record(exchange)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except httpx.HTTPError as exc:
                 # The upstream cut the answer: cut the client's too (no clean end of the body).
                 _log.warning("upstream cut %s %s: %s", exchange.method, exchange.path, exc)
                 exchange.complete = False
-                self._record(exchange)
+                await self._record(exchange)
             except OSError:
                 exchange.client_gone = True
             else:
                 # Written before the client's answer ends: once a client has its whole answer,
                 # the recording holds it.
-                finished = True
-                self._record(exchange)
+                if not finished:
+                    finished = True
+                    await self._record(exchange)
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             finally:
                 tasks.cancel_scope.cancel()
 
-    def _record(self, exchange: Exchange) -> None:
+    async def _record(self, exchange: Exchange) -> None:
         now = time.monotonic()
         exchange.elapsed_ms = (now - exchange.started) * 1000.0
         if exchange.frames is not None:
             exchange.frames.finish(now)
+        if exchange.oversize:
+            _log.warning(
+                "not recorded: the answer to %s is %d bytes, over %d",
+                exchange.path,
+                exchange.answer_bytes,
+                MAX_ANSWER_BYTES,
+            )
+            return
         scenario = self.recording.add(exchange)
         if scenario is None:
             return
+        await self.recording.save()
         frames = scenario.get("frames")
         what = f"{len(frames)} frames" if frames is not None else "a status"
         _log.info(
@@ -239,6 +293,11 @@ class RecordingProxy:
             scenario["name"],
             self.recording.path,
         )
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
 
 
 async def _send_all(

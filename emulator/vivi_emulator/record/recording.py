@@ -5,33 +5,58 @@ answer, as fixture scenarios in one file per session, ready for ``serve --fixtur
 
 - the match: the request's ``message`` (exact) and the ``turn`` of its thread;
 - a stream: its ``frames``, each with the time since the previous one, replayed byte for byte;
+  and its ``chunks``, the reads as they came from the socket (sizes and gaps), with
+  ``replay: wire`` so ``/stream`` replays them chunk for chunk (when the frames hold the bytes
+  exactly: not when a secret was removed from them, nor for bytes that are not UTF-8);
 - an invoke answer: frames too (start, the whole message as one chunk after the answer's time,
   end), so ``/invoke`` replays it and ``/stream`` answers it in one chunk;
 - a 429 or 5xx answer: a ``status`` reply; other error answers (a refused key, an invalid body)
   are the emulator's own business, so their scenarios get no ``match`` (chosen only by name);
 - ``recorded``: the answer as received (status, headers, body) for ``contract --compare``.
 
-Never written: the API key (removed from everything written, in every form it may take), and
-any header that carries credentials (:func:`is_credential`).
+Never written: the API key and every other secret the client sent (credential headers, query
+parameters and body fields named like a credential; removed from everything written, in every
+form it may take), and any header that carries credentials (:func:`is_credential`).
+
+Bounded: an answer is recorded up to ``MAX_ANSWER_BYTES`` (a larger one is still forwarded, not
+recorded); a file holds at most ``MAX_FILE_SCENARIOS`` scenarios or ``ROLL_BYTES`` of text, then
+the session goes on in a new file; the turns of at most ``max_threads`` threads are kept (the
+least recently used go first). The file is written off the event loop.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import yaml
 
 from vivi_emulator import sse
 from vivi_emulator.paths import MESSAGE_OPERATIONS, parse_api_path
-from vivi_emulator.redaction import Redactor, is_credential_header
+from vivi_emulator.record.secrets import named_like_a_credential
+from vivi_emulator.redaction import Redactor
+from vivi_emulator.scenarios.checks import MAX_REPLY_CHARS
+from vivi_emulator.scenarios.model import Frame
 from vivi_emulator.scenarios.script import CHUNK, END, START
+
+# The largest answer recorded: a fixture's reply is at most MAX_REPLY_CHARS characters, each up
+# to 4 bytes of UTF-8, framing aside. A larger answer is forwarded, not recorded.
+MAX_ANSWER_BYTES = 4 * MAX_REPLY_CHARS
+# A recording file rolls over to a new one past either, so every file stays under what
+# `serve --fixtures` and `contract --compare` read (MAX_RECORDING_BYTES): a file past ROLL_BYTES
+# gets no more scenarios, and the largest scenario (an answer of MAX_ANSWER_BYTES: its frames,
+# their reads, YAML's own bytes) stays under 8 MiB.
+MAX_FILE_SCENARIOS = 1000
+ROLL_BYTES = 8 * 1024 * 1024
+MAX_RECORDING_BYTES = 16 * 1024 * 1024
 
 HOP_BY_HOP = frozenset(
     {
@@ -44,11 +69,6 @@ HOP_BY_HOP = frozenset(
         "upgrade",
         "host",
     }
-)
-# The recorder sees an unknown deployment's headers: besides the known credential headers, it
-# drops anything named like one.
-_NAMED_LIKE_A_CREDENTIAL = re.compile(
-    r"authorization|cookie|api[-_]?key|token|secret|password|session|credential", re.IGNORECASE
 )
 # Set by the emulator itself when it replays, so not replayed from a recording.
 _EMULATOR_OWN = frozenset(
@@ -67,8 +87,9 @@ _EMULATOR_OWN = frozenset(
 
 
 def is_credential(name: str) -> bool:
-    """Whether a header is never written: a credential header, or one named like it."""
-    return is_credential_header(name) or bool(_NAMED_LIKE_A_CREDENTIAL.search(name))
+    """Whether a header is never written: a credential header, or one named like it (the
+    recorder sees an unknown deployment's headers)."""
+    return named_like_a_credential(name)
 
 
 def operation_label(method: str, path: str) -> str:
@@ -83,14 +104,20 @@ def operation_label(method: str, path: str) -> str:
 
 
 class TimedFrames:
-    """A stream's SSE frames as they arrive, each with the time since the previous one."""
+    """A stream's SSE frames as they arrive, each with the time since the previous one; and
+    the reads themselves (``chunks``: the time since the previous read, and the size)."""
 
     def __init__(self, started: float) -> None:
         self._splitter = sse.FrameSplitter()
         self._last = started
+        self._last_chunk = started
         self.frames: list[tuple[float, bytes]] = []  # (ms after the previous frame, bytes)
+        self.chunks: list[tuple[float, int]] = []  # (ms after the previous read, bytes)
 
     def feed(self, chunk: bytes, now: float) -> None:
+        if chunk:
+            self.chunks.append((round((now - self._last_chunk) * 1000.0, 1), len(chunk)))
+            self._last_chunk = now
         for frame in self._splitter.feed(chunk):
             self._add(frame, now)
 
@@ -122,11 +149,27 @@ class Exchange:
     at: str
     status: int = 0
     headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
+    body: bytearray = field(default_factory=bytearray)
     frames: TimedFrames | None = None  # a stream's
     elapsed_ms: float = 0.0
     complete: bool = True
     client_gone: bool = False
+    # Bytes of the answer read so far; past MAX_ANSWER_BYTES it is no longer kept.
+    answer_bytes: int = 0
+
+    @property
+    def oversize(self) -> bool:
+        return self.answer_bytes > MAX_ANSWER_BYTES
+
+    def keep(self, chunk: bytes, now: float) -> None:
+        """Note a chunk of the answer, within the bound."""
+        self.answer_bytes += len(chunk)
+        if self.oversize:
+            return
+        if self.frames is not None:
+            self.frames.feed(chunk, now)
+        else:
+            self.body += chunk
 
     @property
     def operation(self) -> str:
@@ -142,20 +185,30 @@ class Exchange:
 class Recording:
     """The fixture file of one recording session, written again after every answer."""
 
-    def __init__(self, folder: Path, upstream: str, redact: Redactor) -> None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    def __init__(
+        self, folder: Path, upstream: str, redact: Redactor, *, max_threads: int = 10_000
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"recording-{stamp}.yaml"
-        for number in range(2, 1000):  # two sessions started in the same second
+        self.folder = folder
+        self.upstream = upstream
+        self.redact = redact
+        self.max_threads = max_threads
+        self.turns: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self.recorded = 0  # scenarios, in every file of the session
+        self._lock = anyio.Lock()
+        self._new_file()
+
+    def _new_file(self) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        self.path = self.folder / f"recording-{stamp}.yaml"
+        for number in range(2, 1000):  # two files started in the same second
             if not self.path.exists():
                 break
             stamp = f"{stamp.split('-')[0]}-{number}"
-            self.path = folder / f"recording-{stamp}.yaml"
+            self.path = self.folder / f"recording-{stamp}.yaml"
         self.session = stamp
-        self.upstream = upstream
-        self.redact = redact
         self.scenarios: list[dict[str, Any]] = []
-        self.turns: dict[tuple[str, str], int] = {}
+        self.text_bytes = 0
 
     def next_turn(self, channel: str, thread: str) -> int:
         return self.turns.get((channel, thread.lower()), 0) + 1
@@ -163,13 +216,16 @@ class Recording:
     def commit_turn(self, channel: str, thread: str) -> None:
         key = (channel, thread.lower())
         self.turns[key] = self.turns.get(key, 0) + 1
+        self.turns.move_to_end(key)
+        while len(self.turns) > self.max_threads:
+            self.turns.popitem(last=False)
 
     def add(self, exchange: Exchange) -> dict[str, Any] | None:
         """Turn an exchange into a scenario and write the file; None when not recorded."""
         parsed = parse_api_path(exchange.path)
         if parsed is None or parsed.operation not in MESSAGE_OPERATIONS:
             return None
-        if exchange.method != "POST" or exchange.client_gone:
+        if exchange.method != "POST" or exchange.client_gone or exchange.oversize:
             return None
         channel, op = parsed
         request = _json_object(exchange.request_body) or {}
@@ -195,9 +251,18 @@ class Recording:
         scenario["recorded"] = self._recorded(exchange)
         if replayable and 200 <= status < 300:
             self.commit_turn(channel, str(thread))
+        if len(self.scenarios) >= MAX_FILE_SCENARIOS or self.text_bytes >= ROLL_BYTES:
+            self._new_file()
         self.scenarios.append(scenario)
-        self.write()
+        self.recorded += 1
         return scenario
+
+    async def save(self) -> None:
+        """Write the file, off the event loop; one writer at a time, each with the newest
+        scenarios (so the last write holds them all)."""
+        async with self._lock:
+            path, scenarios = self.path, list(self.scenarios)
+            self.text_bytes = await anyio.to_thread.run_sync(self._write, path, scenarios)
 
     def _kept_headers(self, exchange: Exchange) -> list[tuple[str, str]]:
         return [(k, self.redact(v)) for k, v in exchange.headers if not is_credential(k)]
@@ -208,10 +273,7 @@ class Recording:
         headers = {k: v for k, v in self._kept_headers(exchange) if k.lower() not in _EMULATOR_OWN}
         reply: dict[str, Any] = {}
         if 200 <= status < 300 and exchange.frames is not None:
-            frames = [frame_spec(ms, raw) for ms, raw in exchange.frames.frames]
-            reply["frames"] = [self.redact.value(frame) for frame in frames]
-            if not exchange.complete:
-                reply["fault"] = {"close_after_events": len(frames)}
+            reply |= self._stream(exchange.frames, exchange.complete)
         elif 200 <= status < 300:
             body = self.redact(exchange.body.decode("utf-8", "replace"))
             reply["frames"] = _invoke_frames(body, exchange.elapsed_ms)
@@ -226,6 +288,19 @@ class Recording:
             reply["frames"] = []
         if headers:
             reply["headers"] = headers
+        return reply
+
+    def _stream(self, timed: TimedFrames, complete: bool) -> dict[str, Any]:
+        """A stream's frames; and its reads, to replay chunk for chunk, when the frames (as
+        written) hold its bytes exactly."""
+        specs = [self.redact.value(frame_spec(ms, raw)) for ms, raw in timed.frames]
+        reply: dict[str, Any] = {"frames": specs}
+        if not complete:
+            reply["fault"] = {"close_after_events": len(specs)}
+        received = b"".join(raw for _, raw in timed.frames)
+        if timed.chunks and b"".join(Frame.model_validate(f).encoded for f in specs) == received:
+            reply["replay"] = "wire"
+            reply["chunks"] = [{"after_ms": ms, "size": size} for ms, size in timed.chunks]
         return reply
 
     def _recorded(self, exchange: Exchange) -> dict[str, Any]:
@@ -246,8 +321,12 @@ class Recording:
         }
 
     def write(self) -> None:
+        """Write the file now (in this thread)."""
+        self.text_bytes = self._write(self.path, list(self.scenarios))
+
+    def _write(self, path: Path, scenarios: list[dict[str, Any]]) -> int:
         text = yaml.safe_dump(
-            {"version": 1, "scenarios": self.scenarios},
+            {"version": 1, "scenarios": scenarios},
             sort_keys=False,
             allow_unicode=True,
             width=1 << 30,
@@ -258,16 +337,18 @@ class Recording:
             "# Replay: vivi-emulator serve --fixtures <this folder>; check against the contract:\n"
             "# vivi-emulator contract --compare <this file>. The API key is not in this file.\n"
         )
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".recording-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(header + self.redact(text))
-        os.replace(tmp, self.path)
+        data = (header + self.redact(text)).encode("utf-8")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".recording-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+        return len(data)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past Python's stack: not a message
         return None
     return value if isinstance(value, dict) else None
 

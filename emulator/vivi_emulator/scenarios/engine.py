@@ -19,7 +19,7 @@ from vivi_emulator.caches import Cache
 from vivi_emulator.errors import STATUS_PHRASES, ReplyTooLarge, StatusReply
 from vivi_emulator.scenarios.checks import MAX_REPLY_CHARS, MAX_REPLY_EVENTS
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.frames import frame_events
+from vivi_emulator.scenarios.frames import frame_events, recorded_wire
 from vivi_emulator.scenarios.latency import NONE, PROFILES, LatencyProfile
 from vivi_emulator.scenarios.model import (
     Fault,
@@ -223,12 +223,16 @@ def _build(
     if time_scale != 1.0:
         events = [replace(e, delay=e.delay * time_scale) for e in events]
     wire = reply.wire or scenario.wire or options.wire
+    wired = Wire(wire, time_scale, seed) if wire is not None else None
+    if reply.replay == "wire" and reply.chunks is not None and inject is None:
+        # The recorded reads, byte-exact (a chaos fault falls back to the frames' times).
+        wired = recorded_wire(reply.chunks, events, time_scale=time_scale, seed=seed)
     return Script(
         events=tuple(events),
         scenario=name,
         abort=abort,
         broken=broken,
         headers=tuple(reply.headers.items()),
-        wire=Wire(wire, time_scale, seed) if wire is not None else None,
+        wire=wired,
         injected=injected,
     )

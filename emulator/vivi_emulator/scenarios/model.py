@@ -23,6 +23,7 @@ from pydantic import (
 
 from vivi_emulator.scenarios.latency import LatencyProfile, ProfileName, resolve
 from vivi_emulator.scenarios.regex import Pattern, RegexError, compiled
+from vivi_emulator.sse import encode_data
 from vivi_emulator.wire.options import WireOptions
 
 
@@ -231,6 +232,23 @@ class Frame(_Strict):
             raise ValueError("give either data or raw")
         return self
 
+    @property
+    def encoded(self) -> bytes:
+        """The frame's bytes on the wire."""
+        if self.raw is not None:
+            return self.raw.encode("utf-8")
+        return encode_data(self.data or "")
+
+
+class Chunk(_Strict):
+    """One read of a recorded stream, as the recorder got it from the socket: the next ``size``
+    bytes of the frames (joined, in order), ``after_ms`` after the previous read."""
+
+    after_ms: float = Field(
+        default=0, ge=0, description="After the previous chunk (the first: after the request)."
+    )
+    size: int = Field(ge=1, description="Bytes of the frames, in order, this chunk carries.")
+
 
 class Recorded(_Strict):
     """What `vivi-emulator record` saw; replay ignores it, `contract --compare` checks it."""
@@ -257,6 +275,15 @@ class Reply(_Strict):
         description="Recorded SSE frames, replayed as they are (timing and chunking do not apply).",
     )
     status: Status | None = None
+    replay: Literal["events", "wire"] = Field(
+        default="events",
+        description="With frames: `events` sends each frame at its time; `wire` sends the "
+        "recorded `chunks`, each a write of its own, at their times (byte-exact replay).",
+    )
+    chunks: list[Chunk] | None = Field(
+        default=None,
+        description="With frames: the stream's reads as recorded (`replay: wire` plays them).",
+    )
     chunking: Chunking = Chunking()
     timing: Timing = Timing()
     fault: Fault = Fault()
@@ -280,10 +307,29 @@ class Reply(_Strict):
     @model_validator(mode="after")
     def _one_kind(self) -> Reply:
         _require_one_kind(self)
+        _check_chunks(self)
         return self
 
 
 _KINDS = ("text", "events", "frames", "status")
+
+
+def _check_chunks(reply: Reply) -> None:
+    """``chunks`` cut the frames' bytes exactly; ``replay: wire`` plays them, and nothing else
+    may reshape those writes."""
+    if reply.chunks is not None:
+        if reply.frames is None:
+            raise ValueError("chunks belong to recorded frames")
+        total = sum(len(frame.encoded) for frame in reply.frames)
+        if sum(chunk.size for chunk in reply.chunks) != total:
+            raise ValueError(f"chunks must add up to the frames' {total} bytes")
+    if reply.replay == "wire":
+        if reply.chunks is None:
+            raise ValueError("replay: wire needs the recorded chunks")
+        if reply.wire is not None:
+            raise ValueError("replay: wire plays the recorded writes; give no wire options")
+        if reply.fault.model_fields_set - {"close_after_events"}:
+            raise ValueError("replay: wire allows one fault: close_after_events (a cut stream)")
 
 
 def _require_one_kind(reply: Reply) -> None:
@@ -314,6 +360,7 @@ class Scenario(Reply):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Scenario:
+        _check_chunks(self)
         # With `turns`, the scenario answers from them, and needs no text, events or status.
         if self.turns is not None:
             if not self.turns:

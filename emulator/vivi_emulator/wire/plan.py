@@ -29,6 +29,8 @@ class Wire:
     options: WireOptions
     time_scale: float = 1.0
     seed: int = 0
+    # Exact writes made elsewhere (a recording's reads, `replay: wire`): played as they are.
+    writes: tuple[Write, ...] | None = None
 
 
 def with_wire(
@@ -219,7 +221,13 @@ def _buffered(
 def plan(script: Script) -> Plan:
     """The writes of ``script`` under its wire options (``script.wire`` must be set)."""
     assert script.wire is not None
-    options, scale = script.wire.options, script.wire.time_scale
+    if script.wire.writes is not None:
+        return Plan(list(script.wire.writes), script.abort, 0.0)
+    return _planned(script, script.wire)
+
+
+def _planned(script: Script, wire: Wire) -> Plan:
+    options, scale = wire.options, wire.time_scale
     eol = _EOL[options.line_ending]
     frames = _event_frames(script, options)
     if options.keepalive is not None:
@@ -229,7 +237,7 @@ def plan(script: Script) -> Plan:
             frames[0].data = BOM + frames[0].data
         else:
             frames.append(_Frame(0.0, BOM, []))
-    pieces = _pieces(frames, options, scale, f"{script.wire.seed}\0{script.scenario}")
+    pieces = _pieces(frames, options, scale, f"{wire.seed}\0{script.scenario}")
     abort = script.abort
     if options.preset == "chunked-cut":
         abort = True
