@@ -139,8 +139,10 @@ class _Lifespan:
 
     async def stop(self) -> None:
         await self._messages.put({"type": "lifespan.shutdown"})
-        if self._stopped is not None:
-            await self._stopped
+        if self._stopped is not None and self._task is not None:
+            # Whichever comes first: the app's word that it stopped, or its lifespan ending
+            # (a lifespan that failed says nothing more: do not wait for it).
+            await asyncio.wait({self._stopped, self._task}, return_when=asyncio.FIRST_COMPLETED)
 
     async def _run(self) -> None:
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.3"}}
