@@ -67,6 +67,7 @@ def _incoming(scope: Scope, receive: Receive) -> Incoming:
         AsgiPeer(receive),
         scope.get("scheme", "http"),
         f"{server[0]}:{server[1]}" if server else "",
+        scope.get("http_version", "1.1"),
     )
 
 

@@ -57,6 +57,7 @@ class Incoming:
     peer: Peer
     scheme: str = "http"
     server: str = ""  # host:port of the server, for a URL when the client sent no Host
+    http_version: str = "1.1"  # as the server says it ("1", "1.0", "1.1", "2")
     started: float = field(default_factory=time.perf_counter)
     channel: str = ""
     operation: str = ""

@@ -103,6 +103,7 @@ class RsgiAdapter:
             RsgiPeer(proto, "content-length" in headers),
             scope.scheme,
             scope.server,
+            scope.http_version,
         )
         request.channel, request.operation = channel, operation
         status = 0
