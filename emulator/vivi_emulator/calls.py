@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from vivi_emulator.errors import StatusReply
 from vivi_emulator.journal import ChosenBy, ItemRecord
 from vivi_emulator.paths import API_KEY_HEADER
+from vivi_emulator.ratelimits import Admission
 from vivi_emulator.rendering import Played
 from vivi_emulator.scenarios.script import Script
 from vivi_emulator.store.values import Conversation
@@ -57,12 +58,25 @@ class Answer:
     conversation: Conversation | None = None
     fault: str | None = None  # what chaos injected
     generation: int | None = None  # the channel's, when the turn opened: its writes carry it
+    admission: Admission | None = None  # the rate-limit decision, when limits are on
 
     @property
     def item(self) -> ItemRecord:
+        admission = self.admission
         return ItemRecord(
-            self.message.thread_id, self.turn, self.scenario, self.chosen_by, fault=self.fault
+            self.message.thread_id,
+            self.turn,
+            self.scenario,
+            self.chosen_by,
+            fault=self.fault,
+            limit=admission.note if admission is not None else None,
+            slot=admission is not None and admission.slot,
         )
+
+    @property
+    def limit_headers(self) -> tuple[tuple[str, str], ...]:
+        """The rate-limit headers its answer carries (a batch: its last item's)."""
+        return self.admission.headers if self.admission is not None else ()
 
 
 class ScriptedStatus(StatusReply):

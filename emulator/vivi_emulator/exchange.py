@@ -27,6 +27,7 @@ from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus, Trace
 from vivi_emulator.errors import ApiError
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.rendering import Played
+from vivi_emulator.store.keys import KeyRing
 
 if TYPE_CHECKING:
     from vivi_emulator.service import Emulator
@@ -67,32 +68,38 @@ class TurnLease:
 class Exchange:
     """One request: its trace (what the journal will say), its open leases, its entry."""
 
-    __slots__ = ("_closed", "_emulator", "_open", "generation", "trace")
+    __slots__ = ("_checked", "_closed", "_emulator", "_open", "trace")
 
     def __init__(self, emulator: Emulator, call: Call) -> None:
         self.trace = Trace(call, [])
         self._emulator = emulator
         self._open: list[TurnLease] = []
         self._closed = False
-        # The channel's generation once the key passed (None before: an entry of a request
+        # The keys the request's key passed against (None before: an entry of a request
         # refused before that is kept whatever happens to the channel).
-        self.generation: int | None = None
+        self._checked: KeyRing | None = None
 
     @property
     def call(self) -> Call:
         return self.trace.call
+
+    @property
+    def generation(self) -> int | None:
+        """The request's channel generation, once its key passed."""
+        checked = self._checked
+        return checked.generation(self.trace.call.channel) if checked is not None else None
 
     async def check_key(self, *, now: bool = False) -> None:
         """The request's key check (``now``: against the store's current keys); from then on
         the request belongs to its channel's current generation."""
         call, emulator = self.trace.call, self._emulator
         check = emulator.check_key_now if now else emulator.check_key
-        self.generation = await check(call.channel, call.api_key)
+        self._checked = await check(call.channel, call.api_key)
 
     async def answer(self, message: Message) -> TurnLease:
         """Open the message's turn and answer it (``Emulator.answer``); a status reply raises
         ``ScriptedStatus`` with its turn already given back."""
-        answer = await self._emulator.answer(self.trace.call, message, self.generation)
+        answer = await self._emulator.answer(self.trace.call, message, self._checked)
         self.trace.items.append(answer.item)
         lease = TurnLease(self, answer)
         self._open.append(lease)
@@ -150,16 +157,20 @@ class Exchange:
         is raised and the exchange stays open for ``fail`` to record it."""
         if self._closed:
             return
+        emulator, trace = self._emulator, self.trace
         with anyio.CancelScope(shield=True):
-            while len(self._open) > 1:
-                await self._settle(self._open[0], None)
-            emulator = self._emulator
-            entry = emulator.journaling.entry(self.trace, emulator.store.cached_keys())
-            if self._open:
-                await self._settle(self._open[0], entry)
-            else:
-                await emulator.store.record(entry, self.generation)
-            self._closed = True
+            try:
+                while len(self._open) > 1:
+                    await self._settle(self._open[0], None)
+                entry = emulator.journaling.entry(trace, emulator.store.cached_keys())
+                if self._open:
+                    await self._settle(self._open[0], entry)
+                else:
+                    await emulator.store.record(entry, self.generation)
+                self._closed = True
+            finally:
+                # The request's rate-limit slots go back whatever happened (gate.py).
+                await emulator.gate.release(trace.call.channel, trace.items)
 
     async def fail(self, error: ApiError) -> ApiError:
         """Close with an error; return the error to answer. Before an error other than the

@@ -45,6 +45,8 @@ class ItemRecord:
     status: int = 200
     error: str | None = None
     fault: str | None = None  # what chaos injected: "status 429", "disconnect after 3 events"
+    limit: str | None = None  # the rate-limit decision (ratelimits.py), when limits are on
+    slot: bool = False  # it holds a stream slot until its request is finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class JournalEntry:
             "scenario": single.scenario if single else None,
             "chosen_by": str(single.chosen_by) if single and single.chosen_by else None,
             "fault": single.fault if single else None,
+            "limit": single.limit if single else None,
             "events": list(self.events) if self.events is not None else None,
             "error": self.error,
             "client_left": self.client_left,
@@ -111,7 +114,7 @@ class JournalEntry:
         # on the shared store.
         data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
         data["items"] = [
-            (i.thread, i.turn, i.scenario, i.chosen_by, i.status, i.error, i.fault)
+            (i.thread, i.turn, i.scenario, i.chosen_by, i.status, i.error, i.fault, i.limit)
             for i in self.items
         ]
         return json.dumps(data, separators=(",", ":"))
@@ -125,7 +128,7 @@ class JournalEntry:
             ItemRecord(
                 thread, turn, scenario, ChosenBy(chosen) if chosen else None, status, error, *rest
             )
-            # ``rest``: the fault, absent from entries kept before chaos existed
+            # ``rest``: the fault and the limit, absent from entries kept before they existed
             for thread, turn, scenario, chosen, status, error, *rest in data["items"]
         )
         if data["events"] is not None:
@@ -138,6 +141,7 @@ _ENTRY_FIELDS = tuple(f.name for f in fields(JournalEntry) if f.name != "id")
 
 def _item_dict(item: ItemRecord) -> dict[str, Any]:
     data = asdict(item)
+    del data["slot"]  # the service's bookkeeping, not what happened
     data["chosen_by"] = str(item.chosen_by) if item.chosen_by else None
     return data
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.errors import FieldError, ValidationFailed
+from vivi_emulator.gate import Gate
 from vivi_emulator.runtime import RunTime
 from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.choosing import UnknownScenario
@@ -51,10 +52,12 @@ class Scripting:
         store: ScriptingStore,
         run_time: RunTime,
         scenarios: Callable[[], ScenarioSet],
+        gate: Gate,
     ) -> None:
         self.store = store
         self.run_time = run_time
         self._scenarios = scenarios  # the current set: fixtures reload
+        self.gate = gate
 
     # --- the one-shot queue ---------------------------------------------------------------------
 
@@ -65,6 +68,7 @@ class Scripting:
         # The default name's number comes from the store in one step: unique under concurrency.
         number = await self.store.queue_number(channel_id)
         scenario = queued_scenario(data, f"queued-{number}")
+        await self.gate.check_queued(scenario, channel_id)
         size = await self.store.push(QueuedReply(secrets.token_hex(8), scenario, channel_id))
         return scenario.name, size
 

@@ -35,6 +35,7 @@ from vivi_emulator.errors import (
 )
 from vivi_emulator.exchange import Exchange
 from vivi_emulator.files import Files
+from vivi_emulator.gate import Gate
 from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.journaling import Journaling
 from vivi_emulator.rendering import Rendered
@@ -50,6 +51,7 @@ from vivi_emulator.scripting import Scripting
 from vivi_emulator.settings import Settings
 from vivi_emulator.store import open_store
 from vivi_emulator.store.base import Bounds, StateStore
+from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import KEEP, Conversation, Keep, TurnEnd, View
 from vivi_emulator.wire.named import apply_named
 
@@ -88,6 +90,7 @@ class Emulator:
                 store = open_store(settings.state, channels, self.bounds)
         self.store = store
         self.seed = settings.seed if settings.seed is not None else 0
+        self.gate = Gate(settings, store, self.seed)  # structured output and rate limits
         # The emulator's caches (caches.Cache), each cleared here when the fixtures change:
         # build options per latency profile (keyed by the profile's id; the entry keeps the
         # profile alive), constant scripts, and what is rendered of each constant script.
@@ -103,7 +106,7 @@ class Emulator:
             token.get_secret_value() if token is not None else None,
         )
         self.files = Files(store, settings.limits)
-        self.scripting = Scripting(store, self.run_time, lambda: self.scenarios)
+        self.scripting = Scripting(store, self.run_time, lambda: self.scenarios, self.gate)
 
     @staticmethod
     def bounds_of(settings: Settings) -> Bounds:
@@ -135,7 +138,9 @@ class Emulator:
 
     def load_scenarios(self) -> ScenarioSet:
         """Load the fixtures again; on any error keep the current set (FixtureError is raised)."""
-        self.scenarios = load_scenarios(self.fixture_folders)
+        loaded = load_scenarios(self.fixture_folders)
+        self.gate.check_fixtures(loaded)  # structured values against configured schemas
+        self.scenarios = loaded
         self._constants.clear()
         self._renderings.clear()
         for note in self.scenarios.notes:
@@ -164,24 +169,23 @@ class Emulator:
 
     # --- channels and keys ----------------------------------------------------------------------
 
-    async def check_key(self, channel_id: str, presented: str | None) -> int:
+    async def check_key(self, channel_id: str, presented: str | None) -> KeyRing:
         """The key check, against this process's copy of the keys when it passes there (no
         round trip; ``answer`` notices a rotation since), else against the current keys (a
-        channel added or a key rotated by another process counts). Returns the channel's
-        generation: the request's writes carry it."""
+        channel added or a key rotated by another process counts). Returns the keys it passed
+        against: the request belongs to its channel's generation there."""
         ring = self.store.cached_keys()
         try:
             ring.check(channel_id, presented)
         except ApiError:
             return await self.check_key_now(channel_id, presented)
-        return ring.generation(channel_id)
+        return ring
 
-    async def check_key_now(self, channel_id: str, presented: str | None) -> int:
-        """The key check against the store's current keys (a rotation elsewhere counts);
-        the channel's generation."""
+    async def check_key_now(self, channel_id: str, presented: str | None) -> KeyRing:
+        """The key check against the store's current keys (a rotation elsewhere counts)."""
         ring = await self.store.keys()
         ring.check(channel_id, presented)
-        return ring.generation(channel_id)
+        return ring
 
     async def channels(self) -> list[str]:
         return (await self.store.keys()).channels()
@@ -208,27 +212,37 @@ class Emulator:
         shared emulator leaves behind."""
         if not await self.store.remove_channel(channel_id):
             raise NotFound(f"unknown channel '{channel_id}'")
+        await self.gate.reset(channel_id)
 
     # --- messages -------------------------------------------------------------------------------
 
-    async def answer(self, call: Call, message: Message, generation: int | None = None) -> Answer:
-        """Open the message's turn, choose its scenario, and build its Script; in the
-        channel's ``generation`` (ChannelGone if it ended: the channel was deleted).
+    async def answer(self, call: Call, message: Message, checked: KeyRing | None = None) -> Answer:
+        """Open the message's turn, choose its scenario, and build its Script, in the
+        channel's generation in ``checked``, the keys its key passed against (ChannelGone if
+        it ended: the channel was deleted).
 
         A status scenario raises ScriptedStatus and gives its turn back: the agent never saw
         the message (a conversation's step still counts). If the key was rotated by another
         process since this one last looked, the check is made again on the current keys.
         """
         store = self.store
+        generation = checked.generation(call.channel) if checked is not None else None
         start = await store.begin_turn(call.channel, message.thread_id, generation)
         view = start.view
         generation = view.generation if generation is not None else None
         choice: Choice | None = None
         fault: str | None = None
         try:
-            if view.keys_version != store.cached_keys().version:
+            # Checked again if the keys changed since the check (elsewhere, or in a Redis that
+            # was replaced meanwhile: a version alone may come back, a snapshot does not).
+            if (
+                checked is None
+                or checked is not store.cached_keys()
+                or view.keys_version != checked.version
+            ):
                 await self.check_key_now(call.channel, call.api_key)
             self._sync_scenarios(view)
+            self.gate.before(call, view.overrides)
             ctx = RequestContext(
                 channel_id=call.channel,
                 message=message.text,
@@ -256,6 +270,7 @@ class Emulator:
             )
             if injection is not None and injection.wire is not None:
                 script = self._wired(script, injection)
+            script, admission = await self.gate.after(call, message, start, script, choice)
         except StatusReply as reply:
             if isinstance(reply, ScriptedStatus) or choice is None:
                 await self._give_back(call, message, (start.turn, generation))
@@ -279,7 +294,8 @@ class Emulator:
             script,
             choice.conversation,
             script.injected,
-            generation,
+            generation=generation,
+            admission=admission,
         )
 
     async def _give_back(
@@ -396,6 +412,7 @@ class Emulator:
 
     async def reset(self, channel_id: str | None = None) -> None:
         await self.store.reset(channel_id)
+        await self.gate.reset(channel_id)
 
     async def usage(self) -> dict[str, int]:
         return await self.store.usage()

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,7 +29,10 @@ from pydantic import (
 )
 
 from vivi_emulator.chaos import ChaosSettings
+from vivi_emulator.errors import ValidationFailed
+from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.scenarios.latency import NONE, LatencyProfile, resolve
+from vivi_emulator.structured import STREAM_STATUSES, StructuredOutput, checked
 from vivi_emulator.wire.options import WireOptions
 
 DEFAULT_CHANNEL_ID = "demo-channel"
@@ -52,6 +56,17 @@ class _Model(BaseModel):
 Latency = Annotated[LatencyProfile, BeforeValidator(resolve)]
 
 
+def _strict(output: StructuredOutput) -> StructuredOutput:
+    try:
+        return checked(output)
+    except ValidationFailed as exc:
+        raise ValueError(exc.detail) from None
+
+
+# A channel's structured-output schema, checked against VIVI's strict rules (structured.py).
+Structured = Annotated[StructuredOutput, AfterValidator(_strict)]
+
+
 class Channel(_Model):
     id: str = Field(min_length=1)
     # SecretStr keeps the key out of every repr, log line and error message by construction.
@@ -59,6 +74,10 @@ class Channel(_Model):
     # This channel's latency profile and chaos, instead of the global ones.
     latency: Latency | None = None
     chaos: ChaosSettings | None = None
+    # This channel's rate limits, instead of the global ones (ratelimits.py).
+    rate_limits: RateLimits | None = None
+    # Structured-output mode: {schema: <strict JSON Schema>} (structured.py).
+    structured_output: Structured | None = None
 
 
 class Limits(_Model):
@@ -122,6 +141,19 @@ class Settings(_Model):
     # Wire options or an intermediary preset for every stream whose scenario has no `wire` of
     # its own, e.g. {preset: idle-cut, idle_seconds: 5} (docs/wire.md). None: the docs' framing.
     wire: WireOptions | None = None
+    # Rate limits of every channel without its own (ratelimits.py); None: no limits.
+    rate_limits: RateLimits | None = None
+    # The x-ratelimit-* headers on answers while limits are on (VIVI documents none: inferred).
+    rate_limit_headers: bool = True
+    # What /stream answers on a structured-output channel (VIVI documents no status: inferred).
+    structured_stream_status: int = 409
+
+    @field_validator("structured_stream_status")
+    @classmethod
+    def _stream_status(cls, value: int) -> int:
+        if value not in STREAM_STATUSES:
+            raise ValueError(f"must be one of {', '.join(map(str, STREAM_STATUSES))}")
+        return value
 
     @field_validator("state")
     @classmethod
@@ -194,6 +226,8 @@ _SIMPLE_ENV = {
     "WORKERS": "workers",
     "MAX_CONNECTIONS": "max_connections",
     "LATENCY": "latency",
+    "RATE_LIMIT_HEADERS": "rate_limit_headers",
+    "STRUCTURED_STREAM_STATUS": "structured_stream_status",
 }
 
 
@@ -207,7 +241,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     if (channels := given("CHANNELS")) is not None:
         values["channels"] = parse_channels(channels)
     # YAML flow mappings, as in the settings file: '{preset: idle-cut, idle_seconds: 5}'.
-    for name in ("wire", "chaos"):
+    for name in ("wire", "chaos", "rate_limits"):
         if (text := given(name.upper())) is not None:
             values[name] = _yaml_value(name.upper(), text)
     if (hosts := given("ALLOWED_HOSTS")) is not None:
@@ -273,7 +307,10 @@ RESOLVED_ENV = "VIVI_EMULATOR__RESOLVED_SETTINGS"
 def dump_resolved(settings: Settings) -> str:
     """The settings for a worker process, secrets intact (``model_dump`` would mask them)."""
     data = settings.model_dump(mode="json")
-    data["channels"] = [{"id": c.id, "key": c.key.get_secret_value()} for c in settings.channels]
+    data["channels"] = [
+        {**c.model_dump(mode="json", exclude_none=True), "key": c.key.get_secret_value()}
+        for c in settings.channels
+    ]
     if settings.admin_token is not None:
         data["admin_token"] = settings.admin_token.get_secret_value()
     return json.dumps(data)

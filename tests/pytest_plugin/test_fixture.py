@@ -25,7 +25,7 @@ QUIET = ("-p", "no:cacheprovider", "-p", "no:schemathesis", "-p", "no:hypothesis
 def test_readme_examples_pass(pytester: pytest.Pytester) -> None:
     for path in EXAMPLES.glob("*.py"):
         shutil.copy(path, pytester.path / path.name)
-    run(pytester).assert_outcomes(passed=7)
+    run(pytester).assert_outcomes(passed=9)
 
 
 def test_any_http_client_reaches_base_url(pytester: pytest.Pytester) -> None:

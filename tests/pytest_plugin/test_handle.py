@@ -3,6 +3,7 @@ installed, so these tests use the ``vivi_emulator`` fixture as an integrator's w
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -177,3 +178,61 @@ def test_chaos_at_run_time_for_the_tests_channel(
 
 def test_chaos_is_gone_for_the_next_test(vivi_emulator: ViviEmulator, http: httpx.Client) -> None:
     assert say(http, vivi_emulator, "hi").status_code == 200
+
+
+def test_rate_limits_of_the_tests_channel(vivi_emulator: ViviEmulator, http: httpx.Client) -> None:
+    vivi_emulator.rate_limits(requests_per_minute=1, requests_burst=2)
+    answers = [say(http, vivi_emulator, "hi") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["x-ratelimit-remaining-requests"] for a in answers] == ["1", "0", "0"]
+    assert answers[2].headers["retry-after"] == "60"
+    assert [e["limit"].split(":")[0] for e in vivi_emulator.journal()] == [
+        "admitted",
+        "admitted",
+        "refused",
+    ]
+    vivi_emulator.rate_limits()  # none given: off
+    assert say(http, vivi_emulator, "hi").status_code == 200
+    with pytest.raises(ValueError, match="tokens_burst needs tokens_per_minute"):
+        vivi_emulator.rate_limits(tokens_burst=10)
+
+
+def test_the_next_test_has_buckets_of_its_own(
+    vivi_emulator: ViviEmulator, http: httpx.Client
+) -> None:
+    answer = say(http, vivi_emulator, "hi")
+    assert answer.status_code == 200
+    assert "x-ratelimit-remaining-requests" not in answer.headers
+
+
+def test_structured_output_of_the_tests_channel(
+    vivi_emulator: ViviEmulator, http: httpx.Client
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}, "confidence": {"type": "number"}},
+        "required": ["answer", "confidence"],
+        "additionalProperties": False,
+    }
+    vivi_emulator.structured_output(schema)
+    streamed = http.post(vivi_emulator.url("stream"), json={"message": "hi", "threadId": T1})
+    assert streamed.status_code == 409
+    vivi_emulator.queue_reply(structured={"answer": "yes", "confidence": 0.9})
+    assert json.loads(say(http, vivi_emulator, "hi").json()["message"]) == {
+        "answer": "yes",
+        "confidence": 0.9,
+    }
+    with pytest.raises(ValueError, match=r"\[additionalProperties\] must be false"):
+        vivi_emulator.structured_output({**schema, "additionalProperties": True})
+    vivi_emulator.structured_output(None)
+    assert say(http, vivi_emulator, "hi").json()["message"].startswith("Hello")
+
+
+def test_a_refused_message_is_not_unmatched(
+    vivi_emulator: ViviEmulator, http: httpx.Client
+) -> None:
+    vivi_emulator.rate_limits(requests_per_minute=1, requests_burst=1)
+    assert say(http, vivi_emulator, "nothing matches this").status_code == 200
+    assert say(http, vivi_emulator, "nothing matches this").status_code == 429
+    (unmatched,) = vivi_emulator.unmatched()  # the one the default answered
+    assert unmatched["status"] == 200

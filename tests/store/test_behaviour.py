@@ -94,7 +94,7 @@ async def test_turns_count_up_and_a_committed_exchange_is_the_next_ones_previous
     assert (await store.begin_turn("b", T1)).turn == 1
 
 
-async def test_a_status_reply_gives_its_turn_back_unless_a_later_one_opened(
+async def test_a_turn_given_back_under_an_open_one_goes_when_that_one_does(
     stores: Stores,
 ) -> None:
     store = stores.make()
@@ -102,8 +102,22 @@ async def test_a_status_reply_gives_its_turn_back_unless_a_later_one_opened(
     await store.cancel_turn("a", T1, 1)
     assert (await store.begin_turn("a", T1)).turn == 1
     await store.begin_turn("a", T1)  # turn 2 opened meanwhile
-    await store.cancel_turn("a", T1, 1)  # too late to give turn 1 back
+    await store.cancel_turn("a", T1, 1)  # marked: turn 2 is still open
     assert (await store.begin_turn("a", T1)).turn == 3
+    await store.cancel_turn("a", T1, 3)
+    await store.cancel_turn("a", T1, 2)  # 2 goes, and 1 with it: no gap is left
+    assert (await store.begin_turn("a", T1)).turn == 1
+
+
+async def test_a_turn_given_back_under_a_kept_one_stays_a_gap(stores: Stores) -> None:
+    store = stores.make()
+    for _ in range(3):
+        await store.begin_turn("a", T1)
+    await store.cancel_turn("a", T1, 2)
+    await store.commit_turn(TurnEnd("a", T1, 3, "third", "reply", None))
+    assert (await store.begin_turn("a", T1)).turn == 4
+    await store.cancel_turn("a", T1, 4)
+    assert (await store.begin_turn("a", T1)).turn == 4  # 2 stays a gap, under the kept 3
 
 
 async def test_concurrent_messages_in_one_thread_get_distinct_turns(stores: Stores) -> None:

@@ -234,7 +234,7 @@ def _batch(emulator: Emulator) -> _Journaled:
                 raise _broken(answer)
         exchange.report(200)
         await exchange.close()
-        return json_answer(json_bytes({"responses": responses}))
+        return json_answer(json_bytes({"responses": responses}), answer.limit_headers)
 
     return batch
 

@@ -182,7 +182,7 @@ def _check_state(settings: Settings) -> None:
     async def check() -> None:
         store = open_store(settings.state, channels, Emulator.bounds_of(settings))
         try:
-            await store.start()
+            await store.check()
         finally:
             await store.close()
 

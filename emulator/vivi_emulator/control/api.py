@@ -33,9 +33,11 @@ from vivi_emulator.control.models import (
     Queued,
     QueuedItem,
     QueueState,
+    RateLimitsState,
     Reloaded,
     ScenarioInfo,
     ScenarioList,
+    StructuredState,
 )
 from vivi_emulator.errors import (
     FieldError,
@@ -44,9 +46,11 @@ from vivi_emulator.errors import (
     install_error_handlers,
     json_bytes,
 )
+from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.scenarios.latency import PROFILES
 from vivi_emulator.scenarios.loader import FixtureError
 from vivi_emulator.service import Emulator
+from vivi_emulator.structured import StructuredOutput
 
 Channel = Annotated[
     str | None, Query(description="A channel id: only that channel's state (default: all).")
@@ -106,6 +110,8 @@ def create_control_app(emulator: Emulator) -> FastAPI:
     _scenarios(app, emulator)
     _latency(app, emulator)
     _chaos(app, emulator)
+    _rate_limits(app, emulator)
+    _structured(app, emulator)
     _queue(app, emulator)
     _channels(app, emulator)
     _usage(app, emulator)
@@ -224,6 +230,69 @@ def _chaos(app: FastAPI, emulator: Emulator) -> None:
     async def clear_chaos(channel: Channel = None) -> ChaosState:
         await emulator.scripting.set_chaos(None, channel)
         return await chaos_state(channel)
+
+
+def _rate_limits(app: FastAPI, emulator: Emulator) -> None:
+    """Rate limits and token quotas, per channel or for all (ratelimits.py)."""
+    gate = emulator.gate
+
+    async def limits_state(channel: str | None) -> RateLimitsState:
+        limits, source = await gate.rate_limits(channel)
+        return RateLimitsState(
+            rate_limits=limits,
+            description=limits.describe() if limits is not None else "off",
+            source=source,
+            configured=gate.limiter.configured(channel),
+        )
+
+    @app.get("/rate-limits", response_model=RateLimitsState, summary="The rate limits now")
+    async def rate_limits(channel: Channel = None) -> RateLimitsState:
+        return await limits_state(channel)
+
+    @app.put(
+        "/rate-limits",
+        response_model=RateLimitsState,
+        summary="Limit requests, tokens and streams until reset (no limit given: off)",
+    )
+    async def set_rate_limits(limits: RateLimits, channel: Channel = None) -> RateLimitsState:
+        await gate.set_rate_limits(limits, channel)
+        return await limits_state(channel)
+
+    @app.delete(
+        "/rate-limits", response_model=RateLimitsState, summary="Back to the configured limits"
+    )
+    async def clear_rate_limits(channel: Channel = None) -> RateLimitsState:
+        await gate.set_rate_limits(None, channel)
+        return await limits_state(channel)
+
+
+def _structured(app: FastAPI, emulator: Emulator) -> None:
+    """Structured-output mode, per channel or for all (structured.py)."""
+    gate = emulator.gate
+
+    async def structured_state(channel: str | None) -> StructuredState:
+        structured, source = await gate.structured_now(channel)
+        return StructuredState(structured_output=structured, source=source)
+
+    @app.get("/structured-output", response_model=StructuredState, summary="The schema now")
+    async def structured(channel: Channel = None) -> StructuredState:
+        return await structured_state(channel)
+
+    @app.put(
+        "/structured-output",
+        response_model=StructuredState,
+        summary="Answer with JSON conforming to a strict schema until reset (null schema: off)",
+    )
+    async def set_structured(output: StructuredOutput, channel: Channel = None) -> StructuredState:
+        await gate.set_structured(output, channel, emulator.scenarios)
+        return await structured_state(channel)
+
+    @app.delete(
+        "/structured-output", response_model=StructuredState, summary="Back to the configured"
+    )
+    async def clear_structured(channel: Channel = None) -> StructuredState:
+        await gate.set_structured(None, channel, emulator.scenarios)
+        return await structured_state(channel)
 
 
 def _queue(app: FastAPI, emulator: Emulator) -> None:

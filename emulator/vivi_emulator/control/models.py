@@ -7,7 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from vivi_emulator.chaos import ChaosSettings
+from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.scenarios.latency import LatencyProfile
+from vivi_emulator.structured import StructuredOutput
 
 
 class ScenarioInfo(BaseModel):
@@ -95,3 +97,19 @@ class ChannelKey(BaseModel):
 
 class Done(BaseModel):
     done: bool = True
+
+
+class RateLimitsState(BaseModel):
+    rate_limits: RateLimits | None = Field(description="The limits applied now; null: none.")
+    description: str
+    source: str = Field(description="`run time` (set here) or `settings` (as configured).")
+    configured: RateLimits | None = Field(
+        description="What the settings give, which DELETE /rate-limits goes back to."
+    )
+
+
+class StructuredState(BaseModel):
+    structured_output: StructuredOutput | None = Field(
+        description="The channel's schema now ({schema}); null: structured output is off."
+    )
+    source: str = Field(description="`run time` (set here) or `settings` (as configured).")

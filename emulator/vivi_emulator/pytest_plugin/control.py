@@ -117,6 +117,23 @@ class Control:
         else:
             self._call("chaos", "PUT", "/chaos", params={"channel": channel_id}, json=setting)
 
+    def rate_limits(self, channel_id: str, limits: dict[str, Any] | None) -> None:
+        """Rate limits for this channel until reset; None: back to the configured ones."""
+        if limits is None:
+            self._call("rate_limits", "DELETE", "/rate-limits", params={"channel": channel_id})
+        else:
+            params = {"channel": channel_id}
+            self._call("rate_limits", "PUT", "/rate-limits", params=params, json=limits)
+
+    def structured_output(self, channel_id: str, schema: dict[str, Any] | None) -> None:
+        """Structured output for this channel until reset; None: back to the configured."""
+        params = {"channel": channel_id}
+        if schema is None:
+            self._call("structured_output", "DELETE", "/structured-output", params=params)
+        else:
+            body = {"schema": schema}
+            self._call("structured_output", "PUT", "/structured-output", params=params, json=body)
+
 
 def _detail(response: httpx.Response) -> str:
     try:

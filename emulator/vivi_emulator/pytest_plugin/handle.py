@@ -26,9 +26,9 @@ class ViviEmulator:
 
     Where: ``base_url``, ``channel_id``, ``api_key``, ``headers``, ``url(operation)``, and
     ``client()`` / ``sync_client()`` (httpx clients that send the key). Scripting:
-    ``queue_reply``, ``force``, ``chaos``, ``reset``. Reading and verifying: ``journal``,
-    ``unmatched``, ``queued``, ``assert_called``, ``assert_not_called``, ``assert_all_matched``,
-    ``assert_queue_empty``.
+    ``queue_reply``, ``force``, ``chaos``, ``rate_limits``, ``structured_output``, ``reset``.
+    Reading and verifying: ``journal``, ``unmatched``, ``queued``, ``assert_called``,
+    ``assert_not_called``, ``assert_all_matched``, ``assert_queue_empty``.
     """
 
     def __init__(self, control: Control, channel_id: str, api_key: str) -> None:
@@ -86,7 +86,8 @@ class ViviEmulator:
         self._control.force(self.channel_id, scenario)
 
     def reset(self) -> None:
-        """Forget this channel's threads, files, journal, queue, forced scenario and chaos."""
+        """Forget this channel's threads, files, journal, queue, forced scenario, chaos, rate
+        limits (its buckets full again) and structured output."""
         self._control.reset(self.channel_id)
 
     def chaos(
@@ -104,6 +105,37 @@ class ViviEmulator:
         if faults is not None:
             setting = {"faults": faults, "seed": seed, "include_named": include_named}
         self._control.chaos(self.channel_id, setting)
+
+    def rate_limits(
+        self,
+        *,
+        requests_per_minute: int | None = None,
+        requests_burst: int | None = None,
+        tokens_per_minute: int | None = None,
+        tokens_burst: int | None = None,
+        concurrent_streams: int | None = None,
+    ) -> None:
+        """Limit this channel until reset (README, "Rate limits"): token buckets of requests
+        and tokens a minute (each with a burst) and a cap of concurrent streams; over any, a
+        429 with ``Retry-After``. No argument turns limits off for this channel. Its buckets
+        are its own: no other test draws on them."""
+        given = {
+            "requests_per_minute": requests_per_minute,
+            "requests_burst": requests_burst,
+            "tokens_per_minute": tokens_per_minute,
+            "tokens_burst": tokens_burst,
+            "concurrent_streams": concurrent_streams,
+        }
+        self._control.rate_limits(
+            self.channel_id, {k: v for k, v in given.items() if v is not None}
+        )
+
+    def structured_output(self, schema: dict[str, Any] | None) -> None:
+        """Answer as a structured-output agent with this strict JSON Schema until reset
+        (README, "Structured output"): ``/stream`` is refused, ``/invoke`` and ``/batch``
+        answer JSON text conforming to it. A schema breaking VIVI's strict rules is a
+        ValueError naming each rule; None goes back to the configured mode."""
+        self._control.structured_output(self.channel_id, schema)
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -46,12 +46,17 @@ def items_of(entry: Entry) -> list[dict[str, Any]]:
         return items
     if entry.get("thread") is None and entry.get("scenario") is None:
         return []  # an upload, or a request refused before it reached a scenario
-    return [{k: entry.get(k) for k in ("thread", "scenario", "chosen_by")}]
+    return [{k: entry.get(k) for k in ("thread", "scenario", "chosen_by", "limit")}]
 
 
 def unmatched_items(entry: Entry) -> list[dict[str, Any]]:
-    """The messages nothing scripted answered: they fell through to the default scenario."""
-    return [i for i in items_of(entry) if i.get("chosen_by") == "default"]
+    """The messages nothing scripted answered: they fell through to the default scenario (a
+    message the rate limits refused got no scenario's answer at all)."""
+    return [
+        i
+        for i in items_of(entry)
+        if i.get("chosen_by") == "default" and not str(i.get("limit") or "").startswith("refused")
+    ]
 
 
 def describe(entry: Entry) -> str:

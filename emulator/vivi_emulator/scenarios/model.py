@@ -299,6 +299,25 @@ class Reply(_Strict):
         "says). Default: the channel's or the run's profile.",
     )
 
+    structured: dict[str, Any] | None = Field(
+        default=None,
+        description='The JSON object a structured-output channel answers (README, "Structured '
+        "output\"); checked against the channel's schema. Without text, events, frames or "
+        "status, other channels answer it as JSON text.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _structured_as_text(cls, data: Any) -> Any:
+        # A reply that is only a structured value answers it as JSON text elsewhere.
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("structured"), dict)
+            and not any(data.get(k) is not None for k in (*_KINDS, "turns"))
+        ):
+            return {**data, "text": json.dumps(data["structured"])}
+        return data
+
     @field_validator("latency", mode="before")
     @classmethod
     def _named_profile(cls, value: ProfileName | LatencyProfile | None) -> object:

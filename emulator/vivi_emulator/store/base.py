@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vivi_emulator.errors import ApiError, NotFound
 from vivi_emulator.store.roles import (
@@ -27,6 +28,9 @@ from vivi_emulator.store.roles import (
     ScriptingStore,
     TurnStore,
 )
+
+if TYPE_CHECKING:
+    from vivi_emulator.store.buckets import Buckets
 
 
 class StoreUnavailable(ApiError):
@@ -78,8 +82,19 @@ class StateStore(KeyStore, TurnStore, JournalStore, ScriptingStore, FileStore, A
         """Connect and check the store is usable; raise StoreUnavailable if it is not."""
         return
 
+    async def check(self) -> None:
+        """``start``, once for a whole run before its workers start (``serve``), saying in
+        the log what the run should know of the store (once, not once per worker)."""
+        await self.start()
+
     async def close(self) -> None:
         return
+
+    def buckets(self) -> Buckets:
+        """The rate limiter's role on this backend (``store.buckets``); one process's by default."""
+        from vivi_emulator.store.buckets import MemoryBuckets
+
+        return MemoryBuckets()
 
     @abstractmethod
     async def usage(self) -> dict[str, int]:

@@ -16,10 +16,11 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.store.base import Bounds, ChannelGone, QueueFull, QuotaExceeded, StateStore
+from vivi_emulator.store.buckets import MemoryBuckets
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import (
     KEEP,
@@ -45,6 +46,8 @@ class _Thread:
     last: Turn | None = None
     conversation: Conversation | None = None
     seen: float = 0.0
+    # Turns given back while a later one was open: they go when the turns above them do.
+    returned: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,9 @@ class MemoryStore(StateStore):
         self._overrides: dict[str | None, Overrides] = {}
         self._views: dict[str, View] = {}
         self._scenarios_version = 0
+
+    def buckets(self) -> MemoryBuckets:
+        return MemoryBuckets(self._clock)
 
     # channels and keys
 
@@ -198,6 +204,11 @@ class MemoryStore(StateStore):
             return
         if thread.count == turn:
             thread.count -= 1
+            while thread.count in thread.returned:
+                thread.returned.discard(thread.count)
+                thread.count -= 1
+        elif thread.committed < turn < thread.count:
+            thread.returned.add(turn)
         if conversation is not KEEP:
             thread.conversation = conversation
 
@@ -207,6 +218,8 @@ class MemoryStore(StateStore):
         thread = self._threads.get((end.channel_id, end.thread_id.lower()))
         if thread is not None and end.turn >= thread.committed:
             thread.committed = end.turn
+            if thread.returned:  # below a kept turn, a turn given back stays a gap
+                thread.returned = {t for t in thread.returned if t > end.turn}
             thread.last = Turn(end.message, end.reply)
             thread.conversation = end.conversation
         if entry is not None:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from vivi_emulator.chaos import ChaosSettings
+from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.scenarios.latency import LatencyProfile
+from vivi_emulator.structured import StructuredOutput
 
 if TYPE_CHECKING:
     from vivi_emulator.scenarios.model import Scenario
@@ -75,6 +77,9 @@ class Overrides(BaseModel):
     # Faults at a rate (chaos.ChaosSettings); one without faults turns configured chaos off.
     chaos: ChaosSettings | None = None
     latency: LatencyProfile | None = None
+    # Rate limits and structured output (gate.py); one without limits / schema turns them off.
+    rate_limits: RateLimits | None = None
+    structured: StructuredOutput | None = None
 
     def over(self, base: Overrides) -> Overrides:
         """These overrides on top of ``base``: a field set here wins."""

@@ -66,7 +66,7 @@ async def test_a_caller_cancelled_while_its_turn_opens_has_it_given_back(
 
     # The step ran; nobody learned its turn, so the store gave it back.
     async def given_back() -> bool:
-        return bool(await admin.hget(f"{store._prefix}t:a\0{T1.lower()}", "n") == b"0")
+        return bool(await admin.hget(f"{store.client.prefix}t:a\0{T1.lower()}", "n") == b"0")
 
     await _until(given_back)
     assert (await store.begin_turn("a", T1)).turn == 1
@@ -78,7 +78,7 @@ async def test_after_noscript_only_the_steps_that_failed_run_again(
     await admin.script_flush()
     # Redis knows the opening step's script again, not the commit's: in one pipeline, the
     # first runs and the second meets NOSCRIPT.
-    await admin.script_load(store._begin.script)
+    await admin.script_load(store.client.scripts.begin.script)
     end = TurnEnd("a", T1, 1, "hello", "hi", None)
     first, _ = await asyncio.gather(store.begin_turn("a", T1), store.commit_turn(end))
     assert first.turn == 1

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
+from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 from vivi_emulator.store.redis.store import RedisStore
 
@@ -76,7 +77,8 @@ async def test_start_up_warns_once_when_redis_may_evict(
     await admin.aclose()
     store = RedisStore(fresh_redis.url, {"a": "key-a"})
     with caplog.at_level(logging.WARNING, logger="vivi_emulator.store"):
-        await store.start()
+        await store.check()  # what serve does once before its workers start
+        await store.start()  # a worker: no second line
     await store.close()
     (warning,) = [r.getMessage() for r in caplog.records if "maxmemory-policy" in r.getMessage()]
     assert "allkeys-lru" in warning
@@ -88,6 +90,25 @@ async def test_start_up_is_quiet_when_redis_does_not_evict(
 ) -> None:
     store = RedisStore(redis_url, {"a": "key-a"})
     with caplog.at_level(logging.WARNING, logger="vivi_emulator.store"):
-        await store.start()
+        await store.check()
     await store.close()
     assert not [r for r in caplog.records if "maxmemory-policy" in r.getMessage()]
+
+
+async def test_a_key_from_before_a_restart_is_refused_after_it(redis_url: str, admin: Any) -> None:
+    settings = Settings(access_log=False, reload_fixtures=False, state=redis_url)
+    other = Emulator(settings)  # another replica
+    async with serving(settings) as client:
+        await client.post("/_emulator/channels", json={"id": "rot", "key": "rot-key-1"})
+        old = {"vivi-api-key": "rot-key-1"}
+        assert (await client.post(url("invoke", "rot"), headers=old, json=BODY)).is_success
+        await admin.flushall()  # Redis restarted empty; the other replica makes it again
+        await other.start()
+        await other.add_channel("rot", "rot-key-2")
+        try:
+            stale = await client.post(url("invoke", "rot"), headers=old, json=BODY)
+            assert stale.status_code == 401, stale.text
+            new = {"vivi-api-key": "rot-key-2"}
+            assert (await client.post(url("invoke", "rot"), headers=new, json=BODY)).is_success
+        finally:
+            await other.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from functools import wraps
 from importlib.resources import files
 from typing import Any, ParamSpec, TypeVar
@@ -21,6 +22,7 @@ import redis.asyncio as redis
 from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError, RedisError
 
 from vivi_emulator.store.base import Bounds, StoreUnavailable
@@ -52,10 +54,10 @@ def guarded(
         try:
             return await method(*args, **kwargs)
         except RedisError as exc:
-            store = args[0]
-            assert isinstance(store, RedisClient)
+            part = args[0]
+            assert isinstance(part, RedisPart)
             raise StoreUnavailable(
-                f"the state store (Redis at {store.where}) is unavailable: "
+                f"the state store (Redis at {part.client.where}) is unavailable: "
                 f"{type(exc).__name__}: {_first_line(exc)}; retry when it is back"
             ) from None
 
@@ -66,13 +68,35 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).splitlines() or [""])[0][:200]
 
 
+@dataclass(frozen=True, slots=True)
+class Scripts:
+    """The Lua steps (``lua/*.lua``), registered once: each is one atomic change."""
+
+    begin: AsyncScript
+    commit: AsyncScript
+    put: AsyncScript
+    channel: AsyncScript
+    cancel: AsyncScript
+    push: AsyncScript
+    claim: AsyncScript
+
+
+class RedisPart:
+    """A part of the Redis store: built on the one client (its methods are ``guarded``)."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self.client = client
+
+
 class RedisClient:
-    """The connection, the key names and the scripts; the parts of the store build on it."""
+    """The connection, the key names, the scripts, the batcher, and the keys as this process
+    last read them (with the epoch of the Redis it seeded): what every part of the store is
+    built on."""
 
     def __init__(self, url: str, channels: Mapping[str, str], bounds: Bounds | None = None):
         self.bounds = bounds or Bounds()
         self.where = where(url)
-        client_url, self._prefix = split_url(url)
+        client_url, self.prefix = split_url(url)
         self._pool = BlockingConnectionPool.from_url(
             client_url,
             max_connections=64,
@@ -87,68 +111,74 @@ class RedisClient:
             connection_class=HiredisPackedConnection,
         )
         # Typed loosely: redis-py's annotations mix its sync and asyncio clients' return types.
-        self._redis: Any = redis.Redis(connection_pool=self._pool)
+        self.redis: Any = redis.Redis(connection_pool=self._pool)
         self._seed = dict(channels)
-        self._ring = KeyRing.of(self._seed)
+        self.ring = KeyRing.of(self._seed)
         self._overrides_cache: dict[tuple[tuple[bytes, bytes], ...], Overrides] = {}
-        r, p = self._redis, self._prefix
-        self._begin = r.register_script(_lua("begin"))
-        self._commit = r.register_script(_lua("commit"))
-        self._put = r.register_script(_lua("put_files"))
-        self._channel = r.register_script(_lua("channel"))
-        self._cancel = r.register_script(_lua("cancel"))
-        self._push = r.register_script(_lua("push"))
-        self._claim = r.register_script(_lua("claim"))
-        self._keys_key, self._ever_key, self._meta = p + "keys", p + "everkeys", p + "meta"
-        self._gens = p + "gens"
-        self._threads, self._journal, self._seq = p + "threads", p + "j", p + "j:seq"
-        self._files, self._fsize, self._fbytes = p + "files", p + "fsize", p + "fbytes"
-        self._fown = p + "fown"
+        r, p = self.redis, self.prefix
+        self.scripts = Scripts(
+            begin=r.register_script(_lua("begin")),
+            commit=r.register_script(_lua("commit")),
+            put=r.register_script(_lua("put_files")),
+            channel=r.register_script(_lua("channel")),
+            cancel=r.register_script(_lua("cancel")),
+            push=r.register_script(_lua("push")),
+            claim=r.register_script(_lua("claim")),
+        )
+        self.keys_key, self.ever_key, self.meta = p + "keys", p + "everkeys", p + "meta"
+        self.gens = p + "gens"
+        self.threads_key, self.journal_key, self.seq_key = p + "threads", p + "j", p + "j:seq"
+        self.files_key, self.fsize, self.fbytes = p + "files", p + "fsize", p + "fbytes"
+        self.fown = p + "fown"
         # The epoch of the Redis this process seeded ('': none yet).
-        self._epoch = ""
-        self._batch = ScriptBatcher(self._redis)
-        self._idle_ms = int(self.bounds.thread_idle_seconds * 1000)
+        self.epoch = ""
+        self.batch = ScriptBatcher(self.redis)
+        self.idle_ms = int(self.bounds.thread_idle_seconds * 1000)
 
-    async def _seed_now(self) -> KeyRing:
+    async def seed_now(self) -> KeyRing:
         """Seed the configured channels (added where absent: keys rotated at run time win)
         if Redis is new to this process, and read the keys."""
         args: list[Any] = [
-            self._prefix,
+            self.prefix,
             "seed",
-            self._epoch,
+            self.epoch,
             secrets.token_hex(16),
             secrets.randbelow(2**40) * 1024,  # generations never meet another epoch's
             self.bounds.redacted_keys,
         ]
         for channel_id, key in self._seed.items():
             args += [channel_id, key]
-        epoch = await self._channel(keys=[], args=args)
-        if self._epoch and epoch.decode() != self._epoch:
+        epoch = await self.scripts.channel(keys=[], args=args)
+        if self.epoch and epoch.decode() != self.epoch:
             log.warning(
                 "the state store (Redis at %s) was emptied or replaced; "
                 "the configured channels are seeded again",
                 self.where,
             )
-        self._epoch = epoch.decode()
-        return await self._refresh_keys()
+        self.epoch = epoch.decode()
+        return await self.refresh_keys()
 
-    async def _refresh_keys(self) -> KeyRing:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hget(self._meta, "keys").hgetall(self._keys_key).lrange(self._ever_key, 0, -1)
-            pipe.hgetall(self._gens)
+    async def refresh_keys(self) -> KeyRing:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.meta, "keys").hgetall(self.keys_key).lrange(self.ever_key, 0, -1)
+            pipe.hgetall(self.gens)
             version, keys, ever, gens = await pipe.execute()
-        self._ring = KeyRing.of(
+        self.ring = KeyRing.of(
             {k.decode(): v.decode() for k, v in keys.items()},
             (e.decode() for e in ever),
             int(version or 0),
             {k.decode(): int(v) for k, v in gens.items()},
         )
-        return self._ring
+        return self.ring
 
-    def _scope_key(self, kind: str, scope: str | None) -> str:
-        return f"{self._prefix}{kind}:" if scope is None else f"{self._prefix}{kind}:c:{scope}"
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self._pool.aclose()
 
-    def _parse_overrides(self, flat: list[bytes]) -> Overrides:
+    def scope_key(self, kind: str, scope: str | None) -> str:
+        return f"{self.prefix}{kind}:" if scope is None else f"{self.prefix}{kind}:c:{scope}"
+
+    def parse_overrides(self, flat: list[bytes]) -> Overrides:
         """A scope's overrides from its hash (HGETALL's flat reply): one field per setting."""
         if not flat:
             return NO_OVERRIDES
@@ -161,12 +191,12 @@ class RedisClient:
             cached = self._overrides_cache[raw] = Overrides.of_fields(fields)
         return cached
 
-    async def _delete_matching(self, pattern: str) -> None:
+    async def delete_matching(self, pattern: str) -> None:
         batch: list[bytes] = []
-        async for key in self._redis.scan_iter(match=pattern, count=1000):
+        async for key in self.redis.scan_iter(match=pattern, count=1000):
             batch.append(key)
             if len(batch) >= 1000:
-                await self._redis.unlink(*batch)
+                await self.redis.unlink(*batch)
                 batch.clear()
         if batch:
-            await self._redis.unlink(*batch)
+            await self.redis.unlink(*batch)

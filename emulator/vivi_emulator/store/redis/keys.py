@@ -8,23 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 from vivi_emulator.store.keys import KeyRing
-from vivi_emulator.store.redis.client import RedisClient, guarded
+from vivi_emulator.store.redis.client import RedisPart, guarded
 
 _NOT_SEEDED = -2
 
 
-class RedisKeys(RedisClient):
+class RedisKeys(RedisPart):
     def cached_keys(self) -> KeyRing:
-        return self._ring
+        return self.client.ring
 
     @guarded
     async def keys(self) -> KeyRing:
-        version, epoch = await self._redis.hmget(self._meta, ["keys", "epoch"])
-        if epoch is None or epoch.decode() != self._epoch:
-            return await self._seed_now()
-        if int(version or 0) != self._ring.version:
-            return await self._refresh_keys()
-        return self._ring
+        version, epoch = await self.client.redis.hmget(self.client.meta, ["keys", "epoch"])
+        if epoch is None or epoch.decode() != self.client.epoch:
+            return await self.client.seed_now()
+        if int(version or 0) != self.client.ring.version:
+            return await self.client.refresh_keys()
+        return self.client.ring
 
     @guarded
     async def add_channel(self, channel_id: str, key: str) -> bool:
@@ -42,18 +42,18 @@ class RedisKeys(RedisClient):
         """A change of channel; on a Redis new to this process, seeded first, then again."""
         done = await self._channel_step(mode, channel_id, key)
         if done == _NOT_SEEDED:
-            await self._seed_now()
+            await self.client.seed_now()
             done = await self._channel_step(mode, channel_id, key)
-        await self._refresh_keys()
+        await self.client.refresh_keys()
         return bool(done == 1)
 
     async def _channel_step(self, mode: str, channel_id: str, key: str) -> int:
         args: list[Any] = [
-            self._prefix,
+            self.client.prefix,
             mode,
-            self._epoch,
+            self.client.epoch,
             channel_id,
             key,
-            self.bounds.redacted_keys,
+            self.client.bounds.redacted_keys,
         ]
-        return int(await self._channel(keys=[], args=args))
+        return int(await self.client.scripts.channel(keys=[], args=args))

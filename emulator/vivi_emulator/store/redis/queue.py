@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from vivi_emulator.store.base import QueueFull
-from vivi_emulator.store.redis.client import RedisClient, guarded
+from vivi_emulator.store.redis.client import RedisPart, guarded
 from vivi_emulator.store.values import OVERRIDE_FIELDS, Overrides, QueuedReply
 
 
@@ -28,37 +28,37 @@ def _reply_of(raw: bytes) -> QueuedReply:
     return QueuedReply(data["id"], Scenario.model_validate(data["scenario"]), data["channel"])
 
 
-class RedisQueue(RedisClient):
+class RedisQueue(RedisPart):
     def _queue_keys(self, scope: str | None) -> list[str]:
-        return [self._scope_key("q", scope), self._scope_key("qd", scope)]
+        return [self.client.scope_key("q", scope), self.client.scope_key("qd", scope)]
 
     @guarded
     async def queue_number(self, scope: str | None) -> int:
-        return int(await self._redis.incr(self._scope_key("qn", scope)))
+        return int(await self.client.redis.incr(self.client.scope_key("qn", scope)))
 
     @guarded
     async def push(self, reply: QueuedReply) -> int:
         length = int(
-            await self._push(
+            await self.client.scripts.push(
                 keys=self._queue_keys(reply.channel),
-                args=[reply.id, _reply_json(reply), self.bounds.max_queued],
+                args=[reply.id, _reply_json(reply), self.client.bounds.max_queued],
             )
         )
         if length < 0:
-            raise QueueFull(f"the queue holds at most {self.bounds.max_queued} replies")
+            raise QueueFull(f"the queue holds at most {self.client.bounds.max_queued} replies")
         return length
 
     async def _scopes(self, channel_id: str | None) -> list[str | None]:
         if channel_id is not None:
             return [channel_id, None]
-        found = [k async for k in self._redis.scan_iter(match=self._prefix + "q:c:*")]
-        skip = len(self._scope_key("q", ""))
+        found = [k async for k in self.client.redis.scan_iter(match=self.client.prefix + "q:c:*")]
+        skip = len(self.client.scope_key("q", ""))
         return [None, *sorted(k.decode()[skip:] for k in found)]
 
     @guarded
     async def queued(self, channel_id: str | None) -> list[QueuedReply]:
         scopes = await self._scopes(channel_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self.client.redis.pipeline(transaction=True) as pipe:
             for scope in scopes:
                 ids, data = self._queue_keys(scope)
                 pipe.lrange(ids, 0, -1).hgetall(data)
@@ -72,8 +72,8 @@ class RedisQueue(RedisClient):
     async def claim(
         self, reply: QueuedReply, channel_id: str | None = None, generation: int | None = None
     ) -> bool:
-        claimed = await self._claim(
-            keys=[*self._queue_keys(reply.channel), self._gens],
+        claimed = await self.client.scripts.claim(
+            keys=[*self._queue_keys(reply.channel), self.client.gens],
             args=[reply.id, channel_id or "", "" if generation is None else generation],
         )
         return bool(claimed)
@@ -82,25 +82,27 @@ class RedisQueue(RedisClient):
     async def clear_queue(self, channel_id: str | None = None) -> None:
         if channel_id is not None:
             c = f":c:{channel_id}"
-            await self._redis.delete(*(f"{self._prefix}{kind}{c}" for kind in ("q", "qd", "qn")))
+            await self.client.redis.delete(
+                *(f"{self.client.prefix}{kind}{c}" for kind in ("q", "qd", "qn"))
+            )
             return
         for kind in ("q", "qd", "qn"):
-            await self._delete_matching(f"{self._prefix}{kind}:*")
+            await self.client.delete_matching(f"{self.client.prefix}{kind}:*")
 
     # overrides
 
     @guarded
     async def overrides(self, scope: str | None) -> Overrides:
-        flat = await self._redis.hgetall(self._scope_key("ov", scope))
-        return self._parse_overrides([part for item in flat.items() for part in item])
+        flat = await self.client.redis.hgetall(self.client.scope_key("ov", scope))
+        return self.client.parse_overrides([part for item in flat.items() for part in item])
 
     @guarded
     async def set_override(self, scope: str | None, name: str, value: object) -> None:
         if name not in OVERRIDE_FIELDS:
             raise ValueError(f"no override named {name!r}")
-        key = self._scope_key("ov", scope)
+        key = self.client.scope_key("ov", scope)
         raw = Overrides.field_json(name, value)
         if raw is None:
-            await self._redis.hdel(key, name)
+            await self.client.redis.hdel(key, name)
         else:
-            await self._redis.hset(key, name, raw)
+            await self.client.redis.hset(key, name, raw)

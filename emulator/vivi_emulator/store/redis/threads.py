@@ -10,7 +10,7 @@ from typing import Any
 
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.store.base import ChannelGone
-from vivi_emulator.store.redis.client import SEP, RedisClient, guarded
+from vivi_emulator.store.redis.client import SEP, RedisPart, guarded
 from vivi_emulator.store.values import KEEP, Conversation, Keep, Turn, TurnEnd, TurnStart, View
 
 _GONE, _NOT_SEEDED = -1, -2
@@ -24,7 +24,7 @@ def _generation(generation: int | None) -> int | str:
     return "" if generation is None else generation
 
 
-class RedisThreads(RedisClient):
+class RedisThreads(RedisPart):
     @guarded
     async def begin_turn(
         self, channel_id: str, thread_id: str, generation: int | None = None
@@ -34,7 +34,7 @@ class RedisThreads(RedisClient):
         if reply[0] == _NOT_SEEDED:
             # A Redis new to this process (restarted empty, replaced): the configured channels
             # first, then the request, in the generation its channel has there.
-            ring = await self._seed_now()
+            ring = await self.client.seed_now()
             if generation is not None:
                 generation = ring.generation(channel_id)
             reply = await self._begin_step(channel_id, thread, generation)
@@ -55,7 +55,7 @@ class RedisThreads(RedisClient):
             attempt,
             gen,
         ) = reply
-        overrides = self._parse_overrides(oc).over(self._parse_overrides(og))
+        overrides = self.client.parse_overrides(oc).over(self.client.parse_overrides(og))
         view = View(int(keys_v or 0), int(scen_v or 0), overrides, int(qg) + int(qc), int(gen or 0))
         previous = (
             Turn(_text(message) or "", _text(reply_text) or "") if message is not None else None
@@ -68,19 +68,20 @@ class RedisThreads(RedisClient):
             # The caller was cancelled while this step was in flight: it never learns its
             # turn, so nobody else would give it back.
             if int(reply[0]) > 0:
-                key = f"{self._prefix}t:{channel_id}{SEP}{thread}"
-                await self._cancel(
-                    keys=[key, self._gens], args=[int(reply[0]), "keep", "", 0, channel_id, ""]
+                key = f"{self.client.prefix}t:{channel_id}{SEP}{thread}"
+                await self.client.scripts.cancel(
+                    keys=[key, self.client.gens],
+                    args=[int(reply[0]), "keep", "", 0, channel_id, ""],
                 )
 
-        return await self._batch.call(
-            self._begin,
-            self._prefix,
+        return await self.client.batch.call(
+            self.client.scripts.begin,
+            self.client.prefix,
             channel_id,
             thread,
-            self._idle_ms,
-            self.bounds.max_threads,
-            self._epoch,
+            self.client.idle_ms,
+            self.client.bounds.max_threads,
+            self.client.epoch,
             _generation(generation),
             undo=give_back,
         )
@@ -94,23 +95,23 @@ class RedisThreads(RedisClient):
         conversation: Conversation | Keep | None = KEEP,
         generation: int | None = None,
     ) -> None:
-        key = f"{self._prefix}t:{channel_id}{SEP}{thread_id.lower()}"
+        key = f"{self.client.prefix}t:{channel_id}{SEP}{thread_id.lower()}"
         if conversation is KEEP:
             args: list[Any] = [turn, "keep", "", 0]
         elif conversation is None:
             args = [turn, "clear", "", 0]
         else:
             args = [turn, "set", conversation.scenario, conversation.first_turn]
-        await self._cancel(
-            keys=[key, self._gens], args=[*args, channel_id, _generation(generation)]
+        await self.client.scripts.cancel(
+            keys=[key, self.client.gens], args=[*args, channel_id, _generation(generation)]
         )
 
     @guarded
     async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
         conversation = end.conversation
-        await self._batch.call(
-            self._commit,
-            self._prefix,
+        await self.client.batch.call(
+            self.client.scripts.commit,
+            self.client.prefix,
             f"{end.channel_id}{SEP}{end.thread_id.lower()}",
             end.turn,
             end.message,
@@ -118,7 +119,7 @@ class RedisThreads(RedisClient):
             conversation.scenario if conversation else "",
             conversation.first_turn if conversation else 0,
             entry.to_json() if entry is not None else "",
-            self.bounds.journal_size,
+            self.client.bounds.journal_size,
             end.channel_id,
             _generation(end.generation),
         )
@@ -127,19 +128,21 @@ class RedisThreads(RedisClient):
 
     @guarded
     async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
-        await self._batch.call(
-            self._commit, self._prefix, "", 0, "", "", "", 0, entry.to_json(),
-            self.bounds.journal_size, entry.channel, _generation(generation),
+        await self.client.batch.call(
+            self.client.scripts.commit, self.client.prefix, "", 0, "", "", "", 0, entry.to_json(),
+            self.client.bounds.journal_size, entry.channel, _generation(generation),
         )  # fmt: skip
 
     @guarded
     async def journal(self) -> list[JournalEntry]:
-        rows = await self._redis.xrange(self._journal)
+        rows = await self.client.redis.xrange(self.client.journal_key)
         return [JournalEntry.from_json(fields[b"e"], int(fields[b"i"])) for _, fields in rows]
 
     @guarded
     async def clear_journal(self, channel_id: str | None = None) -> None:
         if channel_id is None:
-            await self._redis.delete(self._journal)
+            await self.client.redis.delete(self.client.journal_key)
             return
-        await self._channel(keys=[], args=[self._prefix, "clear_journal", "", channel_id])
+        await self.client.scripts.channel(
+            keys=[], args=[self.client.prefix, "clear_journal", "", channel_id]
+        )

@@ -12,6 +12,10 @@ if member ~= '' then
   if redis.call('EXISTS', thread) == 1 then
     local committed = tonumber(redis.call('HGET', thread, 'c') or '0')
     if tonumber(ARGV[3]) >= committed then
+      -- Turns given back below the kept one stay gaps: forget their marks.
+      for k = committed + 1, math.min(tonumber(ARGV[3]) - 1, committed + 1000) do
+        redis.call('HDEL', thread, 'x' .. k)
+      end
       redis.call('HSET', thread, 'c', ARGV[3], 'm', ARGV[4], 'r', ARGV[5])
       if ARGV[6] == '' then
         redis.call('HDEL', thread, 'cs', 'cf')
