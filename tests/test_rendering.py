@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from vivi_emulator import sse
 from vivi_emulator.redaction import Redactor
@@ -61,3 +62,11 @@ def test_what_a_cut_stream_sent_is_its_first_writes() -> None:
     assert not played.complete
     assert played.sent_events
     assert played.events == journal_events(script.events[:2])
+
+
+def test_a_copy_with_other_headers_shares_the_rendering_but_not_another_ending() -> None:
+    script = _script()
+    rendered = Rendered(script)
+    assert rendered.renders(replace(script, headers=(("x-ratelimit-remaining", "9"),)))
+    assert not rendered.renders(replace(script, abort=True))
+    assert not rendered.renders(_script())  # equal events, but not the same script's

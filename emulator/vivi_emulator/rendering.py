@@ -68,6 +68,14 @@ class Rendered:
         self._reply_json: bytes | None = None
         self._journaled: tuple[object, KeptEvents] | None = None
 
+    def renders(self, script: Script) -> bool:
+        """Whether this is ``script``'s rendering too: the same events, wire and ending (its
+        headers, which the rendering does not hold, may differ)."""
+        mine = self.script
+        return mine is script or (
+            mine.events is script.events and mine.wire is script.wire and mine.abort == script.abort
+        )
+
     def invoke_body(self, thread_id: str) -> bytes:
         """``{"message": <reply>, "threadId": <thread>}`` as ``json.dumps`` writes it (the VIVI
         docs' form), the reply's JSON made once."""

@@ -326,13 +326,14 @@ class Emulator:
         return options
 
     def rendered(self, script: Script) -> Rendered:
-        """What the wire needs of ``script``, made once for a constant (shared) script."""
+        """What the wire needs of ``script``, made once for a constant (shared) script, and
+        shared with its copies that differ only in headers (a rate limit's, ``gate``)."""
         if not script.shared:
             return Rendered(script)
-        # Keyed by the script's id: the entry keeps the script alive, so the id is not reused.
-        made = self._renderings.get(id(script))
-        if made is None or made.script is not script:
-            made = self._renderings.put(id(script), Rendered(script))
+        # Keyed by the events' id: the entry keeps them alive, so the id is not reused.
+        made = self._renderings.get(id(script.events))
+        if made is None or not made.renders(script):
+            made = self._renderings.put(id(script.events), Rendered(script))
         return made
 
     def _wired(self, script: Script, injection: Injection) -> Script:
