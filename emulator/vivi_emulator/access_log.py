@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from starlette.types import Scope
 
+from vivi_emulator.errors import echoed
 from vivi_emulator.paths import channel_of_path
 
 log = logging.getLogger("vivi_emulator.access")
@@ -148,8 +149,14 @@ def _direct_handler() -> BatchingHandler | None:
     return handler
 
 
+# The most of a client's text (a path) one log line repeats.
+MAX_LOGGED_CHARS = 500
+
+
 def printable(text: str) -> str:
-    """A client's text fit for one log line: control characters escaped (no forged lines)."""
+    """A client's text fit for one log line: cut to a bound (errors.echoed), control characters
+    escaped (no forged lines)."""
+    text = echoed(text, MAX_LOGGED_CHARS)
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 

@@ -152,9 +152,14 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
     settings = settings or Settings()
     emulator = emulator or Emulator(settings)
     handlers = core_handlers(emulator)
-    core = Core(handlers, HostPolicy(settings), access_log=settings.access_log)
+    core = Core(
+        handlers,
+        HostPolicy(settings),
+        access_log=settings.access_log,
+        drain_bytes=settings.limits.largest_body,
+    )
     middleware = [
-        Middleware(Edge, access_log=settings.access_log),
+        Middleware(Edge, access_log=settings.access_log, drain_bytes=settings.limits.largest_body),
         Middleware(Guard, settings=settings),
     ]
     app = Starlette(

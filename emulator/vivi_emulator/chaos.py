@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vivi_emulator.caps import MAX_RETRY_AFTER_SECONDS, PositiveWaitMs
 from vivi_emulator.errors import STATUS_PHRASES, StatusReply
 from vivi_emulator.scenarios.model import ErrorEvent, Fault, Malformed, Stall
 
@@ -67,7 +68,10 @@ class StatusFault(_Kind):
     kind: Literal["status"] = "status"
     code: int = Field(default=500, ge=400, le=599)
     retry_after: int | None = Field(
-        default=None, ge=0, le=86_400, description="Seconds; for 429 and 503 the default is 1."
+        default=None,
+        ge=0,
+        le=MAX_RETRY_AFTER_SECONDS,
+        description="Seconds; for 429 and 503 the default is 1.",
     )
     body: dict[str, Any] | None = None
 
@@ -102,7 +106,7 @@ class StallFault(_Kind):
     """No event for ``ms`` after some events, then the rest of the reply."""
 
     kind: Literal["stall"] = "stall"
-    ms: float = Field(default=5000, gt=0, le=600_000)
+    ms: PositiveWaitMs = 5000
     after_events: int | None = Field(default=None, ge=0)
 
     def inject(self, rng: random.Random) -> Injection:

@@ -15,15 +15,18 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vivi_emulator.access_log import log_access, printable
+from vivi_emulator.drain import BodyDrain
 from vivi_emulator.errors import internal_error
 
 _log = logging.getLogger("vivi_emulator.errors")
 
 
 class Edge:
-    def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, access_log: bool = True, drain_bytes: int = 0) -> None:
         self.app = app
         self.access_log = access_log
+        # The most of an unread body read before an answer starts (drain.py).
+        self.drain_bytes = drain_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -31,11 +34,15 @@ class Edge:
             return
         started = time.perf_counter()
         status = 0
+        body = BodyDrain(scope, receive, self.drain_bytes)
+        receive = body.receive
 
         async def noted(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if not body.ended:
+                    await body.drain()  # else granian may reset the connection (drain.py)
             await send(message)
 
         try:

@@ -19,6 +19,17 @@ from starlette.responses import Response
 
 _log = logging.getLogger("vivi_emulator.errors")
 
+# The most of a client's input an error repeats back (a channel id, a header, a scenario name):
+# enough to recognise it, never a 60,000-character id returned whole.
+MAX_ECHO_CHARS = 200
+
+
+def echoed(value: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """A client's input as an error repeats it: cut to ``limit`` characters, saying so."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}... ({len(value)} characters)"
+
 
 @dataclass(frozen=True)
 class FieldError:

@@ -32,7 +32,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vivi_emulator.caches import Cache
 from vivi_emulator.control.access import is_loopback
-from vivi_emulator.errors import ApiError, Forbidden, UnsupportedMediaType, error_response
+from vivi_emulator.errors import (
+    ApiError,
+    Forbidden,
+    UnsupportedMediaType,
+    echoed,
+    error_response,
+)
 from vivi_emulator.paths import CONTROL_PREFIX
 from vivi_emulator.settings import Settings
 
@@ -88,9 +94,14 @@ class HostPolicy:
             return True
         return name in _LOCAL_NAMES or name.endswith(_LOCAL_SUFFIXES) or _is_loopback_address(name)
 
-    def refusal(self, host: bytes | None) -> ApiError | None:
+    def refusal(self, host: bytes | None, http_version: str | None = None) -> ApiError | None:
         """The refusal of a request with this Host header (None: none was sent), if any."""
-        if not self.check_hosts or host is None or self.host_allowed(host):
+        if (
+            not self.check_hosts
+            or host is None
+            or _optional_host(host, http_version)
+            or self.host_allowed(host)
+        ):
             return None
         return _foreign(host)
 
@@ -125,13 +136,13 @@ class Guard:
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
-        return self.hosts.refusal(host)
+        return self.hosts.refusal(host, scope.get("http_version"))
 
     def _control_refusal(self, scope: Scope) -> ApiError | None:
         """The refusal of a control request: a foreign Host, a cross-origin browser request,
         or a write with a body that is not JSON."""
         seen = _ControlHeaders.of(scope)
-        refused = self.hosts.refusal(seen.host)
+        refused = self.hosts.refusal(seen.host, scope.get("http_version"))
         if refused is not None:
             return refused
         if (
@@ -151,9 +162,16 @@ class Guard:
         return None
 
 
+def _optional_host(host: bytes, http_version: str | None) -> bool:
+    """An empty Host on HTTP/1.0, where Host is optional: granian hands the app an empty header
+    (and ``http_version`` "1") where uvicorn hands none, and both mean the same. Not a browser,
+    which always sends the name it resolved, so nothing a rebound name could use."""
+    return not host and http_version in ("1.0", "1")
+
+
 def _foreign(host: bytes) -> Forbidden:
     return Forbidden(
-        f"Host '{host.decode('latin-1')}' is not a name of this emulator: on a loopback "
+        f"Host '{echoed(host.decode('latin-1'))}' is not a name of this emulator: on a loopback "
         "address only this machine's names are answered (a guard against DNS "
         "rebinding); add it to allowed_hosts (VIVI_EMULATOR_ALLOWED_HOSTS) to allow it"
     )

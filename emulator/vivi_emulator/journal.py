@@ -68,6 +68,12 @@ class JournalEntry:
     error: str | None = None
     client_left: bool = False
     duration_ms: float = 0.0
+    # A stream: the time from the request's arrival to its first event's bytes; with wire
+    # options, the exact text sent (redacted, perhaps cut: the HAR export's body; any other
+    # stream's text is its events' frames, journaling.frames_text).
+    text: str | None = None
+    text_truncated: bool = False
+    first_byte_ms: float | None = None
 
     # --- reading ---------------------------------------------------------------------------------
 

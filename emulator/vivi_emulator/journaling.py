@@ -5,7 +5,11 @@ here (and the admin token) is removed from the body, the headers, the events and
 has a bounded size: a large body or a long event list is cut, with a marker saying how much was
 left out, so one request can never fill the journal's memory. Bounds (README, "Bounds"): a
 header value is cut at ``HEADER_VALUE_BYTES``, at most ``MAX_HEADERS`` headers are kept, and the
-body and the events share ``limits.journal_entry_bytes`` (a third and two thirds).
+body and the events share ``limits.journal_entry_bytes`` (a third and two thirds); the exact
+text of a stream with wire options (for the HAR export) is cut at the events' share too.
+
+The finished entry is also what the process's metrics count (``metrics.finished``) and what an
+OTLP span is made of (``tracing.finished``): one place sees every request once.
 
 Making an entry is on every request's path: the redactor and each set of headers a client sends
 are made once and reused (``Journaling``).
@@ -16,11 +20,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
+from vivi_emulator import metrics, tracing
 from vivi_emulator.caches import Cache
 from vivi_emulator.calls import Trace
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.redaction import CREDENTIAL_HEADERS, REDACTED, Redactor
 from vivi_emulator.rendering import Played
+from vivi_emulator.sse import encode_event
 from vivi_emulator.store.keys import KeyRing
 
 HEADER_VALUE_BYTES = 1024
@@ -59,9 +65,18 @@ class Journaling:
         body, cut = body_text(trace.body, redact, limit // 3)
         events: tuple[dict[str, str], ...] | None = None
         left_out = 0
-        if trace.stream is not None:
-            events, left_out = self._events(trace.stream, redact)
-        return JournalEntry(
+        played = trace.stream
+        if played is not None:
+            events, left_out = self._events(played, redact)
+        # Only a stream whose writes wire options shaped keeps its text: any other's is its
+        # events' own frames, which the HAR export writes from the events (``frames_text``).
+        wire_bytes = played.wire_bytes if played is not None else None
+        text, text_cut = (
+            stream_text(wire_bytes, events, redact, limit - limit // 3)
+            if wire_bytes is not None and events is not None
+            else (None, False)
+        )
+        entry = JournalEntry(
             id=0,
             time=call.started,
             method=call.method,
@@ -77,7 +92,15 @@ class Journaling:
             error=redact.text(trace.error) if trace.error else None,
             client_left=trace.client_left,
             duration_ms=(time.monotonic() - call.clock) * 1000,
+            text=text,
+            text_truncated=text_cut,
+            first_byte_ms=(played.first_byte - call.clock) * 1000
+            if played is not None and played.first_byte is not None
+            else None,
         )
+        metrics.finished(entry)
+        tracing.finished(entry)
+        return entry
 
     def _events(self, played: Played, redact: Redactor) -> tuple[tuple[dict[str, str], ...], int]:
         """A stream's events as journaled: a whole stream's from its rendering (made once per
@@ -173,3 +196,32 @@ def kept_events(
             for event, message in zip(kept, messages, strict=True)
         ]
     return tuple(kept), left_out
+
+
+def frames_text(events: Iterable[dict[str, str]]) -> str:
+    """The text of journaled events as the stream sent them: a raw frame as it is, any other
+    in VIVI's framing (``sse.frame`` writes exactly these bytes)."""
+    return "".join(
+        e["raw"] if "raw" in e else encode_event(e["message"], e["event"]).decode("ascii")
+        for e in events
+    )
+
+
+def stream_text(
+    sent: Sequence[bytes], events: Sequence[dict[str, str]], redact: Redactor, limit: int
+) -> tuple[str, bool]:
+    """The exact text a stream with wire options sent, within ``limit`` bytes, secrets removed.
+
+    A key cut over several events is found in the events' messages read as one text
+    (``kept_events``) but not in the frames, where framing separates its parts: when the
+    messages hold more markers than the text, the text is the kept events framed again (with
+    the markers), not the frames as sent.
+    """
+    text, truncated = cut(b"".join(sent).decode("utf-8", "replace"), limit)
+    if not redact:
+        return text, truncated
+    redacted = redact.text(text)
+    in_messages = "".join([e.get("message", "") for e in events]).count(REDACTED)
+    if redacted.count(REDACTED) < in_messages:
+        redacted = frames_text(events)
+    return redacted, truncated

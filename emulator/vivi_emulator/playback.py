@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
+from vivi_emulator import metrics
 from vivi_emulator.rendering import Played, Rendered
 
 Write = Callable[[bytes], Awaitable[None]]
@@ -57,6 +58,7 @@ class Playback:
         """Play every write (``closed``: what ``write`` raises once the client has left). A
         stream with delays also watches ``gone``, so a stalled stream stops as soon as its
         client leaves instead of sleeping on for nobody."""
+        metrics.stream_opened()
         try:
             if self.rendered.timed:
                 async with anyio.create_task_group() as tasks:
@@ -76,6 +78,7 @@ class Playback:
                 self.played.client_left = True
                 with anyio.CancelScope(shield=True):
                     await self._finish()
+            metrics.stream_closed()
 
     async def _finish(self) -> None:
         if self.played.finished:
@@ -97,7 +100,10 @@ class Playback:
                     wait = due - self._clock()
                     if wait > 0:
                         await self._sleep(wait)
+                        metrics.late(self._clock() - due)
                 await write(chunk)
+                if played.first_byte is None:
+                    played.first_byte = self._clock()
                 played.sent += 1
             if rendered.abort and rendered.linger > 0:
                 await self._sleep(rendered.linger)  # an idle cut: the silence passes first

@@ -107,6 +107,15 @@ class Played:
     sent: int = 0
     client_left: bool = False
     finished: bool = False
+    first_byte: float | None = None  # time.monotonic() of the first write (the HAR's wait)
+
+    @property
+    def wire_bytes(self) -> list[bytes] | None:
+        """The writes sent, when wire options shaped them (only there do they differ from the
+        events' own frames: the HAR export's body); None otherwise."""
+        if self.rendered.script.wire is None:
+            return None
+        return [data for _, data, _ in self.rendered.writes[: self.sent]]
 
     @property
     def complete(self) -> bool:

@@ -32,6 +32,7 @@ from vivi_emulator.errors import (
     NotFound,
     StatusReply,
     ValidationFailed,
+    echoed,
 )
 from vivi_emulator.exchange import Exchange
 from vivi_emulator.files import Files
@@ -194,7 +195,7 @@ class Emulator:
         key = key or secrets.token_urlsafe(24)
         if not await self.store.add_channel(channel_id, key):
             raise ValidationFailed(
-                f"channel '{channel_id}' exists; rotate its key instead",
+                f"channel '{echoed(channel_id)}' exists; rotate its key instead",
                 [FieldError("id", "already exists")],
             )
         return key
@@ -202,7 +203,7 @@ class Emulator:
     async def rotate_key(self, channel_id: str, key: str | None = None) -> str:
         key = key or secrets.token_urlsafe(24)
         if not await self.store.set_key(channel_id, key):
-            raise NotFound(f"unknown channel '{channel_id}'")
+            raise NotFound(f"unknown channel '{echoed(channel_id)}'")
         return key
 
     async def remove_channel(self, channel_id: str) -> None:
@@ -211,7 +212,7 @@ class Emulator:
         still write is dropped (docs/architecture.md). What a test that made a channel on a
         shared emulator leaves behind."""
         if not await self.store.remove_channel(channel_id):
-            raise NotFound(f"unknown channel '{channel_id}'")
+            raise NotFound(f"unknown channel '{echoed(channel_id)}'")
         await self.gate.reset(channel_id)
 
     # --- messages -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ With no configuration at all there is one channel, ``demo-channel``, whose key i
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -28,15 +29,29 @@ from pydantic import (
     model_validator,
 )
 
+from vivi_emulator.caps import MAX_CONNECTIONS, MAX_TIME_SCALE, MAX_TTL_SECONDS
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.errors import ValidationFailed
 from vivi_emulator.ratelimit_rules import RateLimits
+from vivi_emulator.reading import MAX_SETTINGS_FILE_BYTES, read_text
 from vivi_emulator.scenarios.latency import NONE, LatencyProfile, resolve
+from vivi_emulator.scenarios.yaml_lines import load as load_yaml
+from vivi_emulator.setting_sources import (
+    ENV_PREFIX,
+    SIMPLE_ENV,
+    Sources,
+    env_name,
+    file_place,
+    flag_name,
+)
 from vivi_emulator.structured import STREAM_STATUSES, StructuredOutput, checked
 from vivi_emulator.wire.options import WireOptions
 
 DEFAULT_CHANNEL_ID = "demo-channel"
 DEFAULT_API_KEY = "demo-key"  # the documented embedded default, not a secret
+
+# Room for multipart boundaries and part headers on top of an upload's files.
+MULTIPART_OVERHEAD = 64 * 1024
 
 # granian over ASGI (the default), granian over RSGI, its native interface (faster, but it
 # cannot cut a response mid-body: channels_api/rsgi.py), or uvicorn.
@@ -87,18 +102,31 @@ class Limits(_Model):
     max_file_bytes: int = Field(default=10 * 1_048_576, gt=0)
     max_files: int = Field(default=10, gt=0)
     max_batch_items: int = Field(default=20, gt=0)
-    file_ttl_seconds: float = Field(default=3600.0, gt=0)
+    file_ttl_seconds: float = Field(default=3600.0, gt=0, le=MAX_TTL_SECONDS, allow_inf_nan=False)
     # All uploaded files together, until they expire; an upload over it is a 507.
     files_quota_bytes: int = Field(default=256 * 1_048_576, gt=0)
     # Threads (conversations) kept: the least recently used go first, idle ones expire.
     max_threads: int = Field(default=10_000, gt=0)
-    thread_idle_seconds: float = Field(default=3600.0, gt=0)
+    thread_idle_seconds: float = Field(
+        default=3600.0, gt=0, le=MAX_TTL_SECONDS, allow_inf_nan=False
+    )
     # One journal entry: a body or event list beyond this is cut, with a marker.
     journal_entry_bytes: int = Field(default=48 * 1024, ge=4096)
     max_queued: int = Field(default=1000, gt=0)
     # Keys ever used here that stay redacted from the journal (deleted channels' and rotated
     # ones included): the most recent this many (SECURITY.md).
     redacted_keys: int = Field(default=1000, gt=0)
+
+    @property
+    def upload_bytes(self) -> int:
+        """The largest upload request: every file at its limit, and room for the multipart
+        boundaries and part headers."""
+        return self.max_files * self.max_file_bytes + MULTIPART_OVERHEAD
+
+    @property
+    def largest_body(self) -> int:
+        """The largest request body the emulator reads on any path."""
+        return max(self.max_body_bytes, self.upload_bytes)
 
 
 class Settings(_Model):
@@ -117,7 +145,7 @@ class Settings(_Model):
     # Watch the fixture folders and reload on change (kept off by tests that need no watcher).
     reload_fixtures: bool = True
     # Every scripted delay is multiplied by this (0.5 replays recordings twice as fast; 0: none).
-    time_scale: float = Field(default=1.0, ge=0)
+    time_scale: float = Field(default=1.0, ge=0, le=MAX_TIME_SCALE, allow_inf_nan=False)
     # How replies are paced: none, realistic or a profile file (scenarios.latency). `serve`
     # defaults to realistic; everything else (the pytest plugin, contract) to none.
     latency: Latency = NONE
@@ -137,7 +165,7 @@ class Settings(_Model):
     workers: int = Field(default=1, ge=1, le=64)
     # Connections one worker serves at once (granian's backpressure): long-lived streams each
     # hold one, so the default leaves room for thousands.
-    max_connections: int = Field(default=10_000, ge=1)
+    max_connections: int = Field(default=10_000, ge=1, le=MAX_CONNECTIONS)
     # Wire options or an intermediary preset for every stream whose scenario has no `wire` of
     # its own, e.g. {preset: idle-cut, idle_seconds: 5} (docs/wire.md). None: the docs' framing.
     wire: WireOptions | None = None
@@ -155,6 +183,36 @@ class Settings(_Model):
             raise ValueError(f"must be one of {', '.join(map(str, STREAM_STATUSES))}")
         return value
 
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: Any) -> Any:
+        # An empty token (`VIVI_EMULATOR_ADMIN_TOKEN=` from an unset variable in a compose file)
+        # would match an absent header and open the control API to anyone: it means no token,
+        # and the control endpoints stay off on a non-loopback address.
+        if value == "" or (isinstance(value, SecretStr) and not value.get_secret_value()):
+            return None
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _one_key_one_channel(cls, channels: tuple[Channel, ...]) -> tuple[Channel, ...]:
+        if not channels:  # `VIVI_EMULATOR_CHANNELS=` from an unset variable: nothing to serve
+            raise ValueError("give at least one channel ('id=key'); none was given")
+        ids = [c.id for c in channels]
+        if len(set(ids)) < len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"channel {', '.join(map(repr, twice))} is given twice")
+        keys = [c.key.get_secret_value() for c in channels]
+        if len(set(keys)) < len(keys):
+            # A key tells which channel a request is for (403 against 200): one key, one
+            # channel. The key itself is never named.
+            sharing = [c.id for c in channels if keys.count(c.key.get_secret_value()) > 1]
+            raise ValueError(
+                f"channels {', '.join(map(repr, sharing))} share one key; give each channel "
+                "a key of its own"
+            )
+        return channels
+
     @field_validator("state")
     @classmethod
     def _known_state(cls, value: str) -> str:
@@ -162,6 +220,15 @@ class Settings(_Model):
         if scheme not in STATE_SCHEMES or (scheme != "memory" and not urlsplit(value).hostname):
             raise ValueError("must be 'memory' or a URL such as redis://127.0.0.1:6379/0")
         return value
+
+    @model_validator(mode="after")
+    def _granian_host(self) -> Settings:
+        if self.server == "granian" and not _is_ip_address(self.host):
+            raise ValueError(
+                f"host: granian listens on an IP address (127.0.0.1, 0.0.0.0, ::1), not a "
+                f"name such as {self.host[:100]!r}; give one, or --server uvicorn"
+            )
+        return self
 
     @model_validator(mode="after")
     def _workers_share_state(self) -> Settings:
@@ -178,23 +245,53 @@ class Settings(_Model):
         return bool(self.channels == Settings.model_fields["channels"].default)
 
 
-_ENV_PREFIX = "VIVI_EMULATOR_"
+_ENV_PREFIX = ENV_PREFIX
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _is_ip_address(host: str) -> bool:
     try:
-        text = path.read_text(encoding="utf-8")
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _read_file(path: Path) -> tuple[dict[str, Any], str]:
+    """The settings of a file, and its text (for the lines of its errors)."""
+    try:
+        text = read_text(path, MAX_SETTINGS_FILE_BYTES)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config file {path} is not valid: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read config file {path}: it is not UTF-8 text") from None
+    data = _parsed(path, text)
     if data is None:
-        return {}
+        return {}, text
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of settings")
-    return data
+    return data, text
+
+
+def _parsed(path: Path, text: str) -> Any:
+    if path.suffix == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except RecursionError:  # tomllib's parser recurses once per level of nesting
+            raise ConfigError(f"config file {path} is nested too deeply") from None
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}{_yaml_problem(exc)}") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """``:line: is not valid YAML: why``, on one line (pyyaml's own text takes four)."""
+    mark = getattr(exc, "problem_mark", None)
+    line = getattr(exc, "line", None) or (mark.line + 1 if mark is not None else None)
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{f':{line}' if line else ''} is not valid YAML: {reason}"
 
 
 def parse_channels(text: str) -> list[dict[str, str]]:
@@ -212,31 +309,12 @@ def parse_channels(text: str) -> list[dict[str, str]]:
     return channels
 
 
-# Settings given as they are, by the environment variable's suffix.
-_SIMPLE_ENV = {
-    "HOST": "host",
-    "PORT": "port",
-    "SERVER": "server",
-    "PUBLIC_URL": "public_url",
-    "SEED": "seed",
-    "TIME_SCALE": "time_scale",
-    "JOURNAL_SIZE": "journal_size",
-    "ADMIN_TOKEN": "admin_token",
-    "STATE": "state",
-    "WORKERS": "workers",
-    "MAX_CONNECTIONS": "max_connections",
-    "LATENCY": "latency",
-    "RATE_LIMIT_HEADERS": "rate_limit_headers",
-    "STRUCTURED_STREAM_STATUS": "structured_stream_status",
-}
-
-
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     def given(suffix: str) -> str | None:
         return environ.get(_ENV_PREFIX + suffix)
 
     values: dict[str, Any] = {
-        name: value for suffix, name in _SIMPLE_ENV.items() if (value := given(suffix)) is not None
+        name: value for suffix, name in SIMPLE_ENV.items() if (value := given(suffix)) is not None
     }
     if (channels := given("CHANNELS")) is not None:
         values["channels"] = parse_channels(channels)
@@ -258,9 +336,9 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 
 def _yaml_value(suffix: str, text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{_ENV_PREFIX}{suffix} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{_ENV_PREFIX}{suffix}{_yaml_problem(exc)}") from None
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -284,19 +362,25 @@ def load_settings(
     environ = os.environ if environ is None else environ
     if config_file is None and (env_file := environ.get(_ENV_PREFIX + "CONFIG")):
         config_file = Path(env_file)
+    sources = Sources()
     data: dict[str, Any] = dict(defaults or {})
+    sources.add(data, lambda _: "a default")
     if config_file is not None:
-        data = _merge(data, _read_file(config_file))
-    data = _merge(data, _from_env(environ))
-    data = _merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
+        from_file, text = _read_file(config_file)
+        sources.add(from_file, file_place(config_file, text))
+        data = _merge(data, from_file)
+    from_env = _from_env(environ)
+    sources.add(from_env, env_name)
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    sources.add(flags, flag_name)
+    data = _merge(_merge(data, from_env), flags)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors(include_input=False)
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from None
+        problems = sources.problems(exc)
+        # One line for one problem; a line each for several.
+        sep = "\n  " if len(problems) > 1 else " "
+        raise ConfigError(f"invalid setting:{sep}{sep.join(problems)}") from None
 
 
 # How the CLI hands resolved settings to an ASGI server's worker process (granian imports the app

@@ -264,3 +264,24 @@ async def test_the_journal_and_the_queue_are_cleared_whole_or_per_channel(
     assert (await client.delete(f"{C}/queue")).json() == {"done": True}
     assert (await client.get(f"{C}/journal")).json()["entries"] == []
     assert (await client.get(f"{C}/queue")).json()["queue"] == []
+
+
+@pytest.mark.parametrize(
+    ("profile", "field", "reason"),
+    [
+        ({"first_event": -1000}, "profile.first_event", "greater than or equal to 0"),
+        ({"first_event": 1e300}, "profile.first_event", "less than or equal to 600000"),
+        ({"token_gap": {"distribution": "fixed", "ms": 1e9}}, "profile.token_gap.ms", "600000"),
+    ],
+)
+async def test_a_latency_out_of_bounds_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, profile: dict[str, object], field: str, reason: str
+) -> None:
+    """Issue 21, item 3: was a 500 "internal emulator error"; a union's other members (the
+    profile names) are not named, only the field that went wrong."""
+    response = await client.put(f"{C}/latency", json={"profile": profile})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == field
+    assert reason in error["reason"]
+    assert (await client.get(f"{C}/latency")).json()["source"] == "settings"

@@ -80,5 +80,5 @@ def test_the_setting_comes_from_the_file_or_the_environment(tmp_path: Path) -> N
 def test_a_bad_setting_names_the_option() -> None:
     with pytest.raises(ConfigError, match=r"wire\.preset"):
         load_settings(environ={"VIVI_EMULATOR_WIRE": "{preset: nope}"})
-    with pytest.raises(ConfigError, match="VIVI_EMULATOR_WIRE is not valid YAML"):
+    with pytest.raises(ConfigError, match="VIVI_EMULATOR_WIRE:1 is not valid YAML"):
         load_settings(environ={"VIVI_EMULATOR_WIRE": "{preset: [}"})

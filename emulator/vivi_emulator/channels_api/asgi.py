@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vivi_emulator.channels_api.body import cut_short, over_limit
 from vivi_emulator.channels_api.core import Core, Incoming, Outgoing
+from vivi_emulator.drain import BodyDrain
 from vivi_emulator.streaming import play_asgi
 
 
@@ -99,6 +100,8 @@ class AsgiAdapter:
             await self.app(scope, receive, send)
             return
         handler, channel, operation = routed
+        body = BodyDrain(scope, receive, self.core.drain_bytes)
+        receive = body.receive
         request = _incoming(scope, receive)
         request.channel, request.operation = channel, operation
         status = 0
@@ -106,6 +109,8 @@ class AsgiAdapter:
             out = await self.core.answer(request, handler)
             if out.status:
                 status = out.status
+                if not body.ended:
+                    await body.drain()  # else granian may reset the connection (drain.py)
                 await _write(out, receive, send)
         except Exception as exc:  # a bug in writing (the answer itself never raises)
             self.core.bug(request.method, request.path, exc)

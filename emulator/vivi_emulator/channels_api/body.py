@@ -18,6 +18,7 @@ from vivi_emulator.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
+    echoed,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -62,7 +63,7 @@ def media_type(headers: Mapping[str, str]) -> str:
 def require_media_type(headers: Mapping[str, str], expected: str) -> None:
     got = media_type(headers)
     if got != expected:
-        shown = got or "none"
+        shown = echoed(got) or "none"
         raise UnsupportedMediaType(f"Content-Type must be {expected}, got {shown}")
 
 

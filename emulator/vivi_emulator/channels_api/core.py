@@ -91,11 +91,17 @@ class Core:
     one error rule."""
 
     def __init__(
-        self, handlers: dict[tuple[str, str], Handler], hosts: HostPolicy, access_log: bool
+        self,
+        handlers: dict[tuple[str, str], Handler],
+        hosts: HostPolicy,
+        access_log: bool,
+        drain_bytes: int = 0,
     ) -> None:
         self.handlers = handlers
         self.hosts = hosts
         self.access_log = access_log
+        # The most of an unread body an adapter reads before an answer starts (drain.py).
+        self.drain_bytes = drain_bytes
 
     def route(self, method: str, path: str) -> tuple[Handler, str, str] | None:
         """The handler of a request the core serves, with its channel and operation; None for
@@ -120,7 +126,7 @@ class Core:
         JSON answer, anything else a bug: one log line (its type and where, never the request's
         headers, which hold the key) and a JSON 500."""
         try:
-            refused = self.hosts.refusal(_host(request))
+            refused = self.hosts.refusal(_host(request), request.http_version)
             if refused is not None:
                 raise refused
             return await handler(request)

@@ -14,13 +14,17 @@ presets) ends its body after its last write instead; the ASGI interface (the def
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import anyio
 from starlette.types import ASGIApp, Message
 
+from vivi_emulator.caps import DRAIN_SECONDS
 from vivi_emulator.channels_api.body import cut_short, over_limit, read_all
 from vivi_emulator.channels_api.core import Core, Incoming
+from vivi_emulator.errors import ApiError
 
 # What granian raises when the client has gone (or its body was cut): RSGIProtocolClosed and
 # RSGIProtocolError, both RuntimeErrors; imported lazily, so ASGI-only runs never load granian.
@@ -30,13 +34,30 @@ _GONE: tuple[type[BaseException], ...] = (RuntimeError, OSError)
 class RsgiPeer:
     """The client of one RSGI request: its body from the protocol, its hang-up."""
 
-    __slots__ = ("declared", "proto")
+    __slots__ = ("declared", "proto", "started")
 
     def __init__(self, proto: Any, declared: bool) -> None:
         self.proto = proto
         self.declared = declared
+        self.started = False  # the body's reading began (it is then read to its end or cut)
+
+    async def drain(self, headers: dict[str, str], limit: int) -> None:
+        """Read the rest of a body no handler read, before the answer starts, within ``limit``
+        bytes and ``caps.DRAIN_SECONDS`` (drain.py says why: hyper resets the connection)."""
+        if self.started or headers.get("expect", "").lower() == "100-continue":
+            return
+        length = headers.get("content-length")
+        if length is None:
+            if "transfer-encoding" not in headers:
+                return  # no body at all
+        elif not length.isdigit() or not 0 < int(length) <= limit:
+            return  # none, or declared larger than anything the emulator would read
+        with anyio.move_on_after(DRAIN_SECONDS), contextlib.suppress(ApiError):
+            async for _ in self.chunks(limit):
+                pass
 
     async def body(self, limit: int) -> bytes:
+        self.started = True
         if not self.declared:  # no length declared: read piece by piece, within the limit
             return await read_all(self.chunks(limit), limit)
         try:
@@ -48,6 +69,7 @@ class RsgiPeer:
         return body
 
     async def chunks(self, limit: int) -> AsyncGenerator[bytes]:
+        self.started = True
         size = 0
         empty = 0
         try:
@@ -96,11 +118,12 @@ class RsgiAdapter:
             return
         handler, channel, operation = routed
         headers = dict(scope.headers.items())
+        peer = RsgiPeer(proto, "content-length" in headers)
         request = Incoming(
             scope.method,
             scope.path,
             headers,
-            RsgiPeer(proto, "content-length" in headers),
+            peer,
             scope.scheme,
             scope.server,
             scope.http_version,
@@ -110,6 +133,8 @@ class RsgiAdapter:
         try:
             out = await self.core.answer(request, handler)
             status = out.status
+            if status:
+                await peer.drain(headers, self.core.drain_bytes)
             if out.stream is not None:
                 transport = proto.response_stream(status, out.headers)
                 await out.stream.run(transport.send_bytes, request.peer.gone, _GONE)

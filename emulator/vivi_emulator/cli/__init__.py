@@ -7,6 +7,7 @@ import typer
 
 from vivi_emulator import __version__
 from vivi_emulator.cli.fixtures import fixtures_app
+from vivi_emulator.cli.journal import journal
 from vivi_emulator.cli.serve import serve
 from vivi_emulator.cli.wire import wire_test
 from vivi_emulator.contract.cli import contract
@@ -22,6 +23,7 @@ app.command()(serve)
 app.command()(contract)
 app.command()(record)
 app.command("wire-test")(wire_test)
+app.command()(journal)
 app.add_typer(fixtures_app, name="fixtures")
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vivi_emulator import __version__
+from vivi_emulator import __version__, metrics
 from vivi_emulator.access_log import configure_logging
 from vivi_emulator.cli.params import options_command
 from vivi_emulator.cli.servers import (
@@ -153,7 +153,7 @@ def serve(args: ServeArgs) -> None:
             # plugin and contract keep the settings' own default, none.
             defaults={"latency": "realistic"},
         )
-        check_port_free(settings.host, settings.port)
+        _check_listen(settings)
         _check_state(settings)
         # Load the fixtures once here, so a broken file stops the start with its reasons
         # instead of failing inside a server's worker.
@@ -167,10 +167,23 @@ def serve(args: ServeArgs) -> None:
     except (PortInUse, StoreUnavailable) as exc:
         typer.echo(f"vivi-emulator: {exc}", err=True)
         raise typer.Exit(2) from None
+
     typer.echo(_banner(settings, emulator.scenarios))
     sys.stdout.flush()
     run = run_uvicorn if settings.server == "uvicorn" else run_granian
-    run(settings, args.log_level, emulator)
+    with metrics.shared_by_workers(settings.workers):
+        run(settings, args.log_level, emulator)
+
+
+def _check_listen(settings: Settings) -> None:
+    """PortInUse, or a ConfigError for an address that is not this machine's or a port that
+    needs privileges: said before any worker starts, not as a server's traceback."""
+    try:
+        check_port_free(settings.host, settings.port)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror} (--host, --port)"
+        ) from None
 
 
 def _check_state(settings: Settings) -> None:

@@ -9,6 +9,7 @@ other.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Query
@@ -16,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vivi_emulator import __version__
+from vivi_emulator import __version__, metrics
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.control.access import ADMIN_HEADER, check_admin
 from vivi_emulator.control.limits import BodyLimit
@@ -39,6 +40,7 @@ from vivi_emulator.control.models import (
     ScenarioList,
     StructuredState,
 )
+from vivi_emulator.control.shared_keys import refuse_shared_key
 from vivi_emulator.errors import (
     FieldError,
     ValidationFailed,
@@ -46,9 +48,11 @@ from vivi_emulator.errors import (
     install_error_handlers,
     json_bytes,
 )
+from vivi_emulator.har import har_bytes
 from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.scenarios.latency import PROFILES
 from vivi_emulator.scenarios.loader import FixtureError
+from vivi_emulator.scenarios.model_errors import deepest
 from vivi_emulator.service import Emulator
 from vivi_emulator.structured import StructuredOutput
 
@@ -57,22 +61,16 @@ Channel = Annotated[
 ]
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    # FastAPI's locations start with where the value was ("body", "query", "path", "header").
-    return ".".join(str(p) for p in loc[1:]) or str(loc[0] if loc else "body")
-
-
 async def _invalid_request(_: Request, exc: Exception) -> Response:
     """A control request FastAPI found invalid: 422 naming each field and why, as the VIVI
     surface answers; never FastAPI's default body, which echoes the whole input back."""
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        FieldError(
-            "body" if e["type"] == "json_invalid" else _field(tuple(e["loc"])),
-            "is not valid JSON" if e["type"] == "json_invalid" else str(e["msg"]),
-        )
-        for e in exc.errors()
-    ]
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        errors = [FieldError("body", "is not valid JSON")]
+    else:
+        # FastAPI's locations start with where the value was ("body", "query", "path").
+        located = [{**e, "loc": tuple(e["loc"])[1:] or tuple(e["loc"])} for e in exc.errors()]
+        errors = [FieldError(field or "body", reason) for field, reason in deepest(located)]
     summary = "; ".join(f"{e.field}: {e.reason}" for e in errors)
     return error_response(ValidationFailed(f"invalid request: {summary}", errors))
 
@@ -115,6 +113,7 @@ def create_control_app(emulator: Emulator) -> FastAPI:
     _queue(app, emulator)
     _channels(app, emulator)
     _usage(app, emulator)
+    _exports(app, emulator)
     return app
 
 
@@ -340,6 +339,7 @@ def _channels(app: FastAPI, emulator: Emulator) -> None:
 
     @app.post("/channels", response_model=ChannelKey, status_code=201)
     async def add_channel(channel: NewChannel) -> ChannelKey:
+        await refuse_shared_key(emulator.store, channel.id, channel.key)
         key = await emulator.add_channel(channel.id, channel.key)
         return ChannelKey(id=channel.id, key=key)
 
@@ -354,6 +354,7 @@ def _channels(app: FastAPI, emulator: Emulator) -> None:
 
     @app.post("/channels/{channel_id}/rotate", response_model=ChannelKey)
     async def rotate(channel_id: str, new: Annotated[NewKey | None, Body()] = None) -> ChannelKey:
+        await refuse_shared_key(emulator.store, channel_id, new.key if new else None)
         key = await emulator.rotate_key(channel_id, new.key if new else None)
         return ChannelKey(id=channel_id, key=key)
 
@@ -377,3 +378,35 @@ def _usage(app: FastAPI, emulator: Emulator) -> None:
                 "max_queued": limits.max_queued,
             },
         }
+
+
+def _exports(app: FastAPI, emulator: Emulator) -> None:
+    """The emulator seen by other tools: Prometheus metrics, and the journal as a HAR log."""
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics (text exposition format; docs/metrics.md)",
+        response_class=Response,
+        responses={200: {"content": {metrics.CONTENT_TYPE: {}}}},
+    )
+    async def metrics_page() -> Response:
+        bounds = asdict(emulator.bounds)
+        body = metrics.current().exposition(await emulator.usage(), bounds)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
+
+    @app.get(
+        "/journal.har",
+        summary="The journal as a HAR 1.2 log (the journal's filters)",
+        response_class=Response,
+        responses={200: {"content": {"application/json": {}}}},
+    )
+    async def journal_har(
+        request: Request,
+        channel: Channel = None,
+        thread: str | None = None,
+        path: Annotated[str | None, Query(description="A full path, or its last part")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> Response:
+        entries = (await emulator.journal(channel=channel, thread=thread, path=path))[-limit:]
+        base = emulator.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+        return Response(har_bytes(entries, base), media_type="application/json")

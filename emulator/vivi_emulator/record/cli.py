@@ -23,11 +23,19 @@ class RecordArgs:
     """The command's options, as given."""
 
     upstream: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="Base URL of the real VIVI deployment: https://api-prod-<deployment>.vivi.bot."
         ),
-    ]
+    ] = None
+    from_har: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead of a proxy: turn a HAR file captured against the real VIVI (a "
+            "browser's network panel) into fixtures in --out.",
+            dir_okay=False,
+        ),
+    ] = None
     host: Annotated[str, typer.Option(help="Address the proxy listens on.")] = "127.0.0.1"
     port: Annotated[int, typer.Option(help="Port the proxy listens on.")] = 8100
     out: Annotated[
@@ -48,14 +56,40 @@ def record(args: RecordArgs) -> None:
     message operations are written as scenarios (`serve --fixtures <out>` replays them; `contract
     --compare <out>` checks them). The API key, credential headers and every value sent under a
     credential's name are never written. Request bodies have the emulator's limits (the settings'
-    `limits`, from VIVI_EMULATOR_CONFIG or the environment).
+    `limits`, from VIVI_EMULATOR_CONFIG or the environment). With --from-har, a HAR file captured
+    against the real API is turned into the same fixtures.
     """
+    if (args.upstream is None) == (args.from_har is None):
+        typer.echo("vivi-emulator record: give --upstream (a proxy) or --from-har FILE", err=True)
+        raise typer.Exit(2)
+    if args.from_har is not None:
+        _from_har(args.from_har, args.out)
+        return
+    assert args.upstream is not None
+    _proxy(args, args.upstream)
+
+
+def _from_har(har: Path, out: Path) -> None:
+    from vivi_emulator.record.from_har import HarError, record_from_har
+
+    try:
+        path, count = record_from_har(har, out)
+    except HarError as exc:
+        typer.echo(f"vivi-emulator record: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"vivi-emulator record: {count} scenarios from {har} in {path}\n"
+        f"  replay: vivi-emulator serve --fixtures {out}"
+    )
+
+
+def _proxy(args: RecordArgs, upstream: str) -> None:
     import uvicorn
 
     from vivi_emulator.record.proxy import RecordingProxy, safe_upstream
     from vivi_emulator.settings import ConfigError, load_settings
 
-    parts = urlsplit(args.upstream)
+    parts = urlsplit(upstream)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         typer.echo("vivi-emulator record: --upstream must be an http(s) base URL", err=True)
         raise typer.Exit(2)
@@ -69,9 +103,9 @@ def record(args: RecordArgs) -> None:
     except ConfigError as exc:
         typer.echo(f"vivi-emulator record: {exc}", err=True)
         raise typer.Exit(2) from None
-    proxy = RecordingProxy(args.upstream, args.out, timeout=args.timeout, limits=limits)
+    proxy = RecordingProxy(upstream, args.out, timeout=args.timeout, limits=limits)
     typer.echo(
-        f"vivi-emulator record: http://{args.host}:{args.port} -> {safe_upstream(args.upstream)}\n"
+        f"vivi-emulator record: http://{args.host}:{args.port} -> {safe_upstream(upstream)}\n"
         f"  recording into {proxy.recording.path} (written after every answer)\n"
         f"  replay: vivi-emulator serve --fixtures {args.out}\n"
         f"  drift:  vivi-emulator contract --compare {proxy.recording.path}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from vivi_emulator.errors import FieldError, ValidationFailed
+from vivi_emulator.errors import FieldError, ValidationFailed, echoed
 from vivi_emulator.journal import ChosenBy
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.loader import ScenarioSet
@@ -61,7 +61,7 @@ def _headers_match(wanted: Mapping[str, str | TextMatch], headers: Mapping[str, 
 
 class UnknownScenario(ValidationFailed):
     def __init__(self, name: str, known: Sequence[str]) -> None:
-        reason = f"unknown scenario '{name}'; known: {', '.join(known)}"
+        reason = f"unknown scenario '{echoed(name)}'; known: {', '.join(known)}"
         super().__init__(f"invalid request: {reason}", [FieldError(SCENARIO_HEADER, reason)])
 
 

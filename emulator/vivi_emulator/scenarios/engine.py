@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from hashlib import sha256
 
 from vivi_emulator.caches import Cache
+from vivi_emulator.caps import MAX_WAIT_SECONDS, capped_seconds
 from vivi_emulator.errors import STATUS_PHRASES, ReplyTooLarge, StatusReply
 from vivi_emulator.scenarios.checks import MAX_REPLY_CHARS, MAX_REPLY_EVENTS
 from vivi_emulator.scenarios.context import RequestContext
@@ -222,6 +223,9 @@ def _build(
     broken = broken or recorded_break
     if time_scale != 1.0:
         events = [replace(e, delay=e.delay * time_scale) for e in events]
+    if any(e.delay > MAX_WAIT_SECONDS for e in events):
+        # A delay plus its jitter or a stall, or scaled: each wait stays within the cap (caps.py).
+        events = [replace(e, delay=capped_seconds(e.delay)) for e in events]
     wire = reply.wire or scenario.wire or options.wire
     wired = Wire(wire, time_scale, seed) if wire is not None else None
     if reply.replay == "wire" and reply.chunks is not None and inject is None:

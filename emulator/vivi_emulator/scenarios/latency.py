@@ -22,6 +22,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vivi_emulator.caps import MAX_WAIT_MS, WaitMs
+from vivi_emulator.reading import MAX_PROFILE_FILE_BYTES, read_text
+from vivi_emulator.scenarios.yaml_lines import load as load_yaml
+
 # The 99th percentile of the standard normal distribution: p99 = p50 + Z99 * sigma.
 Z99 = 2.3263478740408408
 
@@ -39,11 +43,11 @@ class Delay(_Strict):
     """
 
     distribution: Literal["fixed", "uniform", "normal", "lognormal"] = "fixed"
-    ms: float | None = Field(default=None, ge=0, le=600_000)
-    min_ms: float | None = Field(default=None, ge=0, le=600_000)
-    max_ms: float | None = Field(default=None, ge=0, le=600_000)
-    p50_ms: float | None = Field(default=None, ge=0, le=600_000)
-    p99_ms: float | None = Field(default=None, ge=0, le=600_000)
+    ms: WaitMs | None = None
+    min_ms: WaitMs | None = None
+    max_ms: WaitMs | None = None
+    p50_ms: WaitMs | None = None
+    p99_ms: WaitMs | None = None
 
     @model_validator(mode="after")
     def _parameters(self) -> Delay:
@@ -77,7 +81,10 @@ class Delay(_Strict):
         return None
 
     def sample(self, rng: random.Random) -> float:
-        """One delay in milliseconds."""
+        """One delay in milliseconds, never past the cap (a long tail is cut there)."""
+        return min(self._sample(rng), MAX_WAIT_MS)
+
+    def _sample(self, rng: random.Random) -> float:
         constant = self.constant
         if constant is not None:
             return constant
@@ -106,7 +113,7 @@ def fixed(ms: float) -> Delay:
 
 
 DelaySpec = Annotated[
-    float | Delay,
+    WaitMs | Delay,
     Field(
         description="Milliseconds, or a distribution: {distribution, ms | min_ms, max_ms | "
         "p50_ms, p99_ms}."
@@ -174,9 +181,11 @@ class LatencyFileError(ValueError):
 def read_profile(path: Path) -> LatencyProfile:
     """A profile from a YAML (or JSON) file, named after the file unless it names itself."""
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LatencyFileError(f"cannot read latency profile {path}: {exc}") from None
+        data: Any = load_yaml(read_text(path, MAX_PROFILE_FILE_BYTES))
+    except OSError as exc:
+        raise LatencyFileError(f"cannot read latency profile {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise LatencyFileError(f"cannot read latency profile {path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise LatencyFileError(f"latency profile {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

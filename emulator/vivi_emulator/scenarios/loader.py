@@ -21,11 +21,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from vivi_emulator.reading import MAX_FIXTURE_FILE_BYTES, read_text
 from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.model import FixtureFile, Scenario
 from vivi_emulator.scenarios.model_errors import model_errors
 from vivi_emulator.scenarios.template import placeholder_problems
-from vivi_emulator.scenarios.yaml_lines import Lines, SafeLoader, alias_problem, line_of, node_at
+from vivi_emulator.scenarios.yaml_lines import BoundExceeded, Lines, line_of, node_at
+from vivi_emulator.scenarios.yaml_lines import load as load_yaml
 
 
 @dataclass(frozen=True)
@@ -99,15 +101,13 @@ def parse_file(path: Path) -> tuple[list[Scenario], list[Problem]]:
 def _load(path: Path) -> tuple[str, Any] | Problem:
     """The file's text and its YAML data, or the problem that stops it from being read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, MAX_FIXTURE_FILE_BYTES)
     except (OSError, UnicodeDecodeError) as exc:
         return Problem(path, None, f"cannot read: {exc}")
     try:
-        # Only a file with an anchor (&name) can have aliases: the others are read once.
-        aliases = alias_problem(text) if "&" in text else None
-        if aliases is not None:
-            return Problem(path, aliases[0], aliases[1])
-        data: Any = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a safe loader, C if built
+        data: Any = load_yaml(text)
+    except BoundExceeded as exc:
+        return Problem(path, exc.line, exc.problem)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -217,7 +217,7 @@ def _defaults(layer: Sequence[tuple[Scenario, Path]]) -> list[Problem]:
 
 def _scenario_node(path: Path, name: str) -> yaml.Node | None:
     """The YAML node of the scenario named ``name`` in a file already read once (for its line)."""
-    root = Lines(path.read_text(encoding="utf-8")).root
+    root = Lines(read_text(path, MAX_FIXTURE_FILE_BYTES)).root
     for item in getattr(node_at(root, ["scenarios"]), "value", []):
         if isinstance(item, yaml.MappingNode) and any(
             k.value == "name" and v.value == name for k, v in item.value

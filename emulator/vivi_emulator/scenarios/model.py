@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from vivi_emulator.caps import MAX_WAIT_MS, Count, PositiveWaitMs, WaitMs
 from vivi_emulator.scenarios.latency import LatencyProfile, ProfileName, resolve
 from vivi_emulator.scenarios.regex import Pattern, RegexError, compiled
 from vivi_emulator.sse import encode_data
@@ -112,6 +113,10 @@ ResponseHeaders = Annotated[
 ]
 
 
+# One token per wait cap at the slowest: any slower would wait past the cap between tokens.
+MIN_TOKENS_PER_SECOND = 1000 / MAX_WAIT_MS
+
+
 class TurnRange(_Strict):
     min: int = Field(default=1, ge=1)
     max: int | None = Field(default=None, ge=1)
@@ -146,17 +151,19 @@ class Timing(_Strict):
     """When events leave, in milliseconds; jitter adds a seeded random 0..jitter_ms. Any key
     given here replaces the latency profile for this reply."""
 
-    first_event_ms: float = Field(default=0, ge=0, description="Before the first event.")
-    first_chunk_ms: float | None = Field(
-        default=None, ge=0, description="Before the first event after the start (default chunk_ms)."
+    first_event_ms: WaitMs = Field(default=0, description="Before the first event.")
+    first_chunk_ms: WaitMs | None = Field(
+        default=None, description="Before the first event after the start (default chunk_ms)."
     )
-    chunk_ms: float | None = Field(default=None, ge=0, description="Between later events.")
+    chunk_ms: WaitMs | None = Field(default=None, description="Between later events.")
     tokens_per_second: float | None = Field(
         default=None,
-        gt=0,
+        ge=MIN_TOKENS_PER_SECOND,
+        le=1e9,
+        allow_inf_nan=False,
         description="Instead of chunk_ms: 1000 / tokens_per_second ms per token of a chunk.",
     )
-    jitter_ms: float = Field(default=0, ge=0)
+    jitter_ms: WaitMs = 0
 
     @model_validator(mode="after")
     def _one_rate(self) -> Timing:
@@ -180,8 +187,8 @@ class EventSpec(_Strict):
 
 
 class Stall(_Strict):
-    after_events: int = Field(ge=0)
-    ms: float = Field(gt=0)
+    after_events: Count
+    ms: PositiveWaitMs
 
 
 class Malformed(_Strict):
@@ -216,8 +223,8 @@ class Status(_Strict):
 class Frame(_Strict):
     """One SSE frame of a recorded stream, replayed byte for byte at its recorded time."""
 
-    after_ms: float = Field(
-        default=0, ge=0, description="After the previous frame (the first: after the request)."
+    after_ms: WaitMs = Field(
+        default=0, description="After the previous frame (the first: after the request)."
     )
     data: str | None = Field(
         default=None, description="Written as `data: <data>` and a blank line."

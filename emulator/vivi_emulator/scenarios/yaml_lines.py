@@ -5,6 +5,7 @@ anything is built from them, and its nodes' lines found for the problems reporte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import yaml
 
@@ -14,6 +15,25 @@ import yaml
 MAX_ALIASED_NODES = 100_000
 
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class BoundExceeded(yaml.YAMLError):
+    """A YAML text past a bound (its aliases' expansion); ``line`` is where, if known."""
+
+    def __init__(self, line: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.problem = reason
+
+
+def load(text: str) -> Any:
+    """A YAML text's data, read as a fixture file is: the safe loader (C: nesting past 1,000
+    levels is a YAMLError, not a RecursionError), its aliases bounded first."""
+    # Only a text with an anchor (&name) can have aliases: the others are read once.
+    aliases = alias_problem(text) if "&" in text else None
+    if aliases is not None:
+        raise BoundExceeded(*aliases)
+    return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a safe loader, C if built
 
 
 class Lines:

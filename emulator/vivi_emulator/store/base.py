@@ -33,10 +33,18 @@ if TYPE_CHECKING:
     from vivi_emulator.store.buckets import Buckets
 
 
+# A reconnect to Redis is tried on the next request: a second is soon enough to try again.
+RETRY_AFTER_SECONDS = "1"
+
+
 class StoreUnavailable(ApiError):
     """The shared store cannot be reached; the request can be retried once it is back."""
 
     status_code = 503
+
+    def __init__(self, detail: str) -> None:
+        # The contract's 503 says when to try again (docs/decisions.md, row 34).
+        super().__init__(detail, headers={"retry-after": RETRY_AFTER_SECONDS})
 
 
 class QuotaExceeded(ApiError):

@@ -7,7 +7,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from vivi_emulator.errors import Forbidden, NotFound, Unauthorized
+from vivi_emulator.errors import Forbidden, NotFound, Unauthorized, echoed
 from vivi_emulator.paths import API_KEY_HEADER
 
 
@@ -60,7 +60,7 @@ class KeyRing:
             raise Unauthorized(f"missing API key: send it in the '{API_KEY_HEADER}' header")
         expected = self.keys.get(channel_id)
         if expected is None:
-            raise NotFound(f"unknown channel '{channel_id}'")
+            raise NotFound(f"unknown channel '{echoed(channel_id)}'")
         given = presented.encode("utf-8", "surrogateescape")
         owns = hmac.compare_digest(given, expected)
         other = False
@@ -70,5 +70,7 @@ class KeyRing:
         if owns:
             return
         if other:
-            raise Forbidden(f"this API key belongs to another channel, not to '{channel_id}'")
+            raise Forbidden(
+                f"this API key belongs to another channel, not to '{echoed(channel_id)}'"
+            )
         raise Unauthorized("invalid API key")

@@ -8,6 +8,7 @@ meets that here first. The same on /stream, /invoke and /batch (docs/decisions.m
 
 from __future__ import annotations
 
+from vivi_emulator.caps import capped_seconds
 from vivi_emulator.errors import ApiError
 from vivi_emulator.scenarios.script import Script
 
@@ -49,10 +50,10 @@ def gateway_failure(script: Script, streaming: bool) -> tuple[float, GatewayTime
         return None
     options, scale = script.wire.options, script.wire.time_scale
     if options.preset == "gateway-timeout":
-        seconds = options.gateway_seconds * scale
+        seconds = capped_seconds(options.gateway_seconds * scale)
         return seconds, GatewayTimeout(options.gateway_status, seconds)
     if options.preset == "idle-cut" and not streaming:
-        idle = options.idle_limit * scale
+        idle = capped_seconds(options.idle_limit * scale)
         if script.duration >= idle:
             return idle, GatewayTimeout(504, idle)
     return None

@@ -10,6 +10,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vivi_emulator.caps import (
+    MAX_COUNT,
+    MAX_WAIT_MS,
+    MAX_WIRE_BYTES,
+    PositiveWaitMs,
+    PositiveWaitSeconds,
+    WaitMs,
+    WaitSeconds,
+    WireBytes,
+)
 from vivi_emulator.sse import data_line
 
 LineEnding = Literal["lf", "crlf", "cr"]
@@ -20,6 +30,10 @@ EventName = Annotated[str, Field(pattern=r"^on_[a-z_]+$")]
 MAX_OVERSIZE_BYTES = 16 * 1024 * 1024
 
 
+# A byte offset in a frame (negative: from its end), at most a frame's largest size.
+_Offset = Annotated[int, Field(ge=-MAX_WIRE_BYTES, le=MAX_WIRE_BYTES)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,17 +41,19 @@ class _Strict(BaseModel):
 class Split(_Strict):
     """Each frame written in pieces, each piece a write of its own (one HTTP chunk)."""
 
-    at: tuple[int, ...] | int | None = Field(
+    at: tuple[_Offset, ...] | _Offset | None = Field(
         default=None, description="Byte offsets in each frame; negative ones count from its end."
     )
-    every: int | None = Field(default=None, ge=1, description="Pieces of this many bytes.")
+    every: int | None = Field(
+        default=None, ge=1, le=MAX_WIRE_BYTES, description="Pieces of this many bytes."
+    )
     inside: Literal["utf8", "crlf"] | None = Field(
         default=None,
         description="After the first byte of every multi-byte UTF-8 character (utf8), or "
         "between the \\r and \\n of every CRLF (crlf).",
     )
     random: bool = Field(default=False, description="1 to 3 cut points per frame, seeded.")
-    gap_ms: float = Field(default=0, ge=0, description="A pause between the pieces of a frame.")
+    gap_ms: WaitMs = Field(default=0, description="A pause between the pieces of a frame.")
 
     @model_validator(mode="after")
     def _one_way(self) -> Split:
@@ -54,11 +70,11 @@ class Split(_Strict):
 
 
 class Coalesce(_Strict):
-    frames: int = Field(default=2, ge=2, description="Frames per write.")
+    frames: int = Field(default=2, ge=2, le=MAX_COUNT, description="Frames per write.")
 
 
 class Keepalive(_Strict):
-    every_ms: float = Field(gt=0, description="A comment after this long without a frame.")
+    every_ms: PositiveWaitMs = Field(description="A comment after this long without a frame.")
     comment: str = Field(default="ping", pattern=r"^[^\r\n]*$")
 
 
@@ -67,7 +83,7 @@ class Oversize(_Strict):
 
     bytes: int = Field(ge=1, le=MAX_OVERSIZE_BYTES)
     event: EventName = "on_tool_end"
-    after_events: int = Field(default=1, ge=0)
+    after_events: int = Field(default=1, ge=0, le=MAX_COUNT)
 
     @model_validator(mode="after")
     def _fits(self) -> Oversize:
@@ -101,21 +117,26 @@ class WireOptions(_Strict):
     )
     keepalive: Keepalive | None = None
     event_ids: bool = Field(default=False, description="An `id:` line in every event, from 1.")
-    retry_ms: int | None = Field(default=None, ge=0, description="A `retry:` line, first event.")
+    retry_ms: int | None = Field(
+        default=None, ge=0, le=int(MAX_WAIT_MS), description="A `retry:` line, first event."
+    )
     oversize: Oversize | None = None
     preset: Preset | None = None
     buffer_bytes: int | None = Field(
-        default=None, gt=0, description="proxy-buffered: flush when this much is held."
+        default=None,
+        gt=0,
+        le=MAX_WIRE_BYTES,
+        description="proxy-buffered: flush when this much is held.",
     )
-    idle_seconds: float | None = Field(
-        default=None, gt=0, description="idle-cut: close after this long without a byte (60)."
+    idle_seconds: PositiveWaitSeconds | None = Field(
+        default=None, description="idle-cut: close after this long without a byte (60)."
     )
-    timeout_seconds: float | None = Field(
-        default=None, ge=0, description="gateway-timeout: seconds (524: 100, 504: 60)."
+    timeout_seconds: WaitSeconds | None = Field(
+        default=None, description="gateway-timeout: seconds (524: 100, 504: 60)."
     )
     status: Literal[504, 524] | None = Field(default=None, description="gateway-timeout: 524.")
-    cut_after_bytes: int | None = Field(
-        default=None, ge=0, description="chunked-cut: bytes of body before the cut (all)."
+    cut_after_bytes: WireBytes | None = Field(
+        default=None, description="chunked-cut: bytes of body before the cut (all)."
     )
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from vivi_emulator import sse
+from vivi_emulator.caps import capped_seconds
 from vivi_emulator.scenarios.script import Script, ScriptEvent
 from vivi_emulator.wire.options import Keepalive, Oversize, Split, WireOptions, oversize_line
 
@@ -252,7 +253,7 @@ def _planned(script: Script, wire: Wire) -> Plan:
         last = 0.0
         for index, (at, _, _) in enumerate(writes):
             if at - last >= limit:
-                writes, abort, linger = writes[:index], True, limit
+                writes, abort, linger = writes[:index], True, capped_seconds(limit)
                 break
             last = at
     return Plan(_relative(writes), abort, linger)
@@ -262,6 +263,7 @@ def _relative(writes: list[tuple[float, bytes, list[dict[str, str]]]]) -> list[W
     out: list[Write] = []
     last = 0.0
     for at, data, events in writes:
-        out.append((max(at - last, 0.0), data, events))
+        # Pauses between pieces and keep-alives, scaled, stay within the wait cap (caps.py).
+        out.append((capped_seconds(at - last), data, events))
         last = max(last, at)
     return out

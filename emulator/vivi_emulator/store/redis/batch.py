@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from redis.asyncio.client import Redis
 from redis.asyncio.connection import Connection
 from redis.commands.core import AsyncScript
 from redis.exceptions import DataError, NoScriptError, RedisError
+
+from vivi_emulator import metrics
 
 
 class HiredisPackedConnection(Connection):
@@ -95,7 +98,9 @@ class ScriptBatcher:
 
     async def _run(self, batch: list[_Call]) -> None:
         try:
+            sent = time.perf_counter()
             replies = await self._send(batch)
+            metrics.round_trip(time.perf_counter() - sent)
         except asyncio.CancelledError:
             for call in batch:
                 call.future.cancel()

@@ -36,6 +36,10 @@ log = logging.getLogger("vivi_emulator.store")
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# What Redis says when a command or one of the emulator's scripts meets a value of another shape
+# than the emulator writes (a script's runtime error names it: "user_script:21: attempt to ...").
+_FOREIGN_DATA = ("WRONGTYPE", "not an integer", "not a valid float", "user_script:")
+
 SEP = "\0"  # between a channel id and a thread id in a thread's key: in neither
 
 
@@ -53,13 +57,10 @@ def guarded(
     async def safe(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
-        except RedisError as exc:
+        except (RedisError, ValueError) as exc:
             part = args[0]
             assert isinstance(part, RedisPart)
-            raise StoreUnavailable(
-                f"the state store (Redis at {part.client.where}) is unavailable: "
-                f"{type(exc).__name__}: {_first_line(exc)}; retry when it is back"
-            ) from None
+            raise part.client.unavailable(exc) from None
 
     return safe
 
@@ -174,6 +175,21 @@ class RedisClient:
     async def close(self) -> None:
         await self.redis.aclose()
         await self._pool.aclose()
+
+    def unavailable(self, exc: RedisError | ValueError) -> StoreUnavailable:
+        """The 503 for a Redis error, or for a value under the prefix that the emulator did not
+        write (a wrong type, a number that is not one, JSON that is not an emulator's: pydantic's
+        errors are ValueErrors): another program's keys there, said as such, not a 500."""
+        if isinstance(exc, ValueError) or any(m in str(exc) for m in _FOREIGN_DATA):
+            return StoreUnavailable(
+                f"the state store (Redis at {self.where}) holds data under the prefix "
+                f"'{self.prefix}' that the emulator did not write ({type(exc).__name__}): give "
+                "the emulator a database or a ?prefix= of its own, or empty this one"
+            )
+        return StoreUnavailable(
+            f"the state store (Redis at {self.where}) is unavailable: "
+            f"{type(exc).__name__}: {_first_line(exc)}; retry when it is back"
+        )
 
     def scope_key(self, kind: str, scope: str | None) -> str:
         return f"{self.prefix}{kind}:" if scope is None else f"{self.prefix}{kind}:c:{scope}"
