@@ -33,7 +33,8 @@ async def test_broken_edit_keeps_the_last_good_set(
     (tmp_path / "mine.yaml").write_text("scenarios:\n  - {name: mine, text: [oops\n")
     assert not await reload_now(emulator)
     assert emulator.scenarios is before
-    assert "mine.yaml:3: not valid YAML" in caplog.text
+    # The line where the unclosed list opens.
+    assert "mine.yaml:2: not valid YAML, column 24: a [ list is not closed" in caplog.text
     assert "keeping the last good set" in caplog.text
 
 

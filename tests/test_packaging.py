@@ -96,13 +96,19 @@ def test_installed_wheel_serves_from_another_directory(installed: Path, tmp_path
         emulator.stop()
 
 
-def test_version_matches_pyproject() -> None:
+def test_the_wheel_carries_the_one_version(wheel: Path) -> None:
+    # Written once, in vivi_emulator/__init__.py; the build reads it from there.
     import tomllib
 
     from vivi_emulator import __version__
 
+    assert wheel.name.startswith(f"vivi_emulator-{__version__}-")
+    (metadata,) = [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith("/METADATA")]
+    lines = zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+    assert f"Version: {__version__}" in lines
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert __version__ == project["version"]
+    assert "version" not in project
+    assert project["dynamic"] == ["version"]
 
 
 def test_an_integrators_tests_pass_with_the_installed_plugin(
@@ -130,3 +136,20 @@ def test_an_integrators_tests_pass_with_the_installed_plugin(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout
+
+
+def test_the_base_install_leaves_the_contract_runner_to_its_extra(wheel: Path) -> None:
+    # schemathesis and hypothesis register pytest plugins: in the base install they would load
+    # into every pytest run of a project that installs the emulator.
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = [n for n in archive.namelist() if n.endswith("/METADATA")]
+    requires = [
+        line.removeprefix("Requires-Dist: ")
+        for line in archive.read(metadata).decode().splitlines()
+        if line.startswith("Requires-Dist: ")
+    ]
+    base = [r for r in requires if "extra ==" not in r]
+    assert base
+    assert not [r for r in base if r.startswith(("schemathesis", "hypothesis"))]
+    assert any(r.startswith("schemathesis") and "extra == 'contract'" in r for r in requires)
+    assert "Provides-Extra: contract" in archive.read(metadata).decode().splitlines()

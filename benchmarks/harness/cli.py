@@ -14,6 +14,7 @@ from pathlib import Path
 from .common import BENCH, log
 from .machine import machine_description
 from .phases import delayed_phase, many_streams_phase, startup_phase, throughput_phase
+from .plugin_cost import plugin_cost_phase
 from .processes import install_cleanup
 from .report import print_summary, report
 from .results import Results
@@ -22,7 +23,16 @@ from .summary import summary_rows
 from .targets import ALL_TARGETS, build_targets
 from .threads import threads_phase
 
-ALL_WORKLOADS = ["invoke", "stream", "startup", "delayed", "many-streams", "threads", "soak"]
+ALL_WORKLOADS = [
+    "invoke",
+    "stream",
+    "startup",
+    "delayed",
+    "many-streams",
+    "threads",
+    "soak",
+    "plugin-cost",
+]
 # option: (full run, --smoke); None on the command line means "the mode's default"
 DEFAULTS = {
     "rounds": (3, 1),
@@ -35,6 +45,7 @@ DEFAULTS = {
     "distinct_threads": (100_000, 5000),
     "max_threads": (10_000, 1000),
     "minutes": (1.0, 0.1),
+    "plugin_samples": (5, 3),
 }
 SOAK_MINUTES = 3.0  # --soak alone
 
@@ -55,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
         "--soak",
         action="store_true",
         help="only the soak and fault run, for --minutes (default 3); writes no results.md",
+    )
+    p.add_argument(
+        "--plugin-cost",
+        action="store_true",
+        help="only the plugin cost: a pytest run of one empty test with and without the "
+        "emulator installed, in fresh venvs (made once, in benchmarks/.work/plugin-cost); "
+        "writes no results.md",
+    )
+    p.add_argument(
+        "--plugin-samples",
+        type=int,
+        help="pytest runs per venv and round for plugin-cost (default 5; smoke 3)",
     )
     p.add_argument(
         "--minutes",
@@ -125,12 +148,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if a.soak:
         a.workloads = ["soak"]
         a.minutes = a.minutes or SOAK_MINUTES
+    if a.plugin_cost:
+        a.workloads = ["plugin-cost"]
     if set(a.workloads) - set(ALL_WORKLOADS):
         p.error(f"unknown workload(s); known: {ALL_WORKLOADS}")
     for name, (full, smoke) in DEFAULTS.items():
         if getattr(a, name) is None:
             setattr(a, name, smoke if a.smoke else full)
-    if a.out is None and not (a.smoke or a.soak):
+    if a.out is None and not (a.smoke or a.soak or a.plugin_cost):
         a.out = str(BENCH / "results.md")
     return a
 
@@ -149,6 +174,7 @@ PHASES: list[tuple[set[str], str, Callable[[Results], None]]] = [
     ({"many-streams"}, "many streams on one worker", many_streams_phase),
     ({"threads"}, "RSS after many distinct threads", threads_phase),
     ({"soak"}, "soak and faults", soak_phase),
+    ({"plugin-cost"}, "what installing the emulator costs a pytest run", plugin_cost_phase),
 ]
 
 

@@ -155,6 +155,24 @@ def _soak_table(res: Results) -> str:
     return "\n\n".join(parts)
 
 
+def _plugin_cost_table(res: Results) -> str:
+    rows = [
+        [
+            name,
+            ", ".join(f"{r['seconds'] * 1000:.0f}" for r in runs),
+            ", ".join(f"{r['cpu_seconds'] * 1000:.0f}" for r in runs),
+        ]
+        for name, runs in res.runs["plugin-cost"].items()
+    ]
+    return (
+        "### plugin-cost (`python -m pytest -q -p no:cacheprovider test_empty.py`, one empty "
+        "test; median of each round's runs)\n\n"
+        "`clean`: pytest alone; `anyio`: pytest and anyio; `emulator`: pytest and the "
+        "emulator's base install (`pip install .`).\n\n"
+        + md_table(["venv", "wall ms per round", "CPU ms per round"], rows)
+    )
+
+
 def _command(t: Target) -> str:
     argv = " ".join(t.argv(0)).replace(str(REPO) + "/", "").replace(" 0 ", " P ")
     extra = " ".join(t.delayed_args).replace(str(REPO) + "/", "")
@@ -174,6 +192,7 @@ def detail_tables(res: Results) -> str:
         "many-streams": _many_streams_table,
         "threads": _threads_table,
         "soak": _soak_table,
+        "plugin-cost": _plugin_cost_table,
     }
     parts += [table(res) for w, table in tables.items() if w in res.runs]
     rows = [[name, t.label, _command(t), t.note] for name, t in res.targets.items()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .common import fmt
+from .plugin_cost import plugin_cost_rows
 from .results import Results
 from .rows import Row, ok
 from .summary_state import soak_rows, threads_rows
@@ -203,5 +204,5 @@ def summary_rows(res: Results) -> list[Row]:
     rows += _startup_rows(res)
     if "delayed" in res.args.workloads:
         rows += delayed_rows(res)
-    rows += many_streams_rows(res) + threads_rows(res) + soak_rows(res)
+    rows += many_streams_rows(res) + threads_rows(res) + soak_rows(res) + plugin_cost_rows(res)
     return rows + _idle_rows(res)

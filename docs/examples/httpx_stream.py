@@ -1,7 +1,7 @@
 """A simple streaming client with httpx: its line iterator, and `data: ` lines as JSON.
 
 Prints the reply's text as it streams; a failed request or a broken stream raises (exit 1).
-Run it against `scripts/serve`: python docs/examples/httpx_stream.py "hello"
+Run it against `scripts/serve`: .venv/bin/python docs/examples/httpx_stream.py "hello"
 (VIVI_BASE_URL, VIVI_CHANNEL_ID and VIVI_API_KEY override the emulator's defaults.)
 """
 

@@ -1,6 +1,6 @@
 """The VIVI docs' own Python sample, unchanged but for the URL: it points at the emulator.
 
-Run it against `scripts/serve`: python docs/examples/requests_sample.py
+Run it against `scripts/serve`: .venv/bin/python docs/examples/requests_sample.py
 (VIVI_BASE_URL overrides the emulator's default address; the test suite uses that.)
 """
 

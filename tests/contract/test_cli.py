@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -183,3 +184,29 @@ def test_a_real_service_gets_a_rate_limit_and_small_uploads_unless_told() -> Non
     assert (local.channel_id, local.api_key) == ("demo-channel", "demo-key")
     assert "s3cr3t-k" not in repr(remote)
     assert "s3cr3t-k" not in repr(contract_cli.run_options(remote))
+
+
+@pytest.mark.parametrize("missing", ["schemathesis", "requests"])
+def test_without_the_contract_extra_it_names_the_command_that_installs_it(
+    missing: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A None entry in sys.modules is what the import system reads as "not installed".
+    monkeypatch.setitem(sys.modules, missing, None)
+    result = CliRunner().invoke(cli_app, ["contract", "--report-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert f"needs {missing}" in result.output
+    assert "pip install 'vivi-emulator[contract]'" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_wrong_rate_limit_is_a_plain_usage_error(tmp_path: Path) -> None:
+    # schemathesis' own error came out as a traceback.
+    result = CliRunner().invoke(
+        cli_app, ["contract", "--rate-limit", "fast", "--report-dir", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        "vivi-emulator contract: --rate-limit must be a count per second, minute, hour or day "
+        "(5/s, 100/m, 1000/h, 10000/d) or none, not 'fast'\n"
+    )

@@ -8,6 +8,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from vivi_emulator.contract.report import (
+    SHORT_FINDINGS,
     RunInfo,
     junit_xml,
     markdown,
@@ -71,6 +72,33 @@ def test_the_terminal_summary_sorts_by_source_and_colours_only_when_asked() -> N
     assert "\x1b[" not in plain
     assert "\x1b[31m" in terminal_summary(findings(), info(), color=True)
     assert KEY not in plain
+
+
+def test_the_summary_is_short_by_default_and_whole_with_verbose() -> None:
+    short = terminal_summary(findings(), info())
+    whole = terminal_summary(findings(), info(), verbose=True)
+    # One line per finding by default; its message, contract part and the warnings with -v.
+    assert "is a required property" not in short
+    assert "contract part #/components/schemas/StreamEvent" not in short
+    assert "1 warning(s) (-v, or the report)" in short
+    assert "is a required property" in whole
+    assert "contract part #/components/schemas/StreamEvent/properties/message" in whole
+    assert "[warning] a stream was cut short" in whole
+    assert len(short.splitlines()) < len(whole.splitlines())
+    assert KEY not in whole
+
+
+def test_the_short_summary_counts_the_findings_it_does_not_name() -> None:
+    many = findings()
+    template = many.findings[1]
+    many.findings = [
+        Finding(**{**template.__dict__, "title": f"finding {n}"}) for n in range(SHORT_FINDINGS + 3)
+    ]
+    short = terminal_summary(many, info())
+    assert f"{template.operation} -> 400: finding 0" in short
+    assert "finding 12" not in short
+    assert "... and 3 more (-v, or the report)" in short
+    assert "finding 12" in terminal_summary(many, info(), verbose=True)
 
 
 def test_colours_follow_the_terminal_and_no_color(monkeypatch: pytest.MonkeyPatch) -> None:

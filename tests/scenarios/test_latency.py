@@ -199,3 +199,27 @@ def test_realistic_is_described_with_its_numbers() -> None:
         "between tokens lognormal p50 20 ms, p99 80 ms"
     )
     assert NONE.describe() == "none: no delays"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("first_token: [300\n", "bad.yaml:1: not valid YAML, column 14: a [ list is not closed"),
+        (
+            "first_token: {distribution: lognormal, p50_ms: 10}\n",
+            "bad.yaml: first_token: a lognormal delay takes p50_ms and p99_ms",
+        ),
+        ("token_gapp: 3\n", "bad.yaml: token_gapp: unknown field; did you mean 'token_gap'?"),
+        ("first_token: {ms: -1}\n", "bad.yaml: first_token.ms: must be at least 0"),
+    ],
+)
+def test_a_bad_profile_file_says_why_in_plain_words(tmp_path: Path, text: str, says: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(LatencyFileError) as raised:
+        read_profile(bad)
+    message = str(raised.value)
+    assert says in message
+    # One reason per place: not the union's other forms ("must be a number"), not pydantic's.
+    assert "must be a number" not in message
+    assert "Input should" not in message

@@ -61,7 +61,8 @@ def test_user_folders_override_defaults_by_name_and_match_first(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        ("scenarios:\n  - name: a\n    text: [unclosed\n", 4, "not valid YAML"),
+        # The line where the list was opened, not the end of the file where YAML noticed.
+        ("scenarios:\n  - name: a\n    text: [unclosed\n", 3, "a [ list is not closed"),
         ("scenarios:\n  - name: a\n    text: x\n    status: {code: 429}\n", 2, "exactly one of"),
         ("scenarios:\n  - name: a\n    text: x\n    timing: {chunk_ms: -5}\n", 4, "chunk_ms"),
         ("scenarios:\n  - name: a\n    tex: x\n", 3, "tex"),
@@ -185,3 +186,28 @@ def test_serve_with_broken_fixtures_exits_2_with_reasons(tmp_path: Path) -> None
     result = CliRunner().invoke(cli_app, ["serve", "--fixtures", str(tmp_path), "--port", "1"])
     assert result.exit_code == 2
     assert "bad.yaml:2" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("scenarios:\n\t- name: a\n", 2, "a tab: YAML indents with spaces only"),
+        ("scenarios:\n  - name: a\n    text: a: b\n", 3, "a ': ' inside an unquoted text"),
+        ("scenarios:\n  - name: a\n    text: 'open\n", 3, "a quoted text is not closed"),
+        ("scenarios:\n  - {name: a, text: x\n", 2, "a { mapping is not closed with }"),
+        ("scenarios:\n  - name: a\n    txt: x\n", 3, "unknown field; did you mean 'text'?"),
+        ("scenarios:\n  - name: a\n    text: x\n    timing: {chunk_ms: -5}\n", 4, "at least 0"),
+        ("scenarios:\n  - name: a\n    status: {code: abc}\n", 3, "must be a whole number"),
+        ("version: 2\nscenarios: []\n", 1, "version: must be 1"),
+        ("scenarios: 3\n", 1, "scenarios: must be a list"),
+    ],
+)
+def test_problems_are_in_plain_words(
+    tmp_path: Path, text: str, line: int | None, reason: str
+) -> None:
+    # What is wrong and what is allowed, never the parser's or pydantic's own text.
+    path = write(tmp_path, "f.yaml", text)
+    _, problems = parse_file(path)
+    assert [(p.line, reason in p.reason) for p in problems] == [(line, True)], problems
+    for raw in ("Input should", "Extra inputs", "Field required", "did not find", "found "):
+        assert raw not in problems[0].reason

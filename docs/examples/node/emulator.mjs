@@ -4,14 +4,44 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
+import { accessSync, constants } from "node:fs";
 import { createServer } from "node:net";
+import { delimiter, dirname, join } from "node:path";
 
 const ADMIN_TOKEN = process.env.VIVI_EMULATOR_ADMIN_TOKEN; // only a non-loopback one needs it
 
-export async function startEmulator({ cli = process.env.VIVI_EMULATOR_CLI ?? "vivi-emulator" } = {}) {
+// The command to start: VIVI_EMULATOR_CLI, else `vivi-emulator` on the PATH, else the one in the
+// nearest .venv from the working directory up (a project's own virtualenv, not activated).
+export function findCli(env = process.env, from = process.cwd()) {
+  if (env.VIVI_EMULATOR_CLI) return env.VIVI_EMULATOR_CLI;
+  const onPath = (env.PATH ?? "").split(delimiter).filter(Boolean).map((d) => join(d, "vivi-emulator"));
+  const inVenvs = [];
+  for (let dir = from; ; dir = dirname(dir)) {
+    inVenvs.push(join(dir, ".venv", "bin", "vivi-emulator"));
+    if (dirname(dir) === dir) break;
+  }
+  const found = [...onPath, ...inVenvs].find(isExecutable);
+  if (found) return found;
+  throw new Error(
+    "vivi-emulator not found on the PATH nor in a .venv from here up: install it " +
+      "(pip install vivi-emulator, or scripts/setup in a clone), or set VIVI_EMULATOR_CLI",
+  );
+}
+
+function isExecutable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startEmulator({ cli } = {}) {
   if (process.env.VIVI_EMULATOR_URL) {
     return new Emulator(process.env.VIVI_EMULATOR_URL.replace(/\/+$/, ""), null);
   }
+  cli ??= findCli();
   const port = await freePort();
   // --latency none: replies at once, as in the pytest fixture (serve alone types like an agent).
   const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--no-access-log", "--latency", "none"];

@@ -8,19 +8,24 @@ from typing import Annotated
 
 import typer
 
+from vivi_emulator.cli.params import Command, Group
 from vivi_emulator.scenarios.latency import profile_yaml
 from vivi_emulator.scenarios.loader import Problem, fixture_files, parse_file, read_folder
 from vivi_emulator.scenarios.model import Scenario, scenario_schema_json
 
 fixtures_app = typer.Typer(
+    cls=Group,
     help="Check and describe scenario fixture files; fit a latency profile to recordings.",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 
 
-@fixtures_app.command("check")
+@fixtures_app.command("check", cls=Command)
 def fixtures_check(
-    folders: Annotated[list[Path], typer.Argument(help="Folders (or files) of scenario files.")],
+    folders: Annotated[
+        list[Path], typer.Argument(help="Folders (or files) of scenario files.", metavar="PATH")
+    ],
 ) -> None:
     """Validate fixture files; print every problem with file, line and reason (exit 1 if any)."""
     problems: list[Problem] = []
@@ -61,14 +66,21 @@ def _read(paths: list[Path]) -> tuple[list[Scenario], list[Problem]]:
     return scenarios, problems
 
 
-@fixtures_app.command("fit-latency")
+@fixtures_app.command("fit-latency", cls=Command)
 def fixtures_fit_latency(
     recordings: Annotated[
-        list[Path], typer.Argument(help="Recordings (files or folders) made by `record`.")
+        list[Path],
+        typer.Argument(help="Recordings (files or folders) made by `record`.", metavar="PATH"),
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the profile here (default: print it)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the profile here.",
+            metavar="FILE",
+            show_default="print it",
+        ),
     ] = None,
 ) -> None:
     """Fit a latency profile to recorded streams: the median and 99th percentile of their time
@@ -98,7 +110,7 @@ def fixtures_fit_latency(
     typer.echo(f"{profile.describe()}\nwritten to {output}", err=True)
 
 
-@fixtures_app.command("schema")
+@fixtures_app.command("schema", cls=Command)
 def fixtures_schema() -> None:
     """Print the JSON Schema of scenario files."""
     typer.echo(scenario_schema_json(), nl=False)

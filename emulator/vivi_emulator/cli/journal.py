@@ -51,22 +51,40 @@ def _fetch(url: str, path: str, params: dict[str, str | int]) -> bytes:
 
 @dataclass(frozen=True)
 class JournalArgs:
-    url: Annotated[str, typer.Option(envvar=URL_ENV, help="The emulator's base URL.")] = DEFAULT_URL
+    url: Annotated[
+        str, typer.Option(envvar=URL_ENV, help="The emulator's base URL.", metavar="URL")
+    ] = DEFAULT_URL
     har: Annotated[
         Path | None,
-        typer.Option(help="Write the journal as a HAR 1.2 file here ('-': standard output)."),
+        typer.Option(
+            help="Write the journal as a HAR 1.2 file here ('-': standard output).",
+            metavar="FILE",
+            show_default="JSON on standard output",
+        ),
     ] = None
-    channel: Annotated[str | None, typer.Option(help="Only this channel's requests.")] = None
-    thread: Annotated[str | None, typer.Option(help="Only this thread's requests.")] = None
-    path: Annotated[str | None, typer.Option(help="Only this path (or its last part).")] = None
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="The newest N.")] = 1000
+    channel: Annotated[
+        str | None,
+        typer.Option(help="Only this channel's requests.", metavar="ID", show_default="all"),
+    ] = None
+    thread: Annotated[
+        str | None,
+        typer.Option(help="Only this thread's requests.", metavar="ID", show_default="all"),
+    ] = None
+    path: Annotated[
+        str | None,
+        typer.Option(help="Only this path (or its last part).", metavar="PATH", show_default="all"),
+    ] = None
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="The newest N.", metavar="N")] = 1000
 
 
 @options_command(JournalArgs)
 def journal(args: JournalArgs) -> None:
     """Read a running emulator's journal: JSON on standard output, or a HAR file (--har).
 
-    The admin token, when the emulator needs one, is read from VIVI_EMULATOR_ADMIN_TOKEN."""
+    The admin token, when the emulator needs one, is read from VIVI_EMULATOR_ADMIN_TOKEN.
+
+    Example: `vivi-emulator journal --channel demo-channel --har journal.har`
+    """
     params: dict[str, str | int] = {"limit": args.limit}
     for name, value in (("channel", args.channel), ("thread", args.thread), ("path", args.path)):
         if value is not None:

@@ -12,7 +12,7 @@ import typer
 
 from vivi_emulator import __version__, metrics
 from vivi_emulator.access_log import configure_logging
-from vivi_emulator.cli.params import options_command
+from vivi_emulator.cli.params import LogLevel, options_command
 from vivi_emulator.cli.servers import (
     PortInUse,
     Server,
@@ -64,63 +64,146 @@ def _banner(settings: Settings, scenarios: ScenarioSet) -> str:
     return "\n".join(lines)
 
 
+# --help's groups of options.
+_WHERE = "Where it listens"
+_REPLIES = "Replies"
+_SCALE = "Server, state and workers"
+_RUN = "Settings file and logs"
+
+
+def _default(name: str) -> str:
+    """A setting's default as --help shows it (the option's own default is None: not given)."""
+    return str(Settings.model_fields[name].default)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServeArgs:
     """The command's options, as given; None: as the settings file, the environment or the
     defaults say."""
 
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None
-    config: Annotated[
-        Path | None,
-        typer.Option(help="A YAML or TOML settings file.", envvar="VIVI_EMULATOR_CONFIG"),
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to listen on (0.0.0.0: every interface, as in a container).",
+            metavar="ADDRESS",
+            show_default=_default("host"),
+            rich_help_panel=_WHERE,
+        ),
     ] = None
-    server: Annotated[
-        Server | None,
-        typer.Option(help="Server (default: granian; granian-rsgi: its native interface)."),
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port to listen on.",
+            metavar="PORT",
+            show_default=_default("port"),
+            rich_help_panel=_WHERE,
+        ),
     ] = None
     public_url: Annotated[
-        str | None, typer.Option(help="Base of uploaded files' URLs (default: as called).")
+        str | None,
+        typer.Option(
+            help="Base of uploaded files' URLs, when clients reach the emulator through a proxy.",
+            metavar="URL",
+            show_default="the URL as called",
+            rich_help_panel=_WHERE,
+        ),
     ] = None
     fixtures: Annotated[
         list[Path] | None,
         typer.Option(
-            help="A folder of scenario files (repeatable); overrides the defaults by name.",
+            help="A folder of scenario files (repeatable); its scenarios override the defaults "
+            "by name.",
             file_okay=False,
+            metavar="FOLDER",
+            show_default="the built-in scenarios only",
+            rich_help_panel=_REPLIES,
         ),
     ] = None
-    reload: Annotated[bool, typer.Option(help="Reload fixtures when a file changes.")] = True
-    seed: Annotated[int | None, typer.Option(help="Seed for scripted jitter.")] = None
+    reload: Annotated[
+        bool,
+        typer.Option(help="Reload fixtures when a file changes.", rich_help_panel=_REPLIES),
+    ] = True
+    latency: Annotated[
+        str | None,
+        typer.Option(
+            help="How replies are paced: realistic (an agent on a hosted model), none (at once), "
+            "or a profile file (`vivi-emulator fixtures fit-latency` writes one).",
+            metavar="realistic|none|FILE",
+            show_default="realistic",
+            rich_help_panel=_REPLIES,
+        ),
+    ] = None
     time_scale: Annotated[
         float | None,
         typer.Option(
             help="Multiply every delay (0.5: replay twice as fast; 0: no delays at all).",
             min=0.0,
+            metavar="FACTOR",
+            show_default=_default("time_scale"),
+            rich_help_panel=_REPLIES,
         ),
     ] = None
-    latency: Annotated[
-        str | None,
+    seed: Annotated[
+        int | None,
         typer.Option(
-            help="How replies are paced: realistic (the default: an agent on a hosted model), "
-            "none (at once), or a profile file (vivi-emulator fixtures fit-latency writes one).",
+            help="Seed of the random delays and chaos: the same seed repeats a run exactly.",
+            metavar="N",
+            show_default="0",
+            rich_help_panel=_REPLIES,
         ),
     ] = None
-    access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True
+    server: Annotated[
+        Server | None,
+        typer.Option(
+            help="Server (granian-rsgi: granian's native interface).",
+            show_default=_default("server"),
+            rich_help_panel=_SCALE,
+        ),
+    ] = None
     state: Annotated[
         str | None,
         typer.Option(
-            help="Where state lives: memory (default) or redis://HOST:PORT/DB, shared by every "
-            "worker and replica (a password is better given in VIVI_EMULATOR_STATE).",
+            help="Where state lives: memory, or a Redis URL shared by every worker and replica "
+            "(a password is better given in VIVI_EMULATOR_STATE).",
+            metavar="memory|redis://HOST:PORT/DB",
+            show_default=_default("state"),
+            rich_help_panel=_SCALE,
         ),
     ] = None
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (more than one needs --state redis).")
+        int | None,
+        typer.Option(
+            help="Worker processes (more than one needs --state redis://...).",
+            metavar="N",
+            show_default=_default("workers"),
+            rich_help_panel=_SCALE,
+        ),
     ] = None
     max_connections: Annotated[
         int | None,
-        typer.Option(help="Connections one worker serves at once (each stream holds one)."),
+        typer.Option(
+            help="Connections one worker serves at once (each open stream holds one).",
+            metavar="N",
+            show_default=_default("max_connections"),
+            rich_help_panel=_SCALE,
+        ),
     ] = None
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info"
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="A YAML or TOML settings file (every setting, channels and keys included).",
+            envvar="VIVI_EMULATOR_CONFIG",
+            metavar="FILE",
+            show_default="none",
+            rich_help_panel=_RUN,
+        ),
+    ] = None
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request.", rich_help_panel=_RUN)
+    ] = True
+    log_level: Annotated[LogLevel, typer.Option(help="How much to log.", rich_help_panel=_RUN)] = (
+        LogLevel.INFO
+    )
 
     def overrides(self) -> dict[str, Any]:
         """The settings these options give (None: not given)."""
@@ -143,7 +226,13 @@ class ServeArgs:
 
 @options_command(ServeArgs)
 def serve(args: ServeArgs) -> None:
-    """Serve the emulator (defaults: 127.0.0.1:8000, channel demo-channel, key demo-key)."""
+    """Serve the emulator (defaults: 127.0.0.1:8000, channel demo-channel, key demo-key).
+
+    Each option can also come from the settings file (--config) or the environment
+    (VIVI_EMULATOR_PORT, VIVI_EMULATOR_STATE, ...); an option given here wins.
+
+    Example: `vivi-emulator serve --port 8080 --latency none --fixtures my-scenarios/`
+    """
     configure_logging(args.log_level)
     try:
         settings = load_settings(

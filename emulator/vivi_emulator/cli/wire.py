@@ -132,17 +132,27 @@ class WireTestArgs:
         str | None,
         typer.Option(
             help="Run this command once per scenario and judge it (no shell; it gets "
-            "VIVI_BASE_URL, VIVI_CHANNEL_ID, VIVI_API_KEY). Without it: interactive."
+            "VIVI_BASE_URL, VIVI_CHANNEL_ID, VIVI_API_KEY).",
+            metavar="COMMAND",
+            show_default="interactive: you drive your client, Enter for the next",
         ),
     ] = None
     list_only: Annotated[
         bool, typer.Option("--list", help="Print the numbered kit and what each should produce.")
     ] = False
-    only: Annotated[list[str] | None, typer.Option(help="Only these scenarios (repeatable).")] = (
-        None
-    )
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only these scenarios (repeatable).", metavar="NAME", show_default="all 20"
+        ),
+    ] = None
     port: Annotated[
-        int | None, typer.Option(help="Port (default 8000; a free one with --client).")
+        int | None,
+        typer.Option(
+            help="Port of the emulator it starts.",
+            metavar="PORT",
+            show_default="8000; a free one with --client",
+        ),
     ] = None
     server: Annotated[Server, typer.Option(help="ASGI server.")] = Server.GRANIAN
     time_scale: Annotated[
@@ -151,15 +161,24 @@ class WireTestArgs:
             help="Multiply every scripted time (0.1: idle-cut after 6 s, 524 after 10 s; "
             "1: real times).",
             min=0.0,
+            metavar="FACTOR",
         ),
     ] = 0.1
-    timeout: Annotated[float, typer.Option(help="Seconds a client run may take.")] = 60.0
-    report: Annotated[Path | None, typer.Option(help="Write the verdicts as Markdown.")] = None
+    timeout: Annotated[
+        float, typer.Option(help="Seconds a client run may take.", metavar="SECONDS")
+    ] = 60.0
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write the verdicts as Markdown.", metavar="FILE", show_default="none"),
+    ] = None
 
 
 @options_command(WireTestArgs)
 def wire_test(args: WireTestArgs) -> None:
-    """Check an SSE client against every wire fault and intermediary (docs/wire.md)."""
+    """Check an SSE client against every wire fault and intermediary (docs/wire.md).
+
+    Example: `vivi-emulator wire-test --client "node my_client.mjs" --report wire.md`
+    """
     try:
         kit = cases(args.only or ())
     except ValueError as exc:

@@ -88,14 +88,16 @@ def use_color(stream: TextIO, option: bool | None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def terminal_summary(result: Conformance, info: RunInfo, color: bool = False) -> str:
-    def paint(text: str, fg: str, bold: bool = False) -> str:
-        if not color:
-            return text
-        import click
+# Findings the short summary names, one line each; the rest are counted (all in -v and reports).
+SHORT_FINDINGS = 10
 
-        return click.style(text, fg=fg, bold=bold or None)
 
+def terminal_summary(
+    result: Conformance, info: RunInfo, color: bool = False, verbose: bool = False
+) -> str:
+    """What the run found: by default the verdict and one line per finding (the first few);
+    ``verbose``: every finding with its message and contract part, every warning."""
+    paint = _painter(color)
     lines = [
         f"vivi-emulator contract ({info.mode}): {info.target}"
         + (f"  channel {info.channel}" if info.channel else ""),
@@ -104,21 +106,50 @@ def terminal_summary(result: Conformance, info: RunInfo, color: bool = False) ->
         "",
     ]
     if passed(result):
-        lines.append(paint(f"PASS  {verdict(result)}", "green", bold=True))
+        lines.append(paint(f"PASS  {verdict(result)}", "green", True))
     else:
-        lines.append(paint(f"FAIL  {verdict(result)}", "red", bold=True))
+        lines.append(paint(f"FAIL  {verdict(result)}", "red", True))
     if result.findings:
         lines.append(f"  {len(result.findings)} finding(s): {_counts(result)}")
         sources = [source for source in _ORDER if result.by_source(source)]
         lines += [f"    {paint(source, _COLORS[source])}: {MEANING[source]}" for source in sources]
-    for finding in [f for source in _ORDER for f in _sorted(result.by_source(source))]:
-        tag = paint(f"[{finding.source}]", _COLORS[finding.source], bold=True)
-        lines += ["", *_terminal_finding(tag, finding)]
+    lines += _findings_lines(result, paint, verbose)
     for error in result.errors:
-        lines += ["", paint("[error] ", "red", bold=True) + _first_line(error)]
-    for warning in result.warnings:
-        lines += ["", paint("[warning] ", "yellow") + warning]
+        lines += ["", paint("[error] ", "red", True) + _first_line(error)]
+    if verbose:
+        for warning in result.warnings:
+            lines += ["", paint("[warning] ", "yellow") + warning]
+    elif result.warnings:
+        lines += ["", f"{len(result.warnings)} warning(s) (-v, or the report)"]
     return info.redact("\n".join(lines))
+
+
+Paint = Callable[..., str]
+
+
+def _painter(color: bool) -> Paint:
+    def paint(text: str, fg: str, bold: bool = False) -> str:
+        if not color:
+            return text
+        import click
+
+        return click.style(text, fg=fg, bold=bold or None)
+
+    return paint
+
+
+def _findings_lines(result: Conformance, paint: Paint, verbose: bool) -> list[str]:
+    """Every finding in full (verbose), or one line for each of the first few."""
+    findings = [f for source in _ORDER for f in _sorted(result.by_source(source))]
+    shown = findings if verbose else findings[:SHORT_FINDINGS]
+    lines = [""] if shown and not verbose else []
+    for finding in shown:
+        tag = paint(f"[{finding.source}]", _COLORS[finding.source], True)
+        entry = _terminal_finding(tag, finding)
+        lines += ["", *entry] if verbose else [f"  {entry[0]}"]
+    if len(shown) < len(findings):
+        lines.append(f"  ... and {len(findings) - len(shown)} more (-v, or the report)")
+    return lines
 
 
 def _terminal_finding(tag: str, finding: Finding) -> list[str]:

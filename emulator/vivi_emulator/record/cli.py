@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from vivi_emulator.cli.params import options_command
+from vivi_emulator.cli.params import LogLevel, options_command
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +25,9 @@ class RecordArgs:
     upstream: Annotated[
         str | None,
         typer.Option(
-            help="Base URL of the real VIVI deployment: https://api-prod-<deployment>.vivi.bot."
+            help="Base URL of the real VIVI deployment: https://api-prod-<deployment>.vivi.bot.",
+            metavar="URL",
+            show_default="none: give it, or --from-har",
         ),
     ] = None
     from_har: Annotated[
@@ -34,18 +36,25 @@ class RecordArgs:
             help="Instead of a proxy: turn a HAR file captured against the real VIVI (a "
             "browser's network panel) into fixtures in --out.",
             dir_okay=False,
+            metavar="FILE",
+            show_default="none: a proxy",
         ),
     ] = None
-    host: Annotated[str, typer.Option(help="Address the proxy listens on.")] = "127.0.0.1"
-    port: Annotated[int, typer.Option(help="Port the proxy listens on.")] = 8100
+    host: Annotated[str, typer.Option(help="Address the proxy listens on.", metavar="ADDRESS")] = (
+        "127.0.0.1"
+    )
+    port: Annotated[int, typer.Option(help="Port the proxy listens on.", metavar="PORT")] = 8100
     out: Annotated[
         Path,
-        typer.Option(help="Folder for the recording files.", file_okay=False),
+        typer.Option(help="Folder for the recording files.", file_okay=False, metavar="FOLDER"),
     ] = Path("recordings")
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for the upstream between two reads.", min=0.1)
+        float,
+        typer.Option(
+            help="Seconds to wait for the upstream between two reads.", min=0.1, metavar="SECONDS"
+        ),
     ] = 300.0
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info"
+    log_level: Annotated[LogLevel, typer.Option(help="How much to log.")] = LogLevel.INFO
 
 
 @options_command(RecordArgs)
@@ -58,6 +67,8 @@ def record(args: RecordArgs) -> None:
     credential's name are never written. Request bodies have the emulator's limits (the settings'
     `limits`, from VIVI_EMULATOR_CONFIG or the environment). With --from-har, a HAR file captured
     against the real API is turned into the same fixtures.
+
+    Example: `vivi-emulator record --upstream https://api-prod-acme.vivi.bot --out recordings`
     """
     if (args.upstream is None) == (args.from_har is None):
         typer.echo("vivi-emulator record: give --upstream (a proxy) or --from-har FILE", err=True)

@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from vivi_emulator.caps import MAX_WAIT_MS, WaitMs
 from vivi_emulator.reading import MAX_PROFILE_FILE_BYTES, read_text
+from vivi_emulator.scenarios.model_errors import model_errors
 from vivi_emulator.scenarios.yaml_lines import load as load_yaml
+from vivi_emulator.scenarios.yaml_lines import yaml_reason
 
 # The 99th percentile of the standard normal distribution: p99 = p50 + Z99 * sigma.
 Z99 = 2.3263478740408408
@@ -181,23 +183,27 @@ class LatencyFileError(ValueError):
 def read_profile(path: Path) -> LatencyProfile:
     """A profile from a YAML (or JSON) file, named after the file unless it names itself."""
     try:
-        data: Any = load_yaml(read_text(path, MAX_PROFILE_FILE_BYTES))
+        text = read_text(path, MAX_PROFILE_FILE_BYTES)
     except OSError as exc:
         raise LatencyFileError(f"cannot read latency profile {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise LatencyFileError(f"cannot read latency profile {path}: not UTF-8 text") from None
+    try:
+        data: Any = load_yaml(text)
     except yaml.YAMLError as exc:
-        raise LatencyFileError(f"latency profile {path} is not valid YAML: {exc}") from None
+        line, reason = yaml_reason(exc, text)
+        where = f"{path}:{line}" if line else str(path)
+        raise LatencyFileError(f"latency profile {where}: {reason}") from None
     if not isinstance(data, dict):
-        raise LatencyFileError(f"latency profile {path} must hold a mapping")
+        raise LatencyFileError(
+            f"latency profile {path} must hold a mapping (first_token: ..., token_gap: ...)"
+        )
     data.setdefault("name", path.name)
     try:
         return LatencyProfile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'profile'}: {e['msg']}"
-            for e in exc.errors(include_url=False, include_input=False)
-        )
+        # In the words of the file's author (as for scenario files), never pydantic's.
+        problems = "; ".join(f"{where or 'profile'}: {why}" for _, where, why in model_errors(exc))
         raise LatencyFileError(f"latency profile {path}: {problems}") from None
 
 

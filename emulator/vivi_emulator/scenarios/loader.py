@@ -26,7 +26,7 @@ from vivi_emulator.scenarios.checks import scenario_problems
 from vivi_emulator.scenarios.model import FixtureFile, Scenario
 from vivi_emulator.scenarios.model_errors import model_errors
 from vivi_emulator.scenarios.template import placeholder_problems
-from vivi_emulator.scenarios.yaml_lines import BoundExceeded, Lines, line_of, node_at
+from vivi_emulator.scenarios.yaml_lines import BoundExceeded, Lines, line_of, node_at, yaml_reason
 from vivi_emulator.scenarios.yaml_lines import load as load_yaml
 
 
@@ -109,10 +109,8 @@ def _load(path: Path) -> tuple[str, Any] | Problem:
     except BoundExceeded as exc:
         return Problem(path, exc.line, exc.problem)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        return Problem(path, line, f"not valid YAML: {reason}")
+        line, reason = yaml_reason(exc, text)
+        return Problem(path, line, reason)
     if data is None:
         return Problem(path, None, "the file is empty; expected 'scenarios:'")
     return text, data

@@ -6,6 +6,8 @@ files and queued replies alike.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from difflib import get_close_matches
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,15 +32,34 @@ def _loc_text(loc: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in plain_loc(loc))
 
 
+# A union member of another type than the one given ("must be a number" where a mapping was
+# written): beside the given form's own errors, it only says what the author did not mean.
+_WRONG_TYPE = frozenset(
+    {
+        "string_type",
+        "int_type",
+        "float_type",
+        "bool_type",
+        "list_type",
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+    }
+)
+
+
 def _useful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
-    """Of a union's errors at one place, drop "should be a string" when an object was given."""
+    """Of a union's errors at one place, drop the other members' "must be a <type>" when the
+    given form has errors of its own."""
     places: dict[str, list[ErrorDetails]] = {}
     for error in errors:
         places.setdefault(_loc_text(error["loc"]), []).append(error)
     kept = []
-    for group in places.values():
-        specific = [e for e in group if "str" not in e["loc"]]
-        kept += specific or group
+    for place, group in places.items():
+        # Errors inside this place (first_token.ms) say the author wrote the nested form.
+        nested = any(other.startswith(place + ".") for other in places) if place else False
+        specific = [e for e in group if e["type"] not in _WRONG_TYPE]
+        kept += specific if specific or nested else group
     return kept
 
 
@@ -65,8 +86,87 @@ def deepest(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
 
 def model_errors(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
     """Each useful error of a scenario's validation: its location, the field as its author
-    wrote it (``match.message``), and the reason (for fixture files and queued replies alike)."""
+    wrote it (``match.message``), and the reason in plain words (for fixture files and queued
+    replies alike)."""
     return [
-        (error["loc"], _loc_text(error["loc"]), error["msg"].removeprefix("Value error, "))
+        (error["loc"], _loc_text(error["loc"]), plain_reason(error))
         for error in _useful(exc.errors(include_url=False, include_input=False))
     ]
+
+
+# pydantic's reasons ("Input should be a valid integer, unable to parse string as an
+# integer") in the words of a file's author, saying what is allowed.
+_BY_TYPE: dict[str, str] = {
+    "missing": "is required",
+    "string_type": "must be a text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list (items starting with '- ')",
+    "dict_type": "must be a mapping (key: value lines)",
+    "model_type": "must be a mapping (key: value lines)",
+    "model_attributes_type": "must be a mapping (key: value lines)",
+}
+_BOUNDS: dict[str, tuple[str, str]] = {
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "greater_than": ("gt", "must be more than {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "less_than": ("lt", "must be less than {}"),
+    "too_short": ("min_length", "must have at least {} item(s)"),
+    "too_long": ("max_length", "must have at most {} item(s)"),
+    "string_too_short": ("min_length", "must be at least {} character(s) long"),
+    "string_too_long": ("max_length", "must be at most {} character(s) long"),
+    "literal_error": ("expected", "must be {}"),
+    "enum": ("expected", "must be {}"),
+}
+
+
+def plain_reason(error: ErrorDetails) -> str:
+    """One pydantic error's reason, in plain words."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return _unknown_field(error["loc"])
+    if kind in _BY_TYPE:
+        return _BY_TYPE[kind]
+    if kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
+        key, text = _BOUNDS[kind]
+        return text.format(_number(ctx[key]))
+    # Our own validators' messages (value_error, assertion_error) are already plain.
+    return error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _number(value: object) -> str:
+    """2.0 as 2: a bound reads as its author wrote it."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _unknown_field(loc: Sequence[int | str]) -> str:
+    near = get_close_matches(str(loc[-1]), _known_fields(), n=1, cutoff=0.7) if loc else []
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    return f"unknown field{hint} (every field: vivi-emulator fixtures schema)"
+
+
+@cache
+def _known_fields() -> tuple[str, ...]:
+    """Every field name of a fixture file, at any depth (for "did you mean")."""
+    from vivi_emulator.scenarios.model import FixtureFile
+
+    names: set[str] = set()
+
+    def walk(schema: object) -> None:
+        if isinstance(schema, dict):
+            names.update(str(k) for k in (schema.get("properties") or {}))
+            for value in schema.values():
+                walk(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                walk(value)
+
+    walk(FixtureFile.model_json_schema())
+    return tuple(sorted(names))

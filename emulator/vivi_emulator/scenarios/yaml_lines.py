@@ -117,3 +117,44 @@ def node_at(node: yaml.Node | None, loc: Sequence[int | str]) -> yaml.Node | Non
 
 def line_of(node: yaml.Node | None) -> int | None:
     return node.start_mark.line + 1 if node is not None else None
+
+
+# PyYAML's reasons, in the words of a file's author: what is wrong, and what to write instead.
+_YAML_REASONS: tuple[tuple[str, str], ...] = (
+    ("expected ',' or ']'", "a [ list is not closed with ]"),
+    ("expected ',' or '}'", "a { mapping is not closed with }"),
+    ("mapping values are not allowed", "a ': ' inside an unquoted text: quote the text"),
+    ("could not find expected ':'", "a line that is not 'key: value' (a ':' missing?)"),
+    ("expected '-' indicator", "a list item without '- ', or out of line with the others"),
+    ("expected <block end>", "the indentation does not line up with the lines above"),
+    ("did not find expected key", "the indentation does not line up with the lines above"),
+    ("unexpected end of stream", "a quoted text is not closed"),
+    ("found undefined alias", "an alias (*name) with no anchor (&name) before it"),
+    ("found duplicate anchor", "an anchor (&name) defined twice"),
+)
+
+
+def yaml_reason(exc: yaml.YAMLError, text: str) -> tuple[int | None, str]:
+    """(line, why) of a file YAML cannot read, in plain words (never the parser's own text)."""
+    if isinstance(exc, BoundExceeded):  # our own bound: its reason is already plain
+        return exc.line, exc.problem
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    column = f", column {mark.column + 1}" if mark is not None else ""
+    problem = str(getattr(exc, "problem", None) or "")
+    if "cannot start any token" in problem and mark is not None:
+        found = text[mark.index : mark.index + 1]
+        why = (
+            "a tab: YAML indents with spaces only"
+            if found == "\t"
+            else f"a text cannot start with {found!r} unless it is quoted"
+        )
+        return line, f"not valid YAML{column}: {why}"
+    for needle, why in _YAML_REASONS:
+        if needle in problem:
+            opened = getattr(exc, "context_mark", None)
+            if "not closed" in why and opened is not None:
+                # Where the list, mapping or quote was opened: the end of the file says nothing.
+                line, column = opened.line + 1, f", column {opened.column + 1}"
+            return line, f"not valid YAML{column}: {why}"
+    return line, f"not valid YAML{column}: check the indentation and the quoting of this line"
