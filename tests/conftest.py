@@ -5,11 +5,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from vivi_emulator.app import ViviApp, create_app
 from vivi_emulator.settings import Settings
 
 from tests.redis_server import RedisServer
+
+# For scripts/mutate (`--hypothesis-profile=mutation`): mutmut's trampolines slow every call, and
+# the same examples for every mutant make its results comparable.
+hypothesis_settings.register_profile(
+    "mutation", deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 
 
 @pytest.fixture

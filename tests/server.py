@@ -92,4 +92,5 @@ def start(
             time.sleep(0.05)
     process.kill()
     said = process.communicate()[0] if log is None else log.read_text()
+    process.wait()  # reaped: never a process left behind, nor a warning about one
     raise AssertionError(f"emulator did not start: {said}")

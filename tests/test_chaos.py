@@ -4,7 +4,9 @@ answer; over HTTP, on both state stores."""
 from __future__ import annotations
 
 import logging
+import random
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from vivi_emulator.app import create_app
-from vivi_emulator.chaos import ChaosSettings, DisconnectFault, StatusFault, draw
+from vivi_emulator.chaos import ChaosSettings, DisconnectFault, StatusFault, _at, draw
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings, load_settings
 
@@ -303,3 +305,36 @@ async def test_each_stream_fault_kind_is_made_where_asked(
         assert broken in invoked.json()["detail"]
     entries = (await client.get(f"{C}/journal")).json()["entries"]
     assert entries[0]["fault"] == journaled
+
+
+def test_each_fault_gets_its_own_share_of_the_draw() -> None:
+    """The draw is cumulative: with two faults of rate 0.5, every request gets one of them,
+    each about half the time (a draw that compared each rate alone would never reach the
+    second)."""
+    setting = ChaosSettings.model_validate(
+        {
+            "seed": 3,
+            "faults": [
+                {"kind": "status", "code": 429, "rate": 0.5},
+                {"kind": "status", "code": 503, "rate": 0.5},
+            ],
+        }
+    )
+    drawn = [draw(setting, 0, "c", "t", attempt) for attempt in range(400)]
+    kinds = Counter(
+        injection.status.status_code if injection and injection.status else None
+        for injection in drawn
+    )
+    assert kinds[None] == 0
+    assert 140 < kinds[429] < 260
+    assert 140 < kinds[503] < 260
+
+
+def test_a_random_break_point_is_after_the_start_and_before_the_end() -> None:
+    """Between the first event and the last (the client saw the stream begin, not end), and
+    every such point is reachable."""
+    points = {_at(None, 10, random.Random(seed)) for seed in range(400)}
+    assert points == set(range(1, 10))
+    assert {_at(None, 2, random.Random(seed)) for seed in range(50)} == {1}
+    assert _at(4, 10, random.Random(0)) == 4
+    assert _at(40, 10, random.Random(0)) == 10  # never past the reply's last event

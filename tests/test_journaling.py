@@ -1,33 +1,18 @@
-"""Journaling: entries hold no key (one redactor per snapshot of the keys, rotated and deleted
-channels' keys included within the store's bound); a stream's exact text (the HAR export's
-body): its events' frames, or for a stream with wire options its bytes as sent, bounded, and
-with no key in it, even one cut over several events."""
+"""Journaling a stream's exact text (the HAR export's body): its events' frames, or for a stream
+with wire options its bytes as sent, bounded, and with no key in it, even one cut over several
+events; and one redactor per snapshot of the keys, rotated and deleted channels' keys included
+within the store's bound."""
 
 from __future__ import annotations
 
+import time
+
 from vivi_emulator.calls import Call, Trace
-from vivi_emulator.journaling import Journaling, frames_text, stream_text
+from vivi_emulator.journaling import Journaling, cut, frames_text, kept_events, stream_text
 from vivi_emulator.redaction import REDACTED, Redactor
 from vivi_emulator.scenarios.script import CHUNK, END, START, ScriptEvent
 from vivi_emulator.sse import encode_event, frame
 from vivi_emulator.store.keys import KeyRing
-
-
-def _trace(body: str) -> Trace:
-    call = Call("POST", "/channelsApi/a/invoke", "a", {"vivi-api-key": "key-a"}, 0.0, 0.0)
-    return Trace(call, [], body=body, status=200)
-
-
-def test_one_redactor_is_built_per_snapshot_of_the_keys() -> None:
-    journaling = Journaling(48 * 1024, admin_token="admin-secret")
-    ring = KeyRing.of({"a": "key-a"}, ever=["old-key-a", "deleted-channel-key"])
-    first = journaling.redactor(ring)
-    assert journaling.redactor(ring) is first  # the same snapshot: the same redactor
-    newer = KeyRing.of({"a": "key-a2"}, ever=["key-a"], version=ring.version)
-    assert journaling.redactor(newer) is not first  # a new snapshot, even at the same version
-    entry = journaling.entry(_trace("key-a old-key-a deleted-channel-key admin-secret kept"), ring)
-    assert entry.body == "[redacted] [redacted] [redacted] [redacted] kept"
-
 
 KEY = "sk-live-123"
 
@@ -82,3 +67,85 @@ def test_the_frames_of_journaled_events_are_the_bytes_sse_frame_wrote() -> None:
         for e in script
     ]
     assert frames_text(journaled).encode() == b"".join(frame(e) for e in script)
+
+
+def _trace(body: str) -> Trace:
+    call = Call("POST", "/channelsApi/a/invoke", "a", {"vivi-api-key": "key-a"}, 0.0, 0.0)
+    return Trace(call, [], body=body, status=200)
+
+
+def test_one_redactor_is_built_per_snapshot_of_the_keys() -> None:
+    journaling = Journaling(48 * 1024, admin_token="admin-secret")
+    ring = KeyRing.of({"a": "key-a"}, ever=["old-key-a", "deleted-channel-key"])
+    first = journaling.redactor(ring)
+    assert journaling.redactor(ring) is first  # the same snapshot: the same redactor
+    newer = KeyRing.of({"a": "key-a2"}, ever=["key-a"], version=ring.version)
+    assert journaling.redactor(newer) is not first  # a new snapshot, even at the same version
+    entry = journaling.entry(_trace("key-a old-key-a deleted-channel-key admin-secret kept"), ring)
+    assert entry.body == "[redacted] [redacted] [redacted] [redacted] kept"
+
+
+# --- errors, cuts and events (mutation survivors) ------------------------------------------
+
+SECRET = "sk-journal-secret-1"
+
+
+def _failed(error: str) -> Trace:
+    call = Call(
+        "POST",
+        "/channelsApi/c/invoke",
+        "c",
+        {"vivi-api-key": SECRET},
+        time.time(),
+        time.monotonic(),
+    )
+    return Trace(call, [], body=f'{{"message": "my key {SECRET}"}}', status=500, error=error)
+
+
+def test_the_error_field_is_redacted_like_the_body_and_headers() -> None:
+    entry = Journaling(entry_bytes=49152).entry(
+        _failed(f"upstream said: bad key {SECRET}"), KeyRing.of({"c": SECRET})
+    )
+    assert entry.error == f"upstream said: bad key {REDACTED}"
+    assert SECRET not in (entry.body or "")
+    assert dict(entry.headers)["vivi-api-key"] == REDACTED
+
+
+def test_a_key_of_a_deleted_channel_is_still_redacted_from_the_error() -> None:
+    ring = KeyRing.of({"other": "k2"}, ever=[SECRET])
+    entry = Journaling(entry_bytes=49152).entry(_failed(f"key {SECRET} refused"), ring)
+    assert entry.error == f"key {REDACTED} refused"
+
+
+def test_a_text_over_its_bound_is_cut_with_a_marker_saying_how_much() -> None:
+    assert cut("abcdef", 6) == ("abcdef", False)
+    assert cut("abcdefgh", 6) == ("abcdef…[truncated: 2 more bytes]", True)
+    # Never inside a UTF-8 character: the partial character is dropped, counted as left out.
+    assert cut("ab\u00e9", 3) == ("ab…[truncated: 1 more bytes]", True)
+
+
+def test_events_past_the_bound_are_left_out_and_counted() -> None:
+    events = [{"event": "on_chat_model_stream", "message": "x" * 8} for _ in range(5)]
+    size = len("on_chat_model_stream") + 8 + 32  # each event's share of the bound
+    kept, left_out = kept_events(events, Redactor([]), size * 3)
+    assert (len(kept), left_out) == (3, 2)
+    kept, left_out = kept_events(events, Redactor([]), size * 3 - 1)
+    assert (len(kept), left_out) == (2, 3)
+    assert kept_events(events, Redactor([]), size * 5) == (tuple(events), 0)
+
+
+def test_a_key_echoed_across_stream_chunks_is_redacted_in_the_events() -> None:
+    events = [
+        {"event": "on_chat_model_stream", "message": SECRET[:6]},
+        {"event": "on_chat_model_stream", "message": SECRET[6:]},
+        {"event": f"tool {SECRET}", "message": "done"},
+    ]
+    kept, _ = kept_events(events, Redactor([SECRET]), 10_000)
+    assert SECRET not in "".join(e["message"] for e in kept)
+    assert REDACTED in "".join(e["message"] for e in kept)
+    assert kept[2] == {"event": f"tool {REDACTED}", "message": "done"}
+
+
+def test_a_lone_surrogate_is_cut_without_an_error() -> None:
+    # A client's JSON may carry "\ud800"; the journal keeps what it can, it never fails.
+    assert cut("a\ud800" * 10, 5) == ("aa…[truncated: 35 more bytes]", True)

@@ -63,3 +63,8 @@ def test_a_secret_cut_across_a_streams_chunks_is_removed_from_every_chunk(
     assert secret not in "".join(kept)
     if secret in text:
         assert REDACTED in "".join(kept)
+
+
+def test_two_secrets_side_by_side_are_both_removed() -> None:
+    # Spans that touch (one ends where the other begins) do not overlap: both go.
+    assert Redactor(["aaaa", "bcdef"]).text("aaaabcdef") == REDACTED + REDACTED

@@ -57,8 +57,6 @@ def guarded(
     async def safe(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
-        except UnicodeError:
-            raise  # what a caller sent cannot be encoded: its own error, not the store's
         except (RedisError, ValueError) as exc:
             part = args[0]
             assert isinstance(part, RedisPart)
