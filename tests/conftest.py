@@ -8,9 +8,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from starlette.applications import Starlette
 
-from vivi_emulator.app import create_app
+from vivi_emulator.app import ViviApp, create_app
 from vivi_emulator.settings import Settings
 
 from tests.redis_server import RedisServer
@@ -34,12 +33,12 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Starlette:
+def app(settings: Settings) -> ViviApp:
     return create_app(settings)
 
 
 @pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: ViviApp) -> AsyncIterator[httpx.AsyncClient]:
     """The emulator in-process, through httpx's ASGI transport: no socket, no port."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:
