@@ -13,7 +13,6 @@ from vivi_emulator.redaction import REDACTED, Redactor
 from vivi_emulator.scenarios.script import CHUNK, END, START, ScriptEvent
 from vivi_emulator.sse import encode_event, frame
 from vivi_emulator.store.keys import KeyRing
-from vivi_emulator.streaming import Played
 
 KEY = "sk-live-123"
 
@@ -155,81 +154,49 @@ def test_a_lone_surrogate_is_cut_without_an_error() -> None:
 # --- the entry's fields and bounds (mutation survivors) ------------------------------------
 
 
-def _stream(body: str | bytes | None, events: list[dict[str, str]], **headers: str) -> Trace:
+def _stream(body: str | bytes | None, **headers: str) -> Trace:
     call = Call(
-        "POST", "/channelsApi/c/stream", "c", {"vivi-api-key": SECRET, **headers}, 1234.5, 100.0
+        "POST", "/channelsApi/c/invoke", "c", {"vivi-api-key": SECRET, **headers}, 1234.5, 100.0
     )
-    played = Played(events=events, sent=_frames(*(e["message"] for e in events)), first_byte=100.25)
-    return Trace(call, [], body=body, events=events, status=200, played=played)
+    return Trace(call, [], body=body, status=200)
 
 
-def test_a_streams_entry_keeps_each_field_redacted() -> None:
-    trace = _stream(f"my key {SECRET}", _events(f"key {SECRET}", "!"), **{"x-note": SECRET})
+def test_an_entry_keeps_each_field_redacted() -> None:
+    trace = _stream(f"my key {SECRET}", **{"x-note": SECRET})
     entry = Journaling(entry_bytes=49152).entry(trace, KeyRing.of({"c": SECRET}))
     assert (entry.time, entry.channel, entry.status) == (1234.5, "c", 200)
     assert (entry.body, entry.body_truncated) == (f"my key {REDACTED}", False)
     assert entry.body_truncated is False
-    redacted = _events(f"key {REDACTED}", "!")
-    assert (entry.events, entry.events_left_out) == (tuple(redacted), 0)
-    assert (entry.text, entry.text_truncated) == (
-        b"".join(_frames(f"key {REDACTED}", "!")).decode(),
-        False,
-    )
-    assert entry.first_byte_ms == 250.0
     assert dict(entry.headers) == {"vivi-api-key": REDACTED, "x-note": REDACTED}
 
 
 def test_an_entry_without_a_body_says_nothing_was_cut() -> None:
-    entry = Journaling(entry_bytes=49152).entry(_stream(None, []), KeyRing.of({"c": SECRET}))
+    entry = Journaling(entry_bytes=49152).entry(_stream(None), KeyRing.of({"c": SECRET}))
     assert entry.body is None
     assert entry.body_truncated is False
 
 
-def test_the_body_gets_a_third_of_the_entry_and_the_events_the_rest() -> None:
-    # 3001 bytes: the body's share is 1000, the events' 2001 (not a multiple of 3 on purpose).
+def test_the_body_gets_a_third_of_the_entry() -> None:
+    # 3001 bytes: the body's share is 1000 (not a multiple of 3 on purpose).
     journaling, ring = Journaling(entry_bytes=3001), KeyRing.of({"c": SECRET})
-    name = "on_chat_model_stream"
-    fits = _events("x" * (2001 - 32 - len(name)))
-    over = _events("x" * (2002 - 32 - len(name)))
-    at_edge = journaling.entry(_stream("b" * 1000, fits), ring)
+    at_edge = journaling.entry(_stream("b" * 1000), ring)
     assert (at_edge.body, at_edge.body_truncated) == ("b" * 1000, False)
-    assert (len(at_edge.events or ()), at_edge.events_left_out) == (1, 0)
-    past = journaling.entry(_stream("b" * 1001, over), ring)
+    past = journaling.entry(_stream("b" * 1001), ring)
     assert (past.body, past.body_truncated) == ("b" * 1000 + "…[truncated: 1 more bytes]", True)
-    assert (past.events, past.events_left_out) == ((), 1)
 
 
 def test_a_bytes_body_over_its_share_is_decoded_and_cut_without_an_error() -> None:
     entry = Journaling(entry_bytes=3001).entry(
-        _stream(b"\xff" + b"b" * 1500, []), KeyRing.of({"c": SECRET})
+        _stream(b"\xff" + b"b" * 1500), KeyRing.of({"c": SECRET})
     )
     assert entry.body_truncated is True
     assert (entry.body or "").startswith("\ufffd" + "b" * 997 + "…[truncated:")
 
 
-def test_a_clients_headers_are_redacted_once_per_redactor_and_kept_within_a_bound() -> None:
+def test_a_header_value_is_redacted_again_after_the_keys_change() -> None:
     journaling, ring = Journaling(entry_bytes=49152), KeyRing.of({"c": SECRET})
-    first = journaling.entry(_stream(None, []), ring).headers
-    assert journaling.entry(_stream(None, []), ring).headers is first
-    sizes = set()
-    for n in range(300):
-        journaling.entry(_stream(None, [], **{"x-n": str(n)}), ring)
-        sizes.add(len(journaling._headers))
-    assert max(sizes) == 256  # the cache's bound: cleared when full
+    first = journaling.entry(_stream(None, **{"x-note": "key-new"}), ring)
+    assert dict(first.headers)["x-note"] == "key-new"  # not a key yet
     rotated = KeyRing.of({"c": "key-new"}, ever=[SECRET])
-    again = journaling.entry(_stream(None, [], **{"x-note": "key-new"}), rotated)
+    again = journaling.entry(_stream(None, **{"x-note": "key-new"}), rotated)
     assert dict(again.headers)["x-note"] == REDACTED
-
-
-def test_wire_shaped_bytes_are_kept_when_every_key_is_found_in_them() -> None:
-    """CRLF line ends (a wire option): the key is in one frame, so the text is the bytes as
-    sent with the key replaced, not the events framed again in VIVI's own line ends."""
-    sent = [f.replace(b"\n", b"\r\n") for f in _frames(f"key {KEY}", "!")]
-    events = [*_events(f"key {REDACTED}", "!"), {"raw": "data: not json\r\n\r\n"}]
-    text, _ = stream_text(sent, events, Redactor([KEY]), 10_000)
-    assert text == b"".join(sent).decode().replace(KEY, REDACTED)
-
-
-def test_bytes_sent_that_are_not_utf8_are_journaled_with_replacement_characters() -> None:
-    text, cut = stream_text([b"data: \xff\n\n"], [], Redactor([KEY]), 10_000)
-    assert (text, cut) == ("data: \ufffd\n\n", False)
