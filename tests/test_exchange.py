@@ -21,9 +21,12 @@ from vivi_emulator.app import create_app
 from vivi_emulator.calls import Call, Message
 from vivi_emulator.errors import Unauthorized
 from vivi_emulator.exchange import TurnLease
+from vivi_emulator.journal import JournalEntry
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
-from vivi_emulator.store.base import ChannelGone
+from vivi_emulator.store.base import ChannelGone, StoreUnavailable
+from vivi_emulator.store.memory import MemoryStore
+from vivi_emulator.store.values import TurnEnd
 
 from tests.redis_server import RedisServer
 from tests.support import CHANNEL, KEY, THREAD, url
@@ -254,3 +257,37 @@ async def test_a_key_refused_after_an_emptied_redis_is_journaled(
     await exchange.fail(refused.value)
     (entry,) = await other.journal(channel="rot")
     assert entry.status == 401
+
+
+class KeepFails(MemoryStore):
+    """The in-memory store, whose next ``commit_turn`` answers 503 (the store failing to keep
+    a turn, as a Redis lost at that moment would): the one fault this test injects."""
+
+    fail_next = False
+
+    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise StoreUnavailable("the state store is unavailable: injected; retry")
+        await super().commit_turn(end, entry)
+
+
+async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -> None:
+    settings = Settings(access_log=False, reload_fixtures=False)
+    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
+    store = KeepFails(channels, Emulator.bounds_of(settings))
+    emulator = Emulator(settings, store)
+    await emulator.start()
+    try:
+        served = Served(emulator)
+        store.fail_next = True
+        sent = await served.call("invoke", MESSAGE)
+        start = sent[0]
+        assert start["status"] == 503
+        assert dict(start["headers"])[b"retry-after"]
+        assert b"injected" in sent[1]["body"]
+        await served.call("invoke", MESSAGE)
+        # The turn the store could not keep went back: the next message is turn 1 again.
+        assert (await served.turns())[-1] == 1
+    finally:
+        await emulator.close()
