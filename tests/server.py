@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 
 CLI = str(Path(sys.executable).parent / "vivi-emulator")
+# Every server and interface the emulator runs on (``serve --server``): the behavioural tests
+# that need a socket run on each, so the RSGI and ASGI adapters of the core answer alike.
+SERVERS = ("granian", "granian-rsgi", "uvicorn")
 
 
 def free_port() -> int:

@@ -4,9 +4,8 @@ import logging
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
-from vivi_emulator.app import create_app
+from vivi_emulator.app import ViviApp, create_app
 from vivi_emulator.settings import Settings
 
 from tests.support import THREAD, url
@@ -15,7 +14,7 @@ SECRET = "k3y-that-must-never-be-logged"
 
 
 @pytest.fixture
-def app() -> Starlette:
+def app() -> ViviApp:
     return create_app(Settings.model_validate({"channels": [{"id": "c", "key": SECRET}]}))
 
 

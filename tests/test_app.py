@@ -9,7 +9,7 @@ import yaml
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
-from vivi_emulator.app import CONTROL_PREFIX
+from vivi_emulator.paths import CONTROL_PREFIX
 from vivi_emulator.resources import contract_path
 from vivi_emulator.spec import as_openapi_32
 

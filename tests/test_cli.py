@@ -18,14 +18,14 @@ from typer.testing import CliRunner
 from vivi_emulator import sse
 from vivi_emulator.cli import app as cli_app
 
-from tests.server import Running, start
+from tests.server import SERVERS, Running, start
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
 CLI = str(Path(sys.executable).parent / "vivi-emulator")
 
 
-@pytest.fixture(params=["uvicorn", "granian"])
+@pytest.fixture(params=SERVERS)
 def running(request: pytest.FixtureRequest) -> Iterator[Running]:
     emulator = start("--server", request.param)
     yield emulator

@@ -9,6 +9,7 @@ import anyio
 from starlette.types import Message
 
 from vivi_emulator import sse
+from vivi_emulator.rendering import Rendered
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.streaming import EventStream
 from vivi_emulator.wire import WireOptions, with_wire
@@ -150,7 +151,9 @@ async def test_a_wire_cut_lingers_then_closes_without_ending_the_body() -> None:
 
 
 async def test_a_stream_without_wire_options_plays_the_docs_batches() -> None:
-    stream = EventStream(_script(0.0))
+    rendered = Rendered(_script(0.0))
+    stream = EventStream(rendered)
     assert stream.script.wire is None
     assert (stream.abort, stream.linger) == (False, 0.0)
-    assert stream.batches is stream.script.encoded  # encoded once, shared by every request
+    # Encoded once: every stream of one rendering plays the same writes.
+    assert stream.batches is rendered.writes is EventStream(rendered).batches

@@ -26,9 +26,9 @@ def prism_spec() -> tuple[Path, str]:
     import yaml
 
     sys.path.insert(0, str(BENCH))
-    import bare_app
+    import reply_bytes
 
-    sse = b"".join(bare_app.FRAMES).decode()
+    sse = b"".join(reply_bytes.FRAMES).decode()
     WORK.mkdir(parents=True, exist_ok=True)
     out = WORK / "prism-spec.yaml"
     spec = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))

@@ -17,12 +17,15 @@ Argv = Callable[[int], list[str]]
 
 ALL_TARGETS = [
     "emulator-granian",
+    "emulator-granian-rsgi",
     "emulator-uvicorn",
     "emulator-redis-2w",
     "bare-granian",
     "bare-granian-log",
     "bare-uvicorn",
     "bare-granian-2w",
+    "raw-rsgi",
+    "raw-asgi",
     "prism",
     "wiremock",
 ]
@@ -64,10 +67,10 @@ def _emulator_argv(*args: str) -> Argv:
     return argv
 
 
-def _granian_argv(*args: str) -> Argv:
+def _granian_argv(*args: str, interface: str = "asgi", app: str = "bare_app:app") -> Argv:
     def argv(port: int) -> list[str]:
-        base = [str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1"]
-        tail = ["--working-dir", str(BENCH), "bare_app:app"]
+        base = [str(BIN / "granian"), "--interface", interface, "--host", "127.0.0.1"]
+        tail = ["--working-dir", str(BENCH), app]
         return [*base, "--port", str(port), *args, *tail]
 
     return argv
@@ -90,6 +93,7 @@ def _emulator(
     emulator's own cost, and the delayed ones script their pace."""
     args = ["--server", server, "--latency", "none"]
     name, label, workers = f"emulator-{server}", f"emulator on {server}, one worker, in memory", 1
+    server = server.split("-")[0]  # granian-rsgi: granian's RSGI interface
     if redis is not None:
         args += ["--workers", "2", "--state", redis.url()]
         name, label, workers = "emulator-redis-2w", "emulator on granian, 2 workers, Redis", 2
@@ -108,10 +112,11 @@ def _emulator(
 
 
 def _bare(name: str, label: str, argv: Argv, env: dict[str, str]) -> Target:
-    server = name.split("-")[1]
+    server = "granian" if name.startswith("raw-") else name.split("-")[1]
     workers = 2 if name.endswith("-2w") else 1
-    # The access-logging variant is there for the invoke ratio only: no delayed streams.
-    scripted = not name.endswith("-log")
+    # The access-logging variant is there for the invoke ratio only, and the raw apps answer
+    # invoke and stream only (the physical limit): no delayed streams.
+    scripted = not name.endswith("-log") and not name.startswith("raw-")
     return Target(name, label, argv, "bare", server, workers=workers, env=env, scripted=scripted)
 
 
@@ -143,6 +148,20 @@ def _bare_targets(env: dict[str, str]) -> list[Target]:
             _granian_argv(*two, "--no-access-log"),
             env,
         ),
+        # The physical limit of one Python worker: the same bytes with no framework at all,
+        # under granian's native interface (RSGI) and under ASGI.
+        _bare(
+            "raw-rsgi",
+            "raw RSGI app on granian, no framework, no access log",
+            _granian_argv(*one, "--no-access-log", interface="rsgi", app="raw_rsgi_app:app"),
+            env,
+        ),
+        _bare(
+            "raw-asgi",
+            "raw ASGI app on granian, no framework, no access log",
+            _granian_argv(*one, "--no-access-log", app="raw_asgi_app:app"),
+            env,
+        ),
     ]
 
 
@@ -170,7 +189,9 @@ def build_targets(args: argparse.Namespace) -> tuple[dict[str, Target], list[str
     unknown = set(wanted) - set(ALL_TARGETS)
     if unknown:
         sys.exit(f"unknown target(s): {', '.join(sorted(unknown))}; known: {ALL_TARGETS}")
-    found = [_emulator(s, env, list(args.emulator_arg)) for s in ("granian", "uvicorn")]
+    found = [
+        _emulator(s, env, list(args.emulator_arg)) for s in ("granian", "granian-rsgi", "uvicorn")
+    ]
     if "emulator-redis-2w" in wanted:
         if RedisServer.available():
             found.append(_emulator("granian", env, list(args.emulator_arg), RedisServer()))

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from typing import NamedTuple
 
 from starlette.types import Scope
 
@@ -169,18 +170,38 @@ def add_note(scope: Scope, note: str) -> None:
 
 
 def log_access(scope: Scope, status: int, started: float) -> None:
-    """The request's one access line: method, path, channel, status, duration, notes."""
-    path = printable(scope["path"])
+    """The request's one access line, from its ASGI scope (requests outside the VIVI core)."""
+    path = scope["path"]
     params = scope.get("path_params")
-    channel = params.get("channelId") if params else channel_of_path(path)
+    channel = params.get("channelId") if params else None
+    write_access_line(Requested(scope["method"], path, channel), status, started, scope.get(NOTES))
+
+
+class Requested(NamedTuple):
+    """What an access line says of the request: its method, path and channel (if known)."""
+
+    method: str
+    path: str
+    channel: str | None = None
+
+
+def write_access_line(
+    request: Requested, status: int, started: float, notes: list[str] | None = None
+) -> None:
+    """The request's one access line: method, path, channel, status, duration, notes; formatted
+    once, from the values at hand, and handed to the batching handler (written off the request's
+    path, ``BatchingHandler``)."""
+    method, path, channel = request
+    shown = printable(path)
+    if not channel:
+        channel = channel_of_path(shown)
     line = "%s %s channel=%s status=%s %.1fms" % (  # noqa: UP031 - logging's own form
-        scope["method"],
-        path,
+        method,
+        shown,
         printable(channel) if channel else "-",
         status or "-",  # no status: the client left before an answer
         (time.perf_counter() - started) * 1000,
     )
-    notes = scope.get(NOTES)
     if notes:
         line += " " + " ".join(notes)
     direct = _direct_handler()

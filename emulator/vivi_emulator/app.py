@@ -8,25 +8,28 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vivi_emulator import __version__
-from vivi_emulator.channels_api.routes import HotPaths, channels_api
+from vivi_emulator.channels_api.asgi import AsgiAdapter
+from vivi_emulator.channels_api.core import Core
+from vivi_emulator.channels_api.routes import core_handlers, vivi_routes
+from vivi_emulator.channels_api.rsgi import RsgiAdapter
 from vivi_emulator.edge import Edge
 from vivi_emulator.errors import ApiError, error_response, install_error_handlers
-from vivi_emulator.guard import Guard
+from vivi_emulator.fixture_watch import watch_fixtures
+from vivi_emulator.guard import Guard, HostPolicy
+from vivi_emulator.paths import CONTROL_PREFIX
 from vivi_emulator.playground import routes as playground_routes
-from vivi_emulator.scenarios.reload import watch_fixtures
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings, load_resolved
 from vivi_emulator.spec import contract_32_json, contract_json, contract_text
 from vivi_emulator.streaming import quiet_aborts
-
-CONTROL_PREFIX = "/_emulator"
 
 
 def _meta_routes(emulator: Emulator) -> list[Route]:
@@ -104,26 +107,64 @@ def _lifespan(emulator: Emulator) -> Callable[[Starlette], AbstractAsyncContextM
     return lifespan
 
 
-def create_app(settings: Settings | None = None, emulator: Emulator | None = None) -> Starlette:
-    """The emulator as an ASGI app.
+class ViviApp:
+    """The emulator as one object every server can run: an ASGI app (``__call__``: uvicorn,
+    granian's ASGI interface, in-process test clients) and an RSGI app (``__rsgi__``: granian's
+    native interface). Both are thin adapters over one ``Core`` for the VIVI operations, and
+    hand everything else to ``starlette``, the ASGI app of the control API, pages and docs."""
 
-    A plain Starlette app, not FastAPI: the VIVI surface is contract-first (the contract file is
-    served, not a generated schema), and FastAPI's per-request machinery (dependencies,
-    telemetry) cost a measured share of the throughput and of the start-up time for nothing the
-    emulator uses (benchmarks/results.md). The control API, which does use FastAPI's generated
-    OpenAPI document, is a FastAPI app mounted under ``/_emulator``.
+    def __init__(self, core: Core, starlette: Starlette) -> None:
+        self.core = core
+        self.starlette = starlette
+        self._asgi = AsgiAdapter(core, starlette)
+        self._rsgi = RsgiAdapter(core, starlette)
+        self.__rsgi__ = self._rsgi.__rsgi__
+        self.__rsgi_init__ = self._rsgi.__rsgi_init__
+        self.__rsgi_del__ = self._rsgi.__rsgi_del__
+
+    @property
+    def state(self) -> State:
+        return self.starlette.state
+
+    @property
+    def router(self) -> Router:
+        return self.starlette.router
+
+    @property
+    def emulator(self) -> Emulator:
+        emulator: Emulator = self.starlette.state.emulator
+        return emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._asgi(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, emulator: Emulator | None = None) -> ViviApp:
+    """The emulator as an app for any server (``ViviApp``).
+
+    The VIVI surface is served by a protocol-free core (``channels_api.core``) behind thin
+    server adapters: no framework on its hot path. The rest is a plain Starlette app, not
+    FastAPI: the VIVI surface is contract-first (the contract file is served, not a generated
+    schema), and FastAPI's per-request machinery cost a measured share of the throughput and of
+    the start-up time for nothing it uses (benchmarks/results.md). The control API, which does
+    use FastAPI's generated OpenAPI document, is a FastAPI app mounted under ``/_emulator``.
     """
     settings = settings or Settings()
     emulator = emulator or Emulator(settings)
-    api_routes, hot = channels_api(emulator)
+    handlers = core_handlers(emulator)
+    core = Core(
+        handlers,
+        HostPolicy(settings),
+        access_log=settings.access_log,
+        drain_bytes=settings.limits.largest_body,
+    )
     middleware = [
         Middleware(Edge, access_log=settings.access_log, drain_bytes=settings.limits.largest_body),
         Middleware(Guard, settings=settings),
-        Middleware(HotPaths, endpoints=hot),
     ]
     app = Starlette(
         routes=[
-            *api_routes,
+            *vivi_routes(handlers),
             *_meta_routes(emulator),
             *playground_routes(emulator),
             Mount(CONTROL_PREFIX, app=_OnFirstUse(lambda: _control_app(emulator))),
@@ -136,9 +177,9 @@ def create_app(settings: Settings | None = None, emulator: Emulator | None = Non
     app.state.emulator = emulator
     install_error_handlers(app)
     quiet_aborts()
-    return app
+    return ViviApp(core, app)
 
 
-def create_app_from_env() -> Starlette:
-    """The factory ASGI servers import (granian's workers): settings from the environment."""
+def create_app_from_env() -> ViviApp:
+    """The factory servers import (granian's workers): settings from the environment."""
     return create_app(load_resolved())

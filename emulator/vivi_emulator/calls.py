@@ -8,19 +8,16 @@ types: the service never sees a request model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from vivi_emulator.errors import StatusReply
 from vivi_emulator.journal import ChosenBy, ItemRecord
 from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.ratelimits import Admission
+from vivi_emulator.rendering import Played
 from vivi_emulator.scenarios.script import Script
 from vivi_emulator.store.values import Conversation
-
-if TYPE_CHECKING:
-    from vivi_emulator.streaming import Played
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +95,7 @@ class Trace:
     call: Call
     items: list[ItemRecord]
     body: bytes | str | None = None
-    events: Sequence[dict[str, str]] | None = None
+    stream: Played | None = None  # a stream's answer: what of it was sent
     status: int = 0
     error: str | None = None
     client_left: bool = False
-    played: Played | None = None  # a stream: its bytes and first byte's time, for the journal

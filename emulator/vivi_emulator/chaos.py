@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vivi_emulator.caps import MAX_RETRY_AFTER_SECONDS, PositiveWaitMs
-from vivi_emulator.errors import StatusReply
+from vivi_emulator.errors import STATUS_PHRASES, StatusReply
 from vivi_emulator.scenarios.model import ErrorEvent, Fault, Malformed, Stall
 
 # A stream fault made for a reply of ``n`` events: the Fault to add, and what it did (journal).
@@ -62,15 +62,6 @@ def _at(after_events: int | None, events: int, rng: random.Random) -> int:
     return rng.randint(1, max(1, events - 1))
 
 
-_PHRASES = {
-    429: "rate limit exceeded, retry later",
-    500: "internal server error",
-    502: "bad gateway",
-    503: "service unavailable",
-    504: "gateway timeout",
-}
-
-
 class StatusFault(_Kind):
     """Answer with an HTTP error instead of the reply (429 and 503 carry Retry-After)."""
 
@@ -93,7 +84,7 @@ class StatusFault(_Kind):
         )
         if retry is not None:
             headers["Retry-After"] = str(retry)
-        body = self.body or {"detail": _PHRASES.get(self.code, "request failed")}
+        body = self.body or {"detail": STATUS_PHRASES.get(self.code, "request failed")}
         return Injection(f"status {self.code}", status=StatusReply(self.code, body, headers))
 
 

@@ -109,6 +109,17 @@ class ReplyTooLarge(ApiError):
     status_code = 500
 
 
+# The ``detail`` of a scripted status that gives no body of its own (a scenario's ``status``,
+# chaos's status fault): one table for both.
+STATUS_PHRASES = {
+    429: "rate limit exceeded, retry later",
+    500: "internal server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
+}
+
+
 class StatusReply(ApiError):
     """A scripted non-200 answer (429, 500, ...): any status, headers and JSON body."""
 
@@ -129,6 +140,33 @@ class StatusReply(ApiError):
 def json_bytes(payload: Any) -> bytes:
     """Encode like Python's ``json.dumps`` with its default separators, as the VIVI docs show."""
     return json.dumps(payload).encode("ascii")
+
+
+_INTERNAL = json_bytes({"detail": "internal emulator error"})
+
+
+def with_length(headers: Mapping[str, str], body: bytes, media_type: str) -> list[tuple[str, str]]:
+    """An answer's headers as Starlette's ``Response`` writes them: the given ones (lower-case
+    names), then its length and type (a text type with its charset)."""
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        media_type += "; charset=utf-8"
+    return [
+        *((k.lower(), v) for k, v in headers.items()),
+        ("content-length", str(len(body))),
+        ("content-type", media_type),
+    ]
+
+
+def error_parts(exc: ApiError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The answer to an error (status, headers, body), for any server interface: the same
+    bytes as ``error_response``."""
+    body = exc.content()
+    return exc.status_code, with_length(exc.headers, body, exc.media_type), body
+
+
+def internal_parts() -> tuple[int, list[tuple[str, str]], bytes]:
+    """The answer to a bug: a JSON 500 that says nothing of it."""
+    return 500, with_length({}, _INTERNAL, "application/json"), _INTERNAL
 
 
 def error_response(exc: ApiError) -> Response:
@@ -154,9 +192,6 @@ async def _http_error(_: Request, exc: Exception) -> Response:
         headers=exc.headers,
         media_type="application/json",
     )
-
-
-_INTERNAL = json_bytes({"detail": "internal emulator error"})
 
 
 def internal_error() -> Response:

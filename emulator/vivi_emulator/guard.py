@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from vivi_emulator.caches import Cache
 from vivi_emulator.control.access import is_loopback
 from vivi_emulator.errors import (
     ApiError,
@@ -38,9 +39,9 @@ from vivi_emulator.errors import (
     echoed,
     error_response,
 )
+from vivi_emulator.paths import CONTROL_PREFIX
 from vivi_emulator.settings import Settings
 
-CONTROL_PREFIX = "/_emulator"
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SAME_ORIGIN_FETCH = frozenset({b"same-origin", b"none"})
 # Names that can only mean this machine, or that no public DNS can make mean anything else.
@@ -66,22 +67,21 @@ def _is_loopback_address(name: str) -> bool:
         return False
 
 
-class Guard:
-    """The ASGI layer that refuses foreign Host names and cross-origin control requests."""
+class HostPolicy:
+    """Which Host names this emulator answers (see the module): the one check of every request,
+    made by the ASGI layer (``Guard``) and by the VIVI core alike."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    def __init__(self, settings: Settings) -> None:
         self.allowed = tuple(h.lower().rstrip(".") for h in settings.allowed_hosts)
         self.bind = settings.host.strip("[]").lower()
         self.check_hosts = is_loopback(settings.host) or bool(self.allowed)
-        self._decided: dict[bytes, bool] = {}
+        # Host header values seen, and whether each is allowed (owned: cleared when full).
+        self._decided: Cache[bytes, bool] = Cache(256)
 
     def host_allowed(self, host: bytes) -> bool:
         decided = self._decided.get(host)
         if decided is None:
-            if len(self._decided) >= 256:
-                self._decided.clear()
-            decided = self._decided[host] = self._allowed(host.decode("latin-1"))
+            decided = self._decided.put(host, self._allowed(host.decode("latin-1")))
         return decided
 
     def _allowed(self, host: str) -> bool:
@@ -93,6 +93,26 @@ class Guard:
         if any(a.startswith(".") and (name.endswith(a) or name == a[1:]) for a in self.allowed):
             return True
         return name in _LOCAL_NAMES or name.endswith(_LOCAL_SUFFIXES) or _is_loopback_address(name)
+
+    def refusal(self, host: bytes | None, http_version: str | None = None) -> ApiError | None:
+        """The refusal of a request with this Host header (None: none was sent), if any."""
+        if (
+            not self.check_hosts
+            or host is None
+            or _optional_host(host, http_version)
+            or self.host_allowed(host)
+        ):
+            return None
+        return _foreign(host)
+
+
+class Guard:
+    """The ASGI layer that refuses foreign Host names and cross-origin control requests."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.hosts = HostPolicy(settings)
+        self.check_hosts = self.hosts.check_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,22 +136,15 @@ class Guard:
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
-        if host is None or _optional_host(scope, host) or self.host_allowed(host):
-            return None
-        return _foreign(host)
+        return self.hosts.refusal(host, scope.get("http_version"))
 
     def _control_refusal(self, scope: Scope) -> ApiError | None:
         """The refusal of a control request: a foreign Host, a cross-origin browser request,
         or a write with a body that is not JSON."""
         seen = _ControlHeaders.of(scope)
-        host = seen.host
-        if (
-            self.check_hosts
-            and host is not None
-            and not _optional_host(scope, host)
-            and not self.host_allowed(host)
-        ):
-            return _foreign(host)
+        refused = self.hosts.refusal(seen.host, scope.get("http_version"))
+        if refused is not None:
+            return refused
         if (
             seen.origin is not None and not _same_origin(seen.origin, scope["scheme"], seen.host)
         ) or (seen.fetch_site is not None and seen.fetch_site.lower() not in _SAME_ORIGIN_FETCH):
@@ -149,11 +162,11 @@ class Guard:
         return None
 
 
-def _optional_host(scope: Scope, host: bytes) -> bool:
+def _optional_host(host: bytes, http_version: str | None) -> bool:
     """An empty Host on HTTP/1.0, where Host is optional: granian hands the app an empty header
     (and ``http_version`` "1") where uvicorn hands none, and both mean the same. Not a browser,
     which always sends the name it resolved, so nothing a rebound name could use."""
-    return not host and scope.get("http_version") in ("1.0", "1")
+    return not host and http_version in ("1.0", "1")
 
 
 def _foreign(host: bytes) -> Forbidden:

@@ -21,9 +21,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 
 from vivi_emulator import metrics, tracing
+from vivi_emulator.caches import Cache
 from vivi_emulator.calls import Trace
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.redaction import CREDENTIAL_HEADERS, REDACTED, Redactor
+from vivi_emulator.rendering import Played
 from vivi_emulator.sse import encode_event
 from vivi_emulator.store.keys import KeyRing
 
@@ -40,7 +42,9 @@ class Journaling:
         self.entry_bytes = entry_bytes
         self._admin_token = admin_token
         self._redactors: tuple[KeyRing, Redactor] | None = None
-        self._headers: dict[_Headers, tuple[Redactor, _Headers]] = {}
+        # Header values as journaled (cut, redacted), for the current redactor.
+        self._values: Cache[str, str] = Cache(1024)
+        self._redactor_of_values: Redactor | None = None
 
     def redactor(self, ring: KeyRing) -> Redactor:
         """Removes every key used here (the store keeps the most recent ``redacted_keys``,
@@ -59,17 +63,17 @@ class Journaling:
         call = trace.call
         limit = self.entry_bytes
         body, cut = body_text(trace.body, redact, limit // 3)
-        events, left_out = (
-            kept_events(trace.events, redact, limit - limit // 3)
-            if trace.events is not None
-            else (None, 0)
-        )
-        played = trace.played
+        events: tuple[dict[str, str], ...] | None = None
+        left_out = 0
+        played = trace.stream
+        if played is not None:
+            events, left_out = self._events(played, redact)
         # Only a stream whose writes wire options shaped keeps its text: any other's is its
         # events' own frames, which the HAR export writes from the events (``frames_text``).
+        wire_bytes = played.wire_bytes if played is not None else None
         text, text_cut = (
-            stream_text(played.sent, events, redact, limit - limit // 3)
-            if played is not None and played.sent is not None and events is not None
+            stream_text(wire_bytes, events, redact, limit - limit // 3)
+            if wire_bytes is not None and events is not None
             else (None, False)
         )
         entry = JournalEntry(
@@ -98,15 +102,35 @@ class Journaling:
         tracing.finished(entry)
         return entry
 
+    def _events(self, played: Played, redact: Redactor) -> tuple[tuple[dict[str, str], ...], int]:
+        """A stream's events as journaled: a whole stream's from its rendering (made once per
+        script and redactor), a cut one's from the events it sent."""
+        limit = self.entry_bytes - self.entry_bytes // 3
+        if played.complete:
+            return played.rendered.kept_events(
+                redact, lambda events: kept_events(events, redact, limit)
+            )
+        return kept_events(played.events, redact, limit)
+
     def _kept_headers(self, headers: Mapping[str, str], redact: Redactor) -> _Headers:
-        # Clients send the same headers again and again: each set is redacted once.
-        raw = tuple(headers.items())
-        cached = self._headers.get(raw)
-        if cached is None or cached[0] is not redact:
-            if len(self._headers) >= 256:
-                self._headers.clear()
-            cached = self._headers[raw] = (redact, kept_headers(raw, redact))
-        return cached[1]
+        """The headers as journaled. Clients send the same header values again and again,
+        mixed with values new on every request (``traceparent``, ``x-request-id``): each value
+        is redacted once (per redactor), so one new value costs one redaction, not the set's."""
+        if redact is not self._redactor_of_values:
+            self._values.clear()
+            self._redactor_of_values = redact
+        kept = []
+        for name, value in headers.items():
+            if name in CREDENTIAL_HEADERS:
+                kept.append((name, REDACTED))
+            else:
+                shown = self._values.get(value)
+                if shown is None:
+                    shown = self._values.put(value, _kept_value(value, redact))
+                kept.append((name, shown))
+            if len(kept) == MAX_HEADERS:
+                break
+        return tuple(kept)
 
 
 def cut(text: str, limit: int) -> tuple[str, bool]:
@@ -132,18 +156,18 @@ def body_text(raw: bytes | str | None, redact: Redactor, limit: int) -> tuple[st
     return (redact.text(text) if redact else text), truncated
 
 
+def _kept_value(value: str, redact: Redactor) -> str:
+    """A header value as journaled: bounded, secrets removed."""
+    if len(value) > HEADER_VALUE_BYTES // 4:  # a UTF-8 character is at most 4 bytes
+        value, _ = cut(value, HEADER_VALUE_BYTES)
+    return redact.text(value) if redact else value
+
+
 def kept_headers(raw: Iterable[tuple[str, str]], redact: Redactor) -> tuple[tuple[str, str], ...]:
     """The request's headers (lower-case names), credentials redacted, values bounded."""
     kept = []
     for name, value in raw:
-        if name in CREDENTIAL_HEADERS:
-            value = REDACTED
-        else:
-            if len(value) > HEADER_VALUE_BYTES // 4:  # a UTF-8 character is at most 4 bytes
-                value, _ = cut(value, HEADER_VALUE_BYTES)
-            if redact:
-                value = redact.text(value)
-        kept.append((name, value))
+        kept.append((name, REDACTED if name in CREDENTIAL_HEADERS else _kept_value(value, redact)))
         if len(kept) == MAX_HEADERS:
             break
     return tuple(kept)

@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 API_KEY_HEADER = "vivi-api-key"
 PREFIX = "/channelsApi/"
+# Where the control API, and the emulator's own health check, are mounted.
+CONTROL_PREFIX = "/_emulator"
 MESSAGE_OPERATIONS = frozenset({"stream", "invoke", "batch"})
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import anyio
 
+from vivi_emulator.caches import Cache
 from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus
 from vivi_emulator.chaos import Injection, draw
 from vivi_emulator.conversations import Choice, choose
@@ -38,11 +39,12 @@ from vivi_emulator.files import Files
 from vivi_emulator.gate import Gate
 from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.journaling import Journaling
+from vivi_emulator.rendering import Rendered
 from vivi_emulator.resources import default_fixtures_dir
 from vivi_emulator.runtime import RunTime
 from vivi_emulator.scenarios.choosing import matches
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.engine import BuildOptions, build_script
+from vivi_emulator.scenarios.engine import BuildOptions, build_script, constant_scripts
 from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios
 from vivi_emulator.scenarios.script import Script
@@ -90,7 +92,12 @@ class Emulator:
         self.store = store
         self.seed = settings.seed if settings.seed is not None else 0
         self.gate = Gate(settings, store, self.seed)  # structured output and rate limits
-        self._options: dict[int, BuildOptions] = {}
+        # The emulator's caches (caches.Cache), each cleared here when the fixtures change:
+        # build options per latency profile (keyed by the profile's id; the entry keeps the
+        # profile alive), constant scripts, and what is rendered of each constant script.
+        self._options: Cache[int, BuildOptions] = Cache(64)
+        self._constants = constant_scripts()
+        self._renderings: Cache[int, Rendered] = Cache(4096)
         self.run_time = RunTime(settings)
         self.scenarios: ScenarioSet = self.load_scenarios()
         self._scenarios_version = 0
@@ -135,6 +142,8 @@ class Emulator:
         loaded = load_scenarios(self.fixture_folders)
         self.gate.check_fixtures(loaded)  # structured values against configured schemas
         self.scenarios = loaded
+        self._constants.clear()
+        self._renderings.clear()
         for note in self.scenarios.notes:
             log.warning("fixtures: %s", note)
         return self.scenarios
@@ -323,12 +332,23 @@ class Emulator:
         once per profile: each request of a channel reads the same one)."""
         options = self._options.get(id(latency))
         if options is None or options.latency is not latency:
-            if len(self._options) >= 64:
-                self._options.clear()
             settings = self.settings
-            options = BuildOptions(self.seed, settings.time_scale, settings.wire, latency)
-            self._options[id(latency)] = options  # it keeps the profile, and so the id, alive
+            options = BuildOptions(
+                self.seed, settings.time_scale, settings.wire, latency, self._constants
+            )
+            self._options.put(id(latency), options)  # it keeps the profile, and the id, alive
         return options
+
+    def rendered(self, script: Script) -> Rendered:
+        """What the wire needs of ``script``, made once for a constant (shared) script, and
+        shared with its copies that differ only in headers (a rate limit's, ``gate``)."""
+        if not script.shared:
+            return Rendered(script)
+        # Keyed by the events' id: the entry keeps them alive, so the id is not reused.
+        made = self._renderings.get(id(script.events))
+        if made is None or not made.renders(script):
+            made = self._renderings.put(id(script.events), Rendered(script))
+        return made
 
     def _wired(self, script: Script, injection: Injection) -> Script:
         """The script with chaos's wire fault on it, said in ``injected`` for the journal."""

@@ -53,7 +53,9 @@ DEFAULT_API_KEY = "demo-key"  # the documented embedded default, not a secret
 # Room for multipart boundaries and part headers on top of an upload's files.
 MULTIPART_OVERHEAD = 64 * 1024
 
-ServerName = Literal["granian", "uvicorn"]
+# granian over ASGI (the default), granian over RSGI, its native interface (faster, but it
+# cannot cut a response mid-body: channels_api/rsgi.py), or uvicorn.
+ServerName = Literal["granian", "granian-rsgi", "uvicorn"]
 STATE_SCHEMES = ("memory", "redis")
 
 

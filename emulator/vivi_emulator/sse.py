@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from vivi_emulator.scenarios.script import END, START, ScriptEvent
 
@@ -29,10 +31,16 @@ _LINE_END = re.compile(rb"\r\n?|\n")
 # --- encoding ---------------------------------------------------------------------------------
 
 
-def event_data(message: str, event: str) -> str:
-    """The data of a VIVI event: its JSON, as the docs' sample writes it."""
+def event_data(message: str, event: str, *, ascii_only: bool = True) -> str:
+    """The data of a VIVI event: its JSON, as the docs' sample writes it (``ascii_only``
+    False: non-ASCII as raw UTF-8, a wire variant)."""
     # Default json.dumps: ", " and ": " separators, non-ASCII as \uXXXX escapes.
-    return json.dumps({"message": message, "event": event})
+    return json.dumps({"message": message, "event": event}, ensure_ascii=ascii_only)
+
+
+def data_line(message: str, event: str, *, ascii_only: bool = True) -> bytes:
+    """The ``data:`` line of a VIVI event, without its line end."""
+    return _PREFIX + event_data(message, event, ascii_only=ascii_only).encode("utf-8")
 
 
 def encode_event(message: str, event: str) -> bytes:
@@ -40,19 +48,49 @@ def encode_event(message: str, event: str) -> bytes:
     return _PREFIX + event_data(message, event).encode("ascii") + _SUFFIX
 
 
-# The frames every stream sends are encoded once.
-_CONSTANT = {
-    (START, ""): encode_event("", START),
-    (END, ""): encode_event("", END),
-}
+# The frames every stream sends, encoded once at import (constants, not a cache).
+_FIXED_FRAMES: Mapping[tuple[str, str], bytes] = MappingProxyType(
+    {(START, ""): encode_event("", START), (END, ""): encode_event("", END)}
+)
 
 
 def frame(event: ScriptEvent) -> bytes:
     """The bytes of a Script event: its raw frame when it has one, else its VIVI frame."""
     if event.raw is not None:
         return event.raw
-    cached = _CONSTANT.get((event.event, event.message))
-    return cached if cached is not None else encode_event(event.message, event.event)
+    fixed = _FIXED_FRAMES.get((event.event, event.message))
+    return fixed if fixed is not None else encode_event(event.message, event.event)
+
+
+# --- the wire's variants (vivi_emulator.wire decides which, and when; the bytes are made here)
+
+BOM = b"\xef\xbb\xbf"
+LINE_ENDS = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
+
+
+def field_line(name: str, value: int) -> bytes:
+    """A numeric field line (``id: 3``, ``retry: 3000``), without its line end."""
+    return b"%s: %d" % (name.encode("ascii"), value)
+
+
+def lines(fields: Sequence[bytes], eol: bytes) -> bytes:
+    """Field lines, each ended by ``eol`` (the start of a frame, before its blank line)."""
+    return b"".join(f + eol for f in fields)
+
+
+def frame_of(fields: Sequence[bytes], eol: bytes) -> bytes:
+    """A frame of these field lines: each ended by ``eol``, then the blank line."""
+    return lines(fields, eol) + eol
+
+
+def comment_frame(text: str, eol: bytes) -> bytes:
+    """A comment frame (``: text``), as keep-alives are written."""
+    return b": " + text.encode("utf-8") + eol + eol
+
+
+def with_line_ends(raw: bytes, eol: bytes) -> bytes:
+    """A verbatim frame with every line end written as ``eol``."""
+    return raw if eol == b"\n" else _LINE_END.sub(eol, raw)
 
 
 def encode_data(data: str) -> bytes:

@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server import Running, start
+from tests.server import SERVERS, Running, start
 
-SERVERS = ("granian", "uvicorn")
 ADMIN_TOKEN = "AdminTok-XYZ-999"
 ADMIN_HEADER = "x-vivi-admin-token"
 

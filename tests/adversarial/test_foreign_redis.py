@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.adversarial.conftest import SERVERS, Served, log_problems, serve, stop
+from tests.adversarial.conftest import Served, log_problems, serve, stop
 from tests.redis_server import RedisServer
-from tests.server import CLI, free_port
+from tests.server import CLI, SERVERS, free_port
 from tests.support import AUTH, THREAD, url
 
 BODY = {"message": "hi", "threadId": THREAD}
@@ -31,7 +31,9 @@ CORRUPTIONS: dict[str, tuple[list[tuple[str, ...]], str]] = {
     "the meta hash as a list": ([("DEL", "vivi:meta"), ("RPUSH", "vivi:meta", "1")], "invoke"),
     "the threads as a string": ([("DEL", "vivi:threads"), ("SET", "vivi:threads", "1")], "invoke"),
     "the journal as a string": ([("DEL", "vivi:j"), ("SET", "vivi:j", "1")], "invoke"),
-    "overrides that are not JSON": ([("SET", "vivi:o:", "{not json")], "invoke"),
+    # The overrides are a hash of one JSON value per setting (the composed Redis store).
+    "overrides that are not JSON": ([("HSET", "vivi:ov:", "forced", "{not json")], "invoke"),
+    "overrides as a string": ([("SET", "vivi:ov:", "{not json")], "invoke"),
     "the queue as a string": ([("SET", "vivi:q:", "1")], "invoke"),
     "a byte count that is not a number": ([("SET", "vivi:fbytes", "x")], "files"),
     "the files as a hash": ([("DEL", "vivi:files"), ("HSET", "vivi:files", "a", "1")], "files"),

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from tests.adversarial.conftest import SERVERS, Served
-from tests.server import CLI
+from tests.adversarial.conftest import Served
+from tests.server import CLI, SERVERS
 
 
 @pytest.mark.parametrize("second", SERVERS)

@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.adversarial.conftest import SERVERS, Served, log_problems, serve, stop
+from tests.adversarial.conftest import Served, log_problems, serve, stop
 from tests.redis_server import RedisServer
+from tests.server import SERVERS
 from tests.support import AUTH, url
 
 BODY = b"x" * 200_000

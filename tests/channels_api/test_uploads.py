@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from starlette.requests import Request
 from starlette.types import Message
 
+from vivi_emulator.channels_api.asgi import AsgiPeer
+from vivi_emulator.channels_api.core import Incoming
 from vivi_emulator.channels_api.uploads import read_uploads
 from vivi_emulator.errors import PayloadTooLarge
 from vivi_emulator.settings import Limits
@@ -37,10 +38,10 @@ class Sent:
         self.taken += len(piece)
         return {"type": "http.request", "body": piece, "more_body": self.taken < len(self.body)}
 
-    def request(self) -> Request:
-        content_type = f"multipart/form-data; boundary={BOUNDARY}".encode()
-        scope = {"type": "http", "method": "POST", "headers": [(b"content-type", content_type)]}
-        return Request(scope, self.receive)
+    def request(self) -> Incoming:
+        content_type = f"multipart/form-data; boundary={BOUNDARY}"
+        headers = {"content-type": content_type}
+        return Incoming("POST", "/channelsApi/c/files", headers, AsgiPeer(self.receive))
 
 
 async def test_a_file_over_the_limit_is_refused_as_soon_as_it_passes_it() -> None:

@@ -42,7 +42,7 @@ def test_a_drifting_stream_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         return b'data: {"text": "' + message.encode() + b'"}\n\n'
 
     monkeypatch.setattr(sse, "encode_event", wrong)
-    monkeypatch.setattr(sse, "_CONSTANT", {})
+    monkeypatch.setattr(sse, "_FIXED_FRAMES", {})
     result = check_conformance(
         create_app(Settings(access_log=False)),
         RunOptions(

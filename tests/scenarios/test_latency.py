@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.engine import BuildOptions, build_script
+from vivi_emulator.scenarios.engine import BuildOptions, build_script, constant_scripts
 from vivi_emulator.scenarios.latency import (
     NONE,
     REALISTIC,
@@ -129,10 +129,21 @@ def test_a_chunk_of_several_tokens_waits_a_gap_per_token() -> None:
 
 def test_none_is_instant_and_shared() -> None:
     greeting = scenario()
-    first = build_script(greeting, ctx(), BuildOptions(latency=NONE))
+    kept = constant_scripts()
+    first = build_script(greeting, ctx(), BuildOptions(latency=NONE, constants=kept))
     assert first.duration == 0
-    assert build_script(greeting, ctx(turn=2), BuildOptions(latency=NONE)) is first  # built once
-    assert build_script(greeting, ctx(), BuildOptions(latency=REALISTIC)).duration > 0
+    assert first.shared
+    again = build_script(greeting, ctx(turn=2), BuildOptions(latency=NONE, constants=kept))
+    assert again is first  # built once, in the cache its owner passed
+    paced = build_script(greeting, ctx(), BuildOptions(latency=REALISTIC, constants=kept))
+    assert paced.duration > 0
+    assert not paced.shared
+
+
+def test_without_a_cache_nothing_is_shared() -> None:
+    first = build_script(scenario(), ctx(), BuildOptions(latency=NONE))
+    assert not first.shared
+    assert build_script(scenario(), ctx(), BuildOptions(latency=NONE)) is not first
 
 
 def test_timing_replaces_the_profile() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from vivi_emulator.scenarios.model import TextMatch
 from vivi_emulator.scenarios.regex import RegexError, compiled, search
 
 
@@ -42,6 +43,8 @@ def test_what_re2_cannot_take_is_refused_with_why(pattern: str, reason: str) -> 
     assert "RE2 syntax" in str(caught.value)
 
 
-def test_compiled_patterns_are_kept() -> None:
-    assert compiled("abc", True) is compiled("abc", True)
-    assert compiled("abc", True) is not compiled("abc", False)
+def test_a_matcher_holds_its_pattern_compiled_once() -> None:
+    matcher = TextMatch(regex="^abc", ignore_case=True)
+    assert matcher.pattern is matcher.pattern  # compiled when the matcher was made
+    assert matcher.pattern.search("ABCd")
+    assert not matcher.pattern.search("xabc")

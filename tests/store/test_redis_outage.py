@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.redis_server import RedisServer
-from tests.server import CLI, free_port, start
+from tests.server import CLI, SERVERS, free_port, start
 from tests.store.test_multiprocess import assert_clean
 from tests.support import AUTH, THREAD
 
@@ -40,7 +40,7 @@ def test_workers_without_a_shared_store_are_refused() -> None:
     assert "--state redis://" in done.stderr
 
 
-@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+@pytest.mark.parametrize("server", SERVERS)
 def test_redis_lost_while_serving_is_a_503_and_service_resumes(
     fresh_redis: RedisServer, server: str
 ) -> None:

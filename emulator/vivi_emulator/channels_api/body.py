@@ -6,13 +6,11 @@ developer reading the error knows what to fix without opening the emulator's sou
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator, Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from starlette.requests import Request
-from starlette.types import Receive
 
 from vivi_emulator.errors import (
     BadRequest,
@@ -58,70 +56,42 @@ _CUT_SHORT = (
 )
 
 
-def headers_of(request: Request) -> dict[str, str]:
-    """The request's headers as a plain dict (ASGI names are lower case), built once.
-
-    Starlette's Headers scan the whole list on every lookup; a hot request looks up four.
-    """
-    scope = request.scope
-    headers: dict[str, str] | None = scope.get("vivi.headers")
-    if headers is None:
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        scope["vivi.headers"] = headers
-    return headers
+def media_type(headers: Mapping[str, str]) -> str:
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def media_type(request: Request) -> str:
-    return headers_of(request).get("content-type", "").split(";", 1)[0].strip().lower()
-
-
-def require_media_type(request: Request, expected: str) -> None:
-    got = media_type(request)
+def require_media_type(headers: Mapping[str, str], expected: str) -> None:
+    got = media_type(headers)
     if got != expected:
         shown = echoed(got) or "none"
         raise UnsupportedMediaType(f"Content-Type must be {expected}, got {shown}")
 
 
-def _refuse_declared(request: Request, limit: int) -> None:
-    declared = headers_of(request).get("content-length")
+def refuse_declared(headers: Mapping[str, str], limit: int) -> None:
+    """413 at once for a body whose declared length is over ``limit`` (nothing read)."""
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
 
 
-async def _chunk(receive: Receive, size: int, limit: int) -> tuple[bytes, bool]:
-    """The next piece of the body, and whether more follows; 413 past ``limit``."""
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        raise BadRequest(_CUT_SHORT)
-    chunk: bytes = message.get("body", b"")
-    if size + len(chunk) > limit:
-        raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
-    return chunk, bool(message.get("more_body", False))
+def over_limit(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is over the limit of {limit} bytes")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (413) as soon as it is over ``limit`` bytes."""
-    _refuse_declared(request, limit)
-    receive = request.receive  # straight from ASGI: the body is read once, here
-    chunk, more = await _chunk(receive, 0, limit)
-    if not more:
-        return chunk
-    chunks, size = [chunk], len(chunk)
-    while more:
-        chunk, more = await _chunk(receive, size, limit)
-        chunks.append(chunk)
+def cut_short() -> BadRequest:
+    return BadRequest(_CUT_SHORT)
+
+
+async def read_all(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """A body's pieces joined, refusing (413) as soon as they are over ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
         size += len(chunk)
-    return b"".join(chunks)
-
-
-async def body_chunks(request: Request, limit: int) -> AsyncGenerator[bytes]:
-    """The body piece by piece as it arrives (for parsers that stream), within ``limit``."""
-    _refuse_declared(request, limit)
-    size, more = 0, True
-    while more:
-        chunk, more = await _chunk(request.receive, size, limit)
-        size += len(chunk)
-        yield chunk
+        if size > limit:
+            raise over_limit(limit)
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _field(error: ErrorDetails) -> str:

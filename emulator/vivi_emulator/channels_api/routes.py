@@ -1,36 +1,34 @@
-"""The HTTP handlers of the VIVI surface: thin, over the service (``service.Emulator``).
+"""The handlers of the VIVI surface: thin, over the service (``service.Emulator``), and free of
+any server interface (``core``: an ``Incoming`` in, an ``Outgoing`` out).
 
 A handler reads the request (key, media type, body), hands plain values to the service, and
-renders what it answers: SSE frames, a JSON reply, file URLs. It reports what the wire did to
+renders what it answers: SSE writes, a JSON reply, file URLs. It reports what the wire did to
 the request's ``Exchange`` (the status, the events sent, the client leaving, an answer
 delivered); the service keeps or gives back each turn and writes the one journal entry.
 
-They are plain Starlette routes, not FastAPI-decorated ones: the contract file, not FastAPI's
-generated schema, is the truth for this surface, and skipping FastAPI's per-request dependency
-machinery is most of the speed of the hot path (benchmarks/results.md).
+``vivi_routes`` lists the surface for the ASGI app too (Starlette routes whose only use is the
+405 of a wrong method, and the route table ``tests/test_app.py`` checks against the contract);
+``core_handlers`` is derived from the same table, so the two cannot disagree.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from vivi_emulator.access_log import add_note
 from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus
-from vivi_emulator.channels_api.answers import JsonAnswer, Nothing, with_headers
 from vivi_emulator.channels_api.body import (
     ClientGone,
-    headers_of,
     parse_json,
-    read_body,
+    refuse_declared,
     require_media_type,
 )
+from vivi_emulator.channels_api.core import NOTHING, Handler, Headers, Incoming, Outgoing
 from vivi_emulator.channels_api.models import BatchRequest, MessageRequest
 from vivi_emulator.channels_api.uploads import read_uploads
 from vivi_emulator.channels_api.waiting import sleep_unless_gone
@@ -39,37 +37,54 @@ from vivi_emulator.errors import (
     ApiError,
     FieldError,
     ValidationFailed,
-    error_response,
     json_bytes,
+    with_length,
 )
 from vivi_emulator.exchange import Exchange, TurnLease
-from vivi_emulator.paths import parse_api_path
+from vivi_emulator.playback import STREAM_HEADERS, Playback
+from vivi_emulator.rendering import Played
 from vivi_emulator.service import Emulator
-from vivi_emulator.streaming import STREAM_HEADERS, EventStream, Played
 from vivi_emulator.wire.gateway import gateway_failure
-
-Endpoint = Callable[[Request], Awaitable[ASGIApp]]
 
 # What an uploaded file may do if a browser renders it anyway: nothing (no script, no request).
 UPLOADED_FILE_CSP = "default-src 'none'; sandbox"
-_Handler = Callable[[Request, Exchange], Awaitable[ASGIApp]]
+_JSON = "application/json"
+_Journaled = Callable[[Incoming, Exchange], Awaitable[Outgoing]]
 
 
-def _call(request: Request) -> Call:
-    scope = request.scope
-    channel: str = scope["path_params"]["channelId"]
-    headers = headers_of(request)
-    return Call(scope["method"], scope["path"], channel, headers, time.time(), time.monotonic())
+def with_headers(base: Headers, extra: tuple[tuple[str, str], ...]) -> Headers:
+    """``base`` with a scenario's headers: a header the scenario names replaces the base one
+    (names in any case; of two with the same name, the later wins)."""
+    if not extra:
+        return list(base)
+    added = {k.lower(): v for k, v in extra}
+    return [*(h for h in base if h[0] not in added), *added.items()]
+
+
+def json_answer(body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> Outgoing:
+    """A 200 JSON answer (with a scenario's headers over its own)."""
+    return Outgoing(
+        200,
+        with_headers([("content-type", _JSON), ("content-length", str(len(body)))], extra),
+        body,
+    )
+
+
+def _call(request: Incoming) -> Call:
+    return Call(
+        request.method, request.path, request.channel, request.headers, time.time(),
+        time.monotonic(),
+    )  # fmt: skip
 
 
 def _message(body: MessageRequest) -> Message:
     return Message(body.message, body.threadId, body.userId, tuple(body.attached_files))
 
 
-def _chaos_note(request: Request, fault: str | None) -> None:
+def _chaos_note(request: Incoming, fault: str | None) -> None:
     """What chaos injected, for the access line: ``chaos="disconnect after 3 events"``."""
     if fault is not None:
-        add_note(request.scope, f'chaos="{fault}"')
+        request.notes.append(f'chaos="{fault}"')
 
 
 def _broken(answer: Answer) -> AgentFailed:
@@ -77,11 +92,11 @@ def _broken(answer: Answer) -> AgentFailed:
     return AgentFailed(f"the agent's reply failed: {answer.script.broken}")
 
 
-def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
+def _journaled(emulator: Emulator, handler: _Journaled) -> Handler:
     """Every request to the VIVI surface is one ``Exchange``, closed whatever its answer: a
     handler that answers closes it; an error, a client gone, or a cancellation closes it here."""
 
-    async def endpoint(request: Request) -> ASGIApp:
+    async def endpoint(request: Incoming) -> Outgoing:
         exchange = emulator.exchange(_call(request))
         try:
             return await handler(request, exchange)
@@ -92,7 +107,7 @@ def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
             raise error from None
         except ClientGone:
             await exchange.left()
-            return Nothing()
+            return NOTHING
         except BaseException:
             await exchange.abandon()
             raise
@@ -100,43 +115,19 @@ def _journaled(emulator: Emulator, handler: _Handler) -> Endpoint:
     return endpoint
 
 
-class HotPaths:
-    """A shortcut past the router for the two hot operations, POST ``stream`` and ``invoke``.
-
-    The same endpoints as the routes serve them; only Starlette's route matching and per-route
-    wrappers are skipped (measured: a fifth of the time of a request, benchmarks/results.md).
-    An ApiError becomes its response through ``errors.error_response``, as everywhere else.
-    """
-
-    def __init__(self, app: ASGIApp, endpoints: Mapping[str, Endpoint]) -> None:
-        self.app = app
-        self.endpoints = dict(endpoints)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            parsed = parse_api_path(scope["path"])
-            endpoint = self.endpoints.get(parsed.operation) if parsed is not None else None
-            if endpoint is not None and parsed is not None:
-                scope["path_params"] = {"channelId": parsed.channel}
-                try:
-                    answer = await endpoint(Request(scope, receive, send))
-                except ApiError as exc:
-                    answer = error_response(exc)
-                await answer(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-async def _read_json(emulator: Emulator, request: Request, exchange: Exchange, limit: int) -> bytes:
+async def _read_json(
+    emulator: Emulator, request: Incoming, exchange: Exchange, limit: int
+) -> bytes:
     """A JSON request's body, its key checked first (401/403/404 before 415/413/422)."""
     await exchange.check_key()
-    require_media_type(request, "application/json")
-    body = exchange.trace.body = await read_body(request, limit)
+    require_media_type(request.headers, _JSON)
+    refuse_declared(request.headers, limit)
+    body = exchange.trace.body = await request.peer.body(limit)
     return body
 
 
 async def _read_message(
-    emulator: Emulator, request: Request, exchange: Exchange, limit: int
+    emulator: Emulator, request: Incoming, exchange: Exchange, limit: int
 ) -> Message:
     """The message of a stream or invoke request: its key checked, its body read and parsed."""
     raw = await _read_json(emulator, request, exchange, limit)
@@ -144,7 +135,7 @@ async def _read_message(
 
 
 async def _answered(
-    request: Request, exchange: Exchange, message: Message, *, streaming: bool
+    request: Incoming, exchange: Exchange, message: Message, *, streaming: bool
 ) -> TurnLease:
     """The service's answer to a message, as its turn's lease (noted in the access line); a
     scripted intermediary's timeout (wire presets) is raised here, after its wait."""
@@ -155,7 +146,7 @@ async def _answered(
     return lease
 
 
-async def _gateway(request: Request, lease: TurnLease, streaming: bool) -> None:
+async def _gateway(request: Incoming, lease: TurnLease, streaming: bool) -> None:
     """A scripted intermediary's timeout (wire presets, docs/wire.md): the client gets the
     intermediary's answer after the wait (the origin got the message: it is delivered)."""
     failure = gateway_failure(lease.answer.script, streaming)
@@ -163,66 +154,63 @@ async def _gateway(request: Request, lease: TurnLease, streaming: bool) -> None:
         return
     lease.delivered()
     seconds, timeout = failure
-    if await sleep_unless_gone(request.receive, seconds):
+    if await sleep_unless_gone(request.peer.gone, seconds):
         raise ClientGone
     raise timeout
 
 
-async def _joined(request: Request, answer: Answer) -> dict[str, str]:
-    """The invoke answer of a script: its chunks joined, after the time it takes to stream
-    (or raise ClientGone if the client hangs up meanwhile: the work stops there)."""
-    script = answer.script
-    if script.duration > 0 and await sleep_unless_gone(request.receive, script.duration):
+async def _waited(request: Incoming, answer: Answer) -> None:
+    """The time the reply would take to stream, waited out (or ClientGone if the client hangs
+    up meanwhile: the work stops there)."""
+    duration = answer.script.duration
+    if duration > 0 and await sleep_unless_gone(request.peer.gone, duration):
         raise ClientGone
-    return {"message": script.reply, "threadId": answer.message.thread_id}
 
 
-def _stream(emulator: Emulator) -> _Handler:
+def _stream(emulator: Emulator) -> _Journaled:
     limit = emulator.settings.limits.max_body_bytes
 
-    async def stream(request: Request, exchange: Exchange) -> ASGIApp:
+    async def stream(request: Incoming, exchange: Exchange) -> Outgoing:
         message = await _read_message(emulator, request, exchange, limit)
         lease = await _answered(request, exchange, message, streaming=True)
 
         async def finished(played: Played) -> None:
-            if played.events or not played.client_left:
+            if played.sent_events or not played.client_left:
                 lease.delivered()
-            exchange.trace.played = played  # its bytes and first byte's time, for the journal
-            exchange.report(200, played.events, client_left=played.client_left)
+            exchange.report(200, played, client_left=played.client_left)
             await exchange.close()  # the lease outlives the handler: settled here
 
-        return EventStream(
-            lease.answer.script,
-            with_headers(STREAM_HEADERS, lease.answer.script.headers),
-            on_finish=finished,
-        )
+        script = lease.answer.script
+        playback = Playback(emulator.rendered(script), on_finish=finished)
+        return Outgoing(200, with_headers(STREAM_HEADERS, script.headers), stream=playback)
 
     return stream
 
 
-def _invoke(emulator: Emulator) -> _Handler:
+def _invoke(emulator: Emulator) -> _Journaled:
     limit = emulator.settings.limits.max_body_bytes
 
-    async def invoke(request: Request, exchange: Exchange) -> ASGIApp:
+    async def invoke(request: Incoming, exchange: Exchange) -> Outgoing:
         message = await _read_message(emulator, request, exchange, limit)
         lease = await _answered(request, exchange, message, streaming=False)
         answer = lease.answer
         if answer.script.broken is not None:
             lease.delivered()
             raise _broken(answer)
-        reply = await _joined(request, answer)
+        await _waited(request, answer)
         lease.delivered()
         exchange.report(200)
         await exchange.close()  # the turn and the journal, one step
-        return JsonAnswer(json_bytes(reply), answer.script.headers)
+        body = emulator.rendered(answer.script).invoke_body(message.thread_id)
+        return json_answer(body, answer.script.headers)
 
     return invoke
 
 
-def _batch(emulator: Emulator) -> _Handler:
+def _batch(emulator: Emulator) -> _Journaled:
     limits = emulator.settings.limits
 
-    async def batch(request: Request, exchange: Exchange) -> ASGIApp:
+    async def batch(request: Incoming, exchange: Exchange) -> Outgoing:
         raw = await _read_json(emulator, request, exchange, limits.max_body_bytes)
         body = parse_json(BatchRequest, raw)
         if len(body.messages) > limits.max_batch_items:
@@ -237,24 +225,27 @@ def _batch(emulator: Emulator) -> _Handler:
             lease = await _answered(request, exchange, _message(item), streaming=False)
             async with lease as answer:
                 if answer.script.broken is None:
-                    responses.append(await _joined(request, answer))
+                    await _waited(request, answer)
+                    responses.append(
+                        {"message": answer.script.reply, "threadId": answer.message.thread_id}
+                    )
                 lease.delivered()
             if answer.script.broken is not None:
                 raise _broken(answer)
         exchange.report(200)
         await exchange.close()
-        return JsonAnswer(json_bytes({"responses": responses}), answer.limit_headers)
+        return json_answer(json_bytes({"responses": responses}), answer.limit_headers)
 
     return batch
 
 
-def _upload(emulator: Emulator) -> _Handler:
+def _upload(emulator: Emulator) -> _Journaled:
     settings = emulator.settings
 
-    async def upload(request: Request, exchange: Exchange) -> ASGIApp:
+    async def upload(request: Incoming, exchange: Exchange) -> Outgoing:
         call = exchange.call
         await exchange.check_key(now=True)
-        require_media_type(request, "multipart/form-data")
+        require_media_type(request.headers, "multipart/form-data")
         uploads = await read_uploads(request, settings.limits)
         exchange.trace.body = json_bytes(
             {
@@ -264,8 +255,7 @@ def _upload(emulator: Emulator) -> _Handler:
                 ]
             }
         ).decode()
-        base = settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
-        base = base.rstrip("/")
+        base = (settings.public_url or request.base_url).rstrip("/")
         channel_path = quote(call.channel, safe="")
         urls = [
             f"{base}/channelsApi/{channel_path}/files/{file_id}/{quote(name)}"
@@ -275,44 +265,57 @@ def _upload(emulator: Emulator) -> _Handler:
         ]
         exchange.report(200)
         await exchange.close()
-        return JsonAnswer(json_bytes({"urls": urls}), ())
+        return json_answer(json_bytes({"urls": urls}))
 
     return upload
 
 
-def _uploaded_file(emulator: Emulator) -> Callable[[Request], Awaitable[Response]]:
-    async def uploaded_file(request: Request) -> Response:
-        params = request.path_params
-        stored = await emulator.files.uploaded_file(
-            params["channelId"], params["fileId"], params["fileName"]
-        )
+def _uploaded_file(emulator: Emulator) -> Handler:
+    async def uploaded_file(request: Incoming) -> Outgoing:
+        file_id, _, name = request.operation.removeprefix("files/").partition("/")
+        stored = await emulator.files.uploaded_file(request.channel, file_id, name)
         # A download, never a page of this origin (docs/decisions.md, row 37): an uploaded HTML
         # or SVG file would otherwise run script beside the playground and the control API.
-        return Response(
-            stored.data,
-            media_type=stored.content_type,
-            headers={
-                "content-disposition": f'attachment; filename="{stored.name}"',
-                "x-content-type-options": "nosniff",
-                "content-security-policy": UPLOADED_FILE_CSP,
-            },
-        )
+        headers = {
+            "content-disposition": f'attachment; filename="{stored.name}"',
+            "x-content-type-options": "nosniff",
+            "content-security-policy": UPLOADED_FILE_CSP,
+        }
+        return Outgoing(200, with_length(headers, stored.data, stored.content_type), stored.data)
 
     return uploaded_file
 
 
-def channels_api(emulator: Emulator) -> tuple[list[Route], dict[str, Endpoint]]:
-    """The VIVI surface's routes, and the hot endpoints for ``HotPaths``."""
-    hot = {
-        "stream": _journaled(emulator, _stream(emulator)),
-        "invoke": _journaled(emulator, _invoke(emulator)),
+def core_handlers(emulator: Emulator) -> dict[tuple[str, str], Handler]:
+    """The VIVI surface's operations, for ``core.Core``: (method, operation) to handler."""
+    return {
+        ("POST", "stream"): _journaled(emulator, _stream(emulator)),
+        ("POST", "invoke"): _journaled(emulator, _invoke(emulator)),
+        ("POST", "batch"): _journaled(emulator, _batch(emulator)),
+        ("POST", "files"): _journaled(emulator, _upload(emulator)),
+        ("GET", "files/*"): _uploaded_file(emulator),
     }
-    prefix = "/channelsApi/{channelId}"
-    routes = [
-        Route(f"{prefix}/stream", hot["stream"], methods=["POST"]),
-        Route(f"{prefix}/invoke", hot["invoke"], methods=["POST"]),
-        Route(f"{prefix}/batch", _journaled(emulator, _batch(emulator)), methods=["POST"]),
-        Route(f"{prefix}/files", _journaled(emulator, _upload(emulator)), methods=["POST"]),
-        Route(f"{prefix}/files/{{fileId}}/{{fileName}}", _uploaded_file(emulator), methods=["GET"]),
+
+
+# The operations as route paths: the route table the ASGI app and the contract test read.
+ROUTE_PATHS = {
+    "stream": "/channelsApi/{channelId}/stream",
+    "invoke": "/channelsApi/{channelId}/invoke",
+    "batch": "/channelsApi/{channelId}/batch",
+    "files": "/channelsApi/{channelId}/files",
+    "files/*": "/channelsApi/{channelId}/files/{fileId}/{fileName}",
+}
+
+
+async def _served_by_the_core(_: Request) -> Response:
+    # The core answers every request these routes match with their method before the router
+    # sees it (app.ViviApp); the routes exist for the router's 405 and for the route table.
+    raise RuntimeError("a VIVI operation reached the router: it is the core's")
+
+
+def vivi_routes(handlers: dict[tuple[str, str], Handler]) -> list[Route]:
+    """The VIVI surface as Starlette routes, derived from the core's handlers."""
+    return [
+        Route(ROUTE_PATHS[operation], _served_by_the_core, methods=[method])
+        for method, operation in handlers
     ]
-    return routes, hot

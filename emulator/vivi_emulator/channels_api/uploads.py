@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
 
-from vivi_emulator.channels_api.body import body_chunks
+from vivi_emulator.channels_api.body import refuse_declared
+from vivi_emulator.channels_api.core import Incoming
 from vivi_emulator.errors import FieldError, PayloadTooLarge, ValidationFailed
 from vivi_emulator.files import safe_file_name
 from vivi_emulator.settings import Limits
@@ -52,11 +52,12 @@ class _FileLimitParser(MultiPartParser):
         super().on_part_data(data, start, end)
 
 
-async def read_uploads(request: Request, limits: Limits) -> list[NewFile]:
+async def read_uploads(request: Incoming, limits: Limits) -> list[NewFile]:
     """The files of the request's ``files`` parts, in order; 413/422 naming the limit."""
+    refuse_declared(request.headers, limits.upload_bytes)
     parser = _FileLimitParser(
-        request.headers,
-        body_chunks(request, limits.upload_bytes),
+        Headers(request.headers),
+        request.peer.chunks(limits.upload_bytes),
         # The file count is checked here, and named in the error, not by the parser's words.
         max_files=limits.max_files + 1,
         max_fields=100,

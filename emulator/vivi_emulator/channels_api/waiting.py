@@ -6,23 +6,22 @@ up meanwhile must cost nothing more: the wait stops at once, and the journal say
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import anyio
-from starlette.types import Receive
 
 
-async def sleep_unless_gone(receive: Receive, seconds: float) -> bool:
-    """Sleep ``seconds``; return True at once if the client hangs up first."""
+async def sleep_unless_gone(hangup: Callable[[], Awaitable[object]], seconds: float) -> bool:
+    """Sleep ``seconds``; return True at once if the client hangs up first (``hangup``
+    returns once it has: the server adapter's watch, ``core.Peer.gone``)."""
     gone = False
     async with anyio.create_task_group() as tasks:
 
         async def watch() -> None:
             nonlocal gone
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    gone = True
-                    tasks.cancel_scope.cancel()
-                    return
+            await hangup()
+            gone = True
+            tasks.cancel_scope.cancel()
 
         tasks.start_soon(watch)
         await anyio.sleep(seconds)

@@ -10,7 +10,6 @@ import typer
 
 from vivi_emulator.cli.params import Command, Group
 from vivi_emulator.scenarios.latency import profile_yaml
-from vivi_emulator.scenarios.latency_fit import NothingToFit, fit
 from vivi_emulator.scenarios.loader import Problem, fixture_files, parse_file, read_folder
 from vivi_emulator.scenarios.model import Scenario, scenario_schema_json
 
@@ -91,6 +90,9 @@ def fixtures_fit_latency(
         typer.echo(str(problem), err=True)
     if problems:
         raise typer.Exit(1)
+    # Here, not at the top: `serve` starts faster without it (issue 22).
+    from vivi_emulator.scenarios.latency_fit import NothingToFit, fit
+
     try:
         profile, measured = fit(scenarios)
     except NothingToFit as exc:

@@ -154,7 +154,11 @@ class ServeArgs:
     ] = None
     server: Annotated[
         Server | None,
-        typer.Option(help="ASGI server.", show_default=_default("server"), rich_help_panel=_SCALE),
+        typer.Option(
+            help="Server (granian-rsgi: granian's native interface).",
+            show_default=_default("server"),
+            rich_help_panel=_SCALE,
+        ),
     ] = None
     state: Annotated[
         str | None,
@@ -255,7 +259,7 @@ def serve(args: ServeArgs) -> None:
 
     typer.echo(_banner(settings, emulator.scenarios))
     sys.stdout.flush()
-    run = run_granian if settings.server == "granian" else run_uvicorn
+    run = run_uvicorn if settings.server == "uvicorn" else run_granian
     with metrics.shared_by_workers(settings.workers):
         run(settings, args.log_level, emulator)
 

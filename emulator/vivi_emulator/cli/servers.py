@@ -15,9 +15,11 @@ FACTORY = "vivi_emulator.app:create_app_from_env"
 
 
 class Server(StrEnum):
-    """The ASGI servers the emulator runs on (``settings.ServerName``): the CLI's choices."""
+    """The servers the emulator runs on (``settings.ServerName``): the CLI's choices. granian
+    serves the app over ASGI, or over RSGI, its native interface (``granian-rsgi``)."""
 
     GRANIAN = "granian"
+    GRANIAN_RSGI = "granian-rsgi"
     UVICORN = "uvicorn"
 
 
@@ -87,7 +89,7 @@ def run_granian(settings: Settings, log_level: str, _: Emulator) -> None:
         factory=True,
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI if settings.server == "granian-rsgi" else Interfaces.ASGI,
         workers=settings.workers,
         # granian's default caps a worker at backlog / workers (1,024) connections at once;
         # each long-lived stream holds one.

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated
 
-import httpx
 import typer
 
 from vivi_emulator.cli.params import options_command
@@ -63,6 +62,8 @@ def _emulator(port: int, server: Server, time_scale: float) -> Iterator[str]:
 
 
 def _wait_healthy(process: subprocess.Popen[bytes], base: str, log: IO[str]) -> None:
+    import httpx  # here, not at the top: `serve` starts faster without it (issue 22)
+
     deadline = time.monotonic() + 30
     while process.poll() is None:
         try:
@@ -79,6 +80,8 @@ def _wait_healthy(process: subprocess.Popen[bytes], base: str, log: IO[str]) -> 
 
 def _forcer(base: str) -> Callable[[str | None], None]:
     def force(name: str | None) -> None:
+        import httpx
+
         response = httpx.put(f"{base}/_emulator/forced", json={"scenario": name}, timeout=10)
         response.raise_for_status()
 

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 
 from vivi_emulator.errors import FieldError, ValidationFailed, echoed
 from vivi_emulator.journal import ChosenBy
-from vivi_emulator.scenarios import regex
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.loader import ScenarioSet
 from vivi_emulator.scenarios.model import Match, Scenario, TextMatch, TurnRange
@@ -24,7 +23,7 @@ def _text_matches(matcher: str | TextMatch, value: str) -> bool:
     if isinstance(matcher, str):
         return value == matcher
     if matcher.regex is not None:
-        return regex.search(matcher.regex, value, matcher.ignore_case)
+        return matcher.pattern.search(value)
     given = value.casefold() if matcher.ignore_case else value
     if matcher.equals is not None:
         wanted = matcher.equals.casefold() if matcher.ignore_case else matcher.equals

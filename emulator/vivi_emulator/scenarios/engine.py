@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from hashlib import sha256
 
+from vivi_emulator.caches import Cache
 from vivi_emulator.caps import MAX_WAIT_SECONDS, capped_seconds
-from vivi_emulator.errors import ReplyTooLarge, StatusReply
+from vivi_emulator.errors import STATUS_PHRASES, ReplyTooLarge, StatusReply
 from vivi_emulator.scenarios.checks import MAX_REPLY_CHARS, MAX_REPLY_EVENTS
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.frames import frame_events, recorded_wire
@@ -34,14 +35,6 @@ from vivi_emulator.wire import Wire, WireOptions
 # A stream fault added to a reply (chaos): given the reply's event count, the Fault, and what it
 # did, for the journal.
 Injected = Callable[[int], tuple[Fault, str]]
-
-_REASON_PHRASES = {
-    429: "rate limit exceeded, retry later",
-    500: "internal server error",
-    502: "bad gateway",
-    503: "service unavailable",
-    504: "gateway timeout",
-}
 
 
 def _base_events(reply: Reply, values: Mapping[str, str]) -> list[ScriptEvent]:
@@ -122,6 +115,15 @@ def _profile(reply: Reply, scenario: Scenario, default: LatencyProfile) -> Laten
     return PROFILES[chosen] if isinstance(chosen, str) else chosen
 
 
+# Scripts that are the same for every request (no placeholder, no jitter, no latency drawn),
+# built once, in a cache its owner passes (the service: one per emulator, cleared when the
+# fixtures are reloaded). Keyed by the reply and the default profile objects (which, with the
+# scenario the reply belongs to, decide its profile); the entry keeps both alive, so neither id
+# can be reused while it is there. None: the reply cannot be cached.
+ScriptKey = tuple[int, int, float, WireOptions | None]
+Constants = Cache[ScriptKey, tuple[Reply, LatencyProfile, Script | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class BuildOptions:
     """How a run (and a channel) builds its scripts: the same for every request they answer."""
@@ -134,32 +136,25 @@ class BuildOptions:
     wire: WireOptions | None = None
     # The channel's or the run's profile, for a reply that names none.
     latency: LatencyProfile = NONE
+    # Where scripts that are the same for every request are kept (None: nowhere): the owner's.
+    constants: Constants | None = field(default=None, compare=False, repr=False)
 
 
 DEFAULT_OPTIONS = BuildOptions()
 
-# Scripts that are the same for every request (no placeholder, no jitter, no latency drawn),
-# built once. Keyed by the reply and the default profile objects (which, with the scenario the
-# reply belongs to, decide its profile), kept alive by the entry so the key cannot be reused;
-# cleared when large (fixture reloads make new objects).
-_Key = tuple[int, int, float, WireOptions | None]
-_CONSTANT: dict[_Key, tuple[Reply, LatencyProfile, Script | None]] = {}
+
+def constant_scripts(size: int = 4096) -> Constants:
+    """A cache of constant scripts, for an owner to keep and pass to ``build_script``."""
+    return Cache(size)
 
 
-def _constant(
-    key: _Key, scenario: Scenario, reply: Reply, latency: LatencyProfile
-) -> tuple[Script | None, bool]:
-    """(the cached script, whether this reply can be cached at all)."""
-    cached = _CONSTANT.get(key)
-    if cached is not None and cached[0] is reply and cached[1] is latency:
-        return cached[2], cached[2] is not None
+def _cacheable(scenario: Scenario, reply: Reply, latency: LatencyProfile) -> bool:
     timed = bool(reply.timing.model_fields_set)
-    cacheable = (
+    return (
         not reply.timing.jitter_ms
         and (timed or _profile(reply, scenario, latency).instant or reply.frames is not None)
         and not is_templated(reply)
     )
-    return None, cacheable
 
 
 def build_script(
@@ -174,22 +169,29 @@ def build_script(
 
     ``step``: which of the scenario's ``turns`` answers (1-based; default: the thread's turn).
     ``inject``: a stream fault to add (chaos); the Script says what it did in ``injected``.
+    ``options.constants``: where a script that is the same for every request is kept
+    (``Script.shared``).
     """
     reply: Reply = scenario.step(step or ctx.turn) if scenario.turns else scenario
     if reply.status is not None:
         status = reply.status
-        body = status.body or {"detail": _REASON_PHRASES.get(status.code, "scripted error")}
+        body = status.body or {"detail": STATUS_PHRASES.get(status.code, "scripted error")}
         raise StatusReply(status.code, body, merged_headers(reply.headers, status.headers))
-    if inject is not None:
+    constants = options.constants
+    if inject is not None or constants is None:
         return _build(scenario, reply, ctx, options, inject)
     key = (id(reply), id(options.latency), options.time_scale, options.wire)
-    script, cacheable = _constant(key, scenario, reply, options.latency)
-    if script is not None:
-        return script
+    cached = constants.get(key)
+    if cached is not None and cached[0] is reply and cached[1] is options.latency:
+        if cached[2] is not None:
+            return cached[2]
+        return _build(scenario, reply, ctx, options)
     script = _build(scenario, reply, ctx, options)
-    if len(_CONSTANT) > 4096:
-        _CONSTANT.clear()
-    _CONSTANT[key] = (reply, options.latency, script if cacheable else None)
+    if _cacheable(scenario, reply, options.latency):
+        script = replace(script, shared=True)
+        constants.put(key, (reply, options.latency, script))
+    else:
+        constants.put(key, (reply, options.latency, None))
     return script
 
 

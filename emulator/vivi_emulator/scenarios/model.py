@@ -11,11 +11,19 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from vivi_emulator.caps import MAX_WAIT_MS, Count, PositiveWaitMs, WaitMs
 from vivi_emulator.scenarios.latency import LatencyProfile, ProfileName, resolve
-from vivi_emulator.scenarios.regex import RegexError, compiled
+from vivi_emulator.scenarios.regex import Pattern, RegexError, compiled
 from vivi_emulator.sse import encode_data
 from vivi_emulator.wire.options import WireOptions
 
@@ -31,6 +39,8 @@ class TextMatch(_Strict):
     contains: str | None = None
     regex: str | None = None
     ignore_case: bool = False
+    # The regex compiled once, when the matcher is made (with its scenario); None without one.
+    _pattern: Pattern | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_way(self) -> TextMatch:
@@ -39,10 +49,19 @@ class TextMatch(_Strict):
             raise ValueError("give exactly one of equals, contains, regex")
         if self.regex is not None:
             try:
-                compiled(self.regex, self.ignore_case)
+                self._pattern = compiled(self.regex, self.ignore_case)
             except RegexError as exc:
                 raise ValueError(str(exc)) from None
         return self
+
+    @property
+    def pattern(self) -> Pattern:
+        """The compiled regex (only for a matcher with ``regex``)."""
+        # Read from pydantic's store of private attributes directly: its __getattr__ for them
+        # costs more than the match (measured).
+        pattern: Pattern | None = (self.__pydantic_private__ or {}).get("_pattern")
+        assert pattern is not None, "not a regex matcher"
+        return pattern
 
 
 TextMatcher = Annotated[

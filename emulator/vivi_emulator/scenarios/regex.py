@@ -9,14 +9,14 @@ RE2 cannot take is refused when its scenario is loaded or queued, with the reaso
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Protocol
-
 import re2
+from re2 import _re2
 
-
-class _Pattern(Protocol):
-    def search(self, text: bytes) -> object | None: ...
+# RE2's own matcher, under the ``re2`` module's Python wrapper: the wrapper's ``search`` builds a
+# match object and maps offsets back to characters on every call, which a yes-or-no never reads
+# (measured: most of the time of a match, on every request a regex scenario is tried for).
+_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
+_NO_MATCH = (-1, -1)
 
 
 class RegexError(ValueError):
@@ -36,29 +36,45 @@ def _why(pattern: str, said: str) -> str:
     return f"is not valid RE2 syntax: {said}"
 
 
-@lru_cache(maxsize=1024)
-def compiled(pattern: str, ignore_case: bool = False) -> _Pattern:
-    """The pattern compiled by RE2 (cached), or RegexError saying why it cannot be."""
+class Pattern:
+    """A compiled pattern: made once, when its scenario is loaded (``model.TextMatch`` holds
+    it), and matched on every request it is tried for."""
+
+    __slots__ = ("_regexp", "source")
+
+    def __init__(self, regexp: _re2.RE2, source: tuple[str, bool]) -> None:
+        self._regexp = regexp
+        self.source = source  # (pattern, ignore_case): what makes two patterns the same
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Pattern) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern matches anywhere in ``text`` (like ``re.search``), on the text's
+        UTF-8 bytes, which RE2 works on anyway."""
+        data = text.encode("utf-8", "surrogatepass")
+        return bool(self._regexp.Match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH)
+
+
+def compiled(pattern: str, ignore_case: bool = False) -> Pattern:
+    """The pattern compiled by RE2, or RegexError saying why it cannot be."""
     options = re2.Options()
     options.log_errors = False  # RE2 would print every refused pattern to stderr
     options.case_sensitive = not ignore_case
-    try:
-        result: _Pattern = re2.compile(pattern, options)
-    except re2.error as exc:
-        said = exc.args[0] if exc.args else "cannot compile"
+    regexp = _re2.RE2(pattern.encode("utf-8"), options)
+    if not regexp.ok():
+        said = regexp.error()
         text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
         raise RegexError(
             f"regex {_why(pattern, text)} (scenario regexes use RE2 syntax, which always "
             "matches in linear time)"
-        ) from None
-    return result
+        )
+    return Pattern(regexp, (pattern, ignore_case))
 
 
 def search(pattern: str, text: str, ignore_case: bool = False) -> bool:
-    """Whether the pattern matches anywhere in ``text`` (like ``re.search``).
-
-    The text goes to RE2 as UTF-8 bytes, which RE2 works on anyway: the binding's ``str`` path
-    also maps every match offset back to characters, which a yes-or-no never reads (measured:
-    half the time of a match, on every request a regex scenario is tried for).
-    """
-    return compiled(pattern, ignore_case).search(text.encode("utf-8", "surrogatepass")) is not None
+    """Whether ``pattern`` matches anywhere in ``text`` (compiled for this one call)."""
+    return compiled(pattern, ignore_case).search(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vivi_emulator.wire import Wire
@@ -31,6 +31,13 @@ class ScriptEvent:
     # A frame sent verbatim instead of the event's JSON (the `malformed` fault, recorded frames).
     raw: bytes | None = None
 
+    def journaled(self) -> dict[str, str]:
+        """The event as the journal shows it: a verbatim frame as its text, else message and
+        event."""
+        if self.raw is not None:
+            return {"raw": self.raw.decode("utf-8", "replace")}
+        return {"message": self.message, "event": self.event}
+
 
 @dataclass(frozen=True, slots=True)
 class Script:
@@ -46,6 +53,9 @@ class Script:
     wire: Wire | None = None
     # A fault added to this reply by chaos, as the journal tells it ("disconnect after 3 events").
     injected: str | None = None
+    # Built once and shared by every request it answers (a constant script, ``engine``): what
+    # is made of it for the wire may be kept with it (``rendering.Rendered``).
+    shared: bool = field(default=False, compare=False)
 
     # Derived once, when the script is made: both are read on every request.
     duration: float = field(init=False, repr=False, compare=False)
@@ -55,10 +65,6 @@ class Script:
 
     A verbatim frame counts with the message its JSON carries (recorded frames); a malformed one
     carries none."""
-
-    # The SSE bytes of the events (or the wire plan), made on first play and kept
-    # (streaming.EventStream).
-    encoded: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "duration", sum(e.delay for e in self.events))

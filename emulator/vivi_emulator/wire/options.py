@@ -20,7 +20,7 @@ from vivi_emulator.caps import (
     WaitSeconds,
     WireBytes,
 )
-from vivi_emulator.sse import encode_event
+from vivi_emulator.sse import data_line
 
 LineEnding = Literal["lf", "crlf", "cr"]
 Preset = Literal["proxy-buffered", "idle-cut", "gateway-timeout", "chunked-cut"]
@@ -178,4 +178,4 @@ class WireOptions(_Strict):
 
 def oversize_line(filler: str, event: str) -> bytes:
     """The ``data:`` line of an oversized event (ASCII filler: the same bytes either way)."""
-    return encode_event(filler, event)[:-2]
+    return data_line(filler, event)

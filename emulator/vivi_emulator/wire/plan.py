@@ -8,20 +8,18 @@ docs' framing; ``coalesce`` groups N frames), and a preset reshapes the writes a
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from vivi_emulator import sse
 from vivi_emulator.caps import capped_seconds
 from vivi_emulator.scenarios.script import Script, ScriptEvent
-from vivi_emulator.sse import encode_event
 from vivi_emulator.wire.options import Keepalive, Oversize, Split, WireOptions, oversize_line
 
-BOM = b"\xef\xbb\xbf"
-_EOL = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
-_LINES = re.compile(rb"\r\n|\r|\n")
+BOM = sse.BOM
+_EOL = sse.LINE_ENDS
 _FILLER = b"lorem ipsum dolor sit amet "
 
 
@@ -63,19 +61,6 @@ class _Piece:
     cut_after: bool  # a write ends after this piece
 
 
-def _data_line(message: str, event: str, non_ascii: str) -> bytes:
-    if non_ascii == "escaped":
-        return encode_event(message, event)[:-2]  # the docs' bytes, without the blank line
-    payload = json.dumps({"message": message, "event": event}, ensure_ascii=False)
-    return b"data: " + payload.encode("utf-8")
-
-
-def _journal(event: ScriptEvent) -> dict[str, str]:
-    if event.raw is not None:
-        return {"raw": event.raw.decode("utf-8", "replace")}
-    return {"message": event.message, "event": event.event}
-
-
 @dataclass(slots=True)
 class _Frame:
     at: float
@@ -95,22 +80,22 @@ def _event_frames(script: Script, options: WireOptions) -> list[_Frame]:
     for event in events:
         fields: list[bytes] = []
         if options.retry_ms is not None and numbered == 0:
-            fields.append(b"retry: %d" % options.retry_ms)
+            fields.append(sse.field_line("retry", options.retry_ms))
         numbered += 1
         if options.event_ids:
-            fields.append(b"id: %d" % numbered)
+            fields.append(sse.field_line("id", numbered))
         if isinstance(event, Oversize):
             journal = {"wire": "oversize", "event": event.event, "bytes": str(event.bytes)}
             frames.append(_Frame(due, _oversize_frame(event, fields, options), [journal]))
             continue
         due += event.delay
         if event.raw is not None:
-            body = event.raw if eol == b"\n" else _LINES.sub(eol, event.raw)
-            data = b"".join(f + eol for f in fields) + body
+            data = sse.lines(fields, eol) + sse.with_line_ends(event.raw, eol)
         else:
-            fields.append(_data_line(event.message, event.event, options.non_ascii))
-            data = b"".join(f + eol for f in fields) + eol
-        frames.append(_Frame(due, data, [_journal(event)]))
+            ascii_only = options.non_ascii == "escaped"
+            fields.append(sse.data_line(event.message, event.event, ascii_only=ascii_only))
+            data = sse.frame_of(fields, eol)
+        frames.append(_Frame(due, data, [event.journaled()]))
     return frames
 
 
@@ -119,14 +104,14 @@ def _oversize_frame(spec: Oversize, fields: list[bytes], options: WireOptions) -
     filler_size = spec.bytes - len(oversize_line("", spec.event))
     filler = (_FILLER * (filler_size // len(_FILLER) + 1))[:filler_size].decode("ascii")
     line = oversize_line(filler, spec.event)
-    return b"".join(f + eol for f in fields) + line + eol + eol
+    return sse.frame_of([*fields, line], eol)
 
 
 def _with_keepalives(
     frames: list[_Frame], keepalive: Keepalive, scale: float, eol: bytes
 ) -> list[_Frame]:
     """A comment each time ``every_ms`` (scaled, like the events' delays) pass without a frame."""
-    comment = b": " + keepalive.comment.encode("utf-8") + eol + eol
+    comment = sse.comment_frame(keepalive.comment, eol)
     every = keepalive.every_ms / 1000.0 * scale
     out: list[_Frame] = []
     last = 0.0

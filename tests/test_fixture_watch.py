@@ -7,7 +7,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from vivi_emulator.scenarios.reload import reload_now, watch_fixtures
+from vivi_emulator.fixture_watch import reload_now, watch_fixtures
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 
