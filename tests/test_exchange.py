@@ -19,11 +19,16 @@ from starlette.types import Message as AsgiMessage
 
 from vivi_emulator.app import create_app
 from vivi_emulator.calls import Call, Message
+from vivi_emulator.errors import Unauthorized
 from vivi_emulator.exchange import TurnLease
+from vivi_emulator.journal import JournalEntry
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
-from vivi_emulator.store.base import ChannelGone
+from vivi_emulator.store.base import ChannelGone, StoreUnavailable
+from vivi_emulator.store.memory import MemoryStore
+from vivi_emulator.store.values import TurnEnd
 
+from tests.redis_server import RedisServer
 from tests.support import CHANNEL, KEY, THREAD, url
 
 SLOW = {"text": "too late", "timing": {"first_chunk_ms": 60_000}}
@@ -200,3 +205,89 @@ async def test_a_message_racing_its_channels_delete_is_refused(served: Served) -
     fresh = emulator.exchange(call)
     await fresh.check_key()
     assert (await fresh.answer(Message("hello", THREAD))).answer.turn == 1
+
+
+@pytest.fixture
+async def on_redis(
+    redis_server: RedisServer, redis_url: str
+) -> AsyncIterator[tuple[RedisServer, Emulator, Emulator]]:
+    """Two processes' services on one real Redis (emptied by the test when it likes)."""
+    pair = [
+        Emulator(Settings(access_log=False, reload_fixtures=False, state=redis_url))
+        for _ in range(2)
+    ]
+    for emulator in pair:
+        await emulator.start()
+    try:
+        yield redis_server, pair[0], pair[1]
+    finally:
+        for emulator in pair:
+            await emulator.close()
+
+
+async def test_a_configured_channel_seeded_again_is_the_same_channel(
+    on_redis: tuple[RedisServer, Emulator, Emulator],
+) -> None:
+    server, emulator, _ = on_redis
+    call = Call("POST", url("invoke"), CHANNEL, {"vivi-api-key": KEY}, 0.0, 0.0)
+    exchange = emulator.exchange(call)
+    await exchange.check_key()  # against this process's keys, of the Redis before
+    server.flush()  # Redis restarted empty...
+    await emulator.store.keys()  # ...and another request of this process seeded it again
+    lease = await exchange.answer(Message("hello", THREAD))
+    lease.delivered()
+    exchange.report(200)
+    await exchange.close()
+    (entry,) = await emulator.journal(channel=CHANNEL)
+    assert (entry.status, entry.items[0].turn) == (200, 1)
+
+
+async def test_a_key_refused_after_an_emptied_redis_is_journaled(
+    on_redis: tuple[RedisServer, Emulator, Emulator],
+) -> None:
+    server, emulator, other = on_redis
+    await emulator.add_channel("rot", "old-key")
+    call = Call("POST", url("invoke", "rot"), "rot", {"vivi-api-key": "old-key"}, 0.0, 0.0)
+    exchange = emulator.exchange(call)
+    await exchange.check_key()  # passes against this process's keys, of the Redis before
+    server.flush()
+    await other.add_channel("rot", "new-key")  # the channel made again, elsewhere
+    with pytest.raises(Unauthorized) as refused:
+        await exchange.answer(Message("hello", THREAD))
+    await exchange.fail(refused.value)
+    (entry,) = await other.journal(channel="rot")
+    assert entry.status == 401
+
+
+class KeepFails(MemoryStore):
+    """The in-memory store, whose next ``commit_turn`` answers 503 (the store failing to keep
+    a turn, as a Redis lost at that moment would): the one fault this test injects."""
+
+    fail_next = False
+
+    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise StoreUnavailable("the state store is unavailable: injected; retry")
+        await super().commit_turn(end, entry)
+
+
+async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -> None:
+    settings = Settings(access_log=False, reload_fixtures=False)
+    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
+    store = KeepFails(channels, Emulator.bounds_of(settings))
+    emulator = Emulator(settings, store)
+    await emulator.start()
+    try:
+        served = Served(emulator)
+        store.fail_next = True
+        sent = await served.call("invoke", MESSAGE)
+        start = sent[0]
+        assert start["status"] == 503
+        assert dict(start["headers"])[b"retry-after"]
+        assert b"injected" in sent[1]["body"]
+        await served.call("invoke", MESSAGE)
+        # The turn the store could not keep went back: the next message is turn 1 again.
+        assert (await served.turns())[-1] == 1
+    finally:
+        await emulator.close()

@@ -85,9 +85,8 @@ class Exchange:
 
     @property
     def generation(self) -> int | None:
-        """The request's channel generation, once its key passed."""
-        checked = self._checked
-        return checked.generation(self.trace.call.channel) if checked is not None else None
+        """The request's channel generation, once its key passed (``Emulator.generation``)."""
+        return self._emulator.generation(self.trace.call.channel, self._checked)
 
     async def check_key(self, *, now: bool = False) -> None:
         """The request's key check (``now``: against the store's current keys); from then on

@@ -188,6 +188,19 @@ class Emulator:
         ring.check(channel_id, presented)
         return ring
 
+    def generation(self, channel_id: str, checked: KeyRing | None) -> int | None:
+        """The channel generation of a request whose key passed against ``checked`` (None
+        before its key passed). A Redis emptied or replaced since the check ends no generation
+        (only a delete does: docs/decisions.md, "An emptied Redis is no delete"): the request
+        belongs to its channel's generation in the store as it is now (none if it is not
+        there)."""
+        if checked is None:
+            return None
+        current = self.store.cached_keys()
+        if checked.epoch != current.epoch:
+            return current.generation(channel_id)
+        return checked.generation(channel_id)
+
     async def channels(self) -> list[str]:
         return (await self.store.keys()).channels()
 
@@ -227,7 +240,7 @@ class Emulator:
         process since this one last looked, the check is made again on the current keys.
         """
         store = self.store
-        generation = checked.generation(call.channel) if checked is not None else None
+        generation = self.generation(call.channel, checked)
         start = await store.begin_turn(call.channel, message.thread_id, generation)
         view = start.view
         generation = view.generation if generation is not None else None

@@ -31,6 +31,9 @@ class KeyRing:
     ever: frozenset[str] = frozenset()
     version: int = 0
     generations: Mapping[str, int] = field(default_factory=dict)
+    # The state store's epoch these keys were read in ('' for a store that has none): a Redis
+    # emptied or replaced since is another epoch, which ends no generation (only a delete does).
+    epoch: str = ""
 
     @classmethod
     def of(
@@ -39,12 +42,14 @@ class KeyRing:
         ever: Iterable[str] = (),
         version: int = 0,
         generations: Mapping[str, int] | None = None,
+        epoch: str = "",
     ) -> KeyRing:
         return cls(
             {c: k.encode("utf-8") for c, k in keys.items()},
             frozenset(ever) | frozenset(keys.values()),
             version,
             dict(generations) if generations is not None else dict.fromkeys(keys, 1),
+            epoch,
         )
 
     def generation(self, channel_id: str) -> int:

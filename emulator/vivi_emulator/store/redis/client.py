@@ -149,28 +149,38 @@ class RedisClient:
         ]
         for channel_id, key in self._seed.items():
             args += [channel_id, key]
-        epoch = await self.scripts.channel(keys=[], args=args)
-        if self.epoch and epoch.decode() != self.epoch:
+        epoch = (await self.scripts.channel(keys=[], args=args)).decode()
+        if self.epoch and epoch != self.epoch:
             log.warning(
                 "the state store (Redis at %s) was emptied or replaced; "
                 "the configured channels are seeded again",
                 self.where,
             )
-        self.epoch = epoch.decode()
-        return await self.refresh_keys()
+        ring = await self._read_keys(epoch)
+        # The epoch and the keys read in it change together: a request never takes its
+        # generation from the keys of the Redis before while its steps carry the new epoch.
+        self.epoch, self.ring = epoch, ring
+        return ring
 
     async def refresh_keys(self) -> KeyRing:
+        epoch = self.epoch
+        ring = await self._read_keys(epoch)
+        if self.epoch == epoch:  # else a seeding meanwhile has set newer keys
+            self.ring = ring
+        return ring
+
+    async def _read_keys(self, epoch: str) -> KeyRing:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hget(self.meta, "keys").hgetall(self.keys_key).lrange(self.ever_key, 0, -1)
             pipe.hgetall(self.gens)
             version, keys, ever, gens = await pipe.execute()
-        self.ring = KeyRing.of(
+        return KeyRing.of(
             {k.decode(): v.decode() for k, v in keys.items()},
             (e.decode() for e in ever),
             int(version or 0),
             {k.decode(): int(v) for k, v in gens.items()},
+            epoch,
         )
-        return self.ring
 
     async def close(self) -> None:
         await self.redis.aclose()
