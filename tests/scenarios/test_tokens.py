@@ -50,3 +50,12 @@ def test_a_tokenizer_counts_as_count_tokens_and_stays_within_its_bound() -> None
         assert tokenizer.count(text) == count_tokens(text)
     assert len(tokenizer._cuts) <= 2  # its own cache, bounded (a long text is never kept)
     assert Tokenizer()._cuts is not tokenizer._cuts  # two owners share nothing
+
+
+def test_a_tokenizer_splits_as_split_tokens() -> None:
+    tokenizer = Tokenizer()
+    for text in ["", "Hello! How are you?", "1234567", "y" * 5000] * 2:
+        assert tokenizer.split(text) == split_tokens(text)
+    first = tokenizer.split("agent smith")
+    first.append("changed")  # a caller's list is its own: the memory is not touched
+    assert tokenizer.split("agent smith") == split_tokens("agent smith")

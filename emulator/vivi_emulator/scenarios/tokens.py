@@ -70,20 +70,25 @@ def count_tokens(text: str) -> int:
 
 
 class Tokenizer:
-    """``count_tokens`` with a memory, owned by its user (the emulator's gate): replies are
-    mostly the same few texts, so a short one is cut once per owner, not once per request."""
+    """``split_tokens`` and ``count_tokens`` with a memory, owned by its user (the emulator's
+    gate, shared with its build options): replies are mostly the same few texts, so a short
+    one is cut once per owner, not once per request."""
 
     __slots__ = ("_cuts",)
 
     def __init__(self, size: int = 1024) -> None:
         self._cuts: Cache[str, tuple[str, ...]] = Cache(size)
 
-    def count(self, text: str) -> int:
-        if not text:
-            return 1
+    def _cut(self, text: str) -> tuple[str, ...]:
         if len(text) > _CACHED_CHARS:
-            return max(1, len(_cut(text)))
+            return _cut(text)
         cut = self._cuts.get(text)
-        if cut is None:
-            cut = self._cuts.put(text, _cut(text))
-        return max(1, len(cut))
+        return self._cuts.put(text, _cut(text)) if cut is None else cut
+
+    def split(self, text: str) -> list[str]:
+        """``split_tokens``, remembered."""
+        return list(self._cut(text)) if text else [""]
+
+    def count(self, text: str) -> int:
+        """``count_tokens``, remembered."""
+        return max(1, len(self._cut(text))) if text else 1
