@@ -30,6 +30,7 @@ from vivi_emulator.ratelimits import (
 )
 from vivi_emulator.scenarios.loader import FixtureError, Problem
 from vivi_emulator.scenarios.script import Script
+from vivi_emulator.scenarios.tokens import Tokenizer
 from vivi_emulator.store.values import Overrides, QueuedReply, TurnStart
 from vivi_emulator.structured import (
     StreamDisabled,
@@ -56,6 +57,7 @@ class Gate:
         self.store = store
         self.seed = seed
         self.limiter = RateLimiter(settings, store.buckets())
+        self.tokens = Tokenizer()  # its cut texts die with this emulator
         self._structured = {c.id: c.structured_output for c in settings.channels}
 
     # --- looking up a channel's settings -------------------------------------------------------
@@ -96,7 +98,7 @@ class Gate:
         if limits is None:
             return script, None
         stream = call.path.endswith("/stream")
-        cost = message_tokens(message.text, script.reply)
+        cost = message_tokens(message.text, script.reply, self.tokens.count)
         slot = slot_name(message.thread_id, turn) if stream else ""
         demand = self.limiter.demand(limits, stream, cost, script.duration, slot)
         admission = await self.limiter.admit(limits, call.channel, demand)

@@ -334,7 +334,12 @@ class Emulator:
         if options is None or options.latency is not latency:
             settings = self.settings
             options = BuildOptions(
-                self.seed, settings.time_scale, settings.wire, latency, self._constants
+                self.seed,
+                settings.time_scale,
+                settings.wire,
+                latency,
+                self._constants,
+                self.gate.tokens,
             )
             self._options.put(id(latency), options)  # it keeps the profile, and the id, alive
         return options

@@ -11,6 +11,11 @@ import yaml
 
 from vivi_emulator.resources import contract_path
 
+# The ``@cache`` loaders below are constants, not state: each reads (or derives from) the
+# contract file shipped inside the package, which never changes while the process runs; cached
+# once, lazily, so importing the package reads no file. Named in tests/test_layers.py's list of
+# the constant loaders allowed a module-level cache. Their values are shared: never mutate them.
+
 
 @cache
 def contract_text() -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vivi_emulator.scenarios.tokens import count_tokens, split_tokens
+from vivi_emulator.scenarios.tokens import Tokenizer, count_tokens, split_tokens
 
 PROSE = (
     "The emulator streams each reply the way a hosted model does: a few characters at a time, "
@@ -41,3 +41,21 @@ def test_english_prose_averages_about_four_characters_a_token() -> None:
     # The rule of thumb for GPT and Claude tokenizers on English text.
     per_token = len(PROSE) / len(split_tokens(PROSE))
     assert 3.5 <= per_token <= 4.8, per_token
+
+
+def test_a_tokenizer_counts_as_count_tokens_and_stays_within_its_bound() -> None:
+    tokenizer = Tokenizer(size=2)
+    texts = ["", "Hello! How are you?", " internationalization", "1234567", "x" * 5000]
+    for text in texts * 2:
+        assert tokenizer.count(text) == count_tokens(text)
+    assert len(tokenizer._cuts) <= 2  # its own cache, bounded (a long text is never kept)
+    assert Tokenizer()._cuts is not tokenizer._cuts  # two owners share nothing
+
+
+def test_a_tokenizer_splits_as_split_tokens() -> None:
+    tokenizer = Tokenizer()
+    for text in ["", "Hello! How are you?", "1234567", "y" * 5000] * 2:
+        assert tokenizer.split(text) == split_tokens(text)
+    first = tokenizer.split("agent smith")
+    first.append("changed")  # a caller's list is its own: the memory is not touched
+    assert tokenizer.split("agent smith") == split_tokens("agent smith")

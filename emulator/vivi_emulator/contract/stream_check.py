@@ -346,7 +346,9 @@ def watching(
         transport.close()
 
 
-_WHOLE: dict[int, tuple[Mapping[str, Any], ItemSchemas]] = {}
+# The item schemas of a loaded contract, kept on the schemathesis schema object they were read
+# from (never in a module): they live as long as that schema, and a second run has its own.
+_ITEMS = "_vivi_item_schemas"
 
 
 def _whole(response: Any, case: Any) -> StreamWatch | None:
@@ -354,12 +356,12 @@ def _whole(response: Any, case: Any) -> StreamWatch | None:
     content_type = next(iter(response.headers.get("content-type") or []), None)
     if not is_event_stream(content_type):
         return None
-    document = case.operation.schema.raw_schema
-    cached = _WHOLE.get(id(document))
-    if cached is None or cached[0] is not document:
-        _WHOLE.clear()
-        cached = _WHOLE[id(document)] = (document, ItemSchemas(document))
-    schema = cached[1].find(case.operation.label, response.status_code)
+    loaded = case.operation.schema
+    items = getattr(loaded, _ITEMS, None)
+    if not isinstance(items, ItemSchemas):
+        items = ItemSchemas(loaded.raw_schema)
+        setattr(loaded, _ITEMS, items)
+    schema = items.find(case.operation.label, response.status_code)
     if schema is None:
         return None
     content = response.content

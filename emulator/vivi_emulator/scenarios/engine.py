@@ -30,6 +30,7 @@ from vivi_emulator.scenarios.model import (
 from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.scenarios.template import is_templated, render
 from vivi_emulator.scenarios.timing import chunks, timed
+from vivi_emulator.scenarios.tokens import Tokenizer, split_tokens
 from vivi_emulator.wire import Wire, WireOptions
 
 # A stream fault added to a reply (chaos): given the reply's event count, the Fault, and what it
@@ -37,7 +38,9 @@ from vivi_emulator.wire import Wire, WireOptions
 Injected = Callable[[int], tuple[Fault, str]]
 
 
-def _base_events(reply: Reply, values: Mapping[str, str]) -> list[ScriptEvent]:
+def _base_events(
+    reply: Reply, values: Mapping[str, str], split: Callable[[str], list[str]]
+) -> list[ScriptEvent]:
     """The events of a text or events reply, placeholders filled, within the reply bounds
     (``checks``: a placeholder can expand to a whole message, so the bound holds here too)."""
     budget = MAX_REPLY_CHARS
@@ -51,11 +54,11 @@ def _base_events(reply: Reply, values: Mapping[str, str]) -> list[ScriptEvent]:
     events = [ScriptEvent(START)]
     if reply.text is not None:
         parts = [filled(reply.text)]
-        events += [ScriptEvent(CHUNK, c) for p in parts for c in chunks(p, reply.chunking)]
+        events += [ScriptEvent(CHUNK, c) for p in parts for c in chunks(p, reply.chunking, split)]
     for spec in reply.events or ():
         if spec.text is not None:
             text = filled(spec.text)
-            events += [ScriptEvent(CHUNK, c) for c in chunks(text, reply.chunking)]
+            events += [ScriptEvent(CHUNK, c) for c in chunks(text, reply.chunking, split)]
         else:
             assert spec.event is not None
             events.append(ScriptEvent(spec.event, filled(spec.message)))
@@ -138,6 +141,8 @@ class BuildOptions:
     latency: LatencyProfile = NONE
     # Where scripts that are the same for every request are kept (None: nowhere): the owner's.
     constants: Constants | None = field(default=None, compare=False, repr=False)
+    # The owner's memory of cut texts (None: every text is cut afresh).
+    tokens: Tokenizer | None = field(default=None, compare=False, repr=False)
 
 
 DEFAULT_OPTIONS = BuildOptions()
@@ -210,7 +215,8 @@ def _build(
     else:
         values = ctx.template_values()
         try:
-            base = _base_events(reply, values)
+            split = options.tokens.split if options.tokens is not None else split_tokens
+            base = _base_events(reply, values, split)
         except ReplyTooLarge as exc:
             raise ReplyTooLarge(f"scenario '{name}': {exc.detail}") from None
         profile = _profile(reply, scenario, options.latency)

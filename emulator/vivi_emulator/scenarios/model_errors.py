@@ -152,6 +152,8 @@ def _unknown_field(loc: Sequence[int | str]) -> str:
     return f"unknown field{hint} (every field: vivi-emulator fixtures schema)"
 
 
+# A constant, not state: the field names of the fixture model shipped with the package, the same
+# for the whole process (allowed by name in tests/test_layers.py's constant loaders).
 @cache
 def _known_fields() -> tuple[str, ...]:
     """Every field name of a fixture file, at any depth (for "did you mean")."""

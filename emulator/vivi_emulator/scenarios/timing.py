@@ -18,14 +18,16 @@ from vivi_emulator.scenarios.script import CHUNK, ScriptEvent, split_words
 from vivi_emulator.scenarios.tokens import count_tokens, split_tokens
 
 
-def chunks(text: str, chunking: Chunking) -> list[str]:
+def chunks(
+    text: str, chunking: Chunking, split: Callable[[str], list[str]] = split_tokens
+) -> list[str]:
     if chunking.chars is not None:
         size = chunking.chars
         return [text[i : i + size] for i in range(0, len(text), size)] or [""]
     if chunking.words is not None:
         pieces, per = split_words(text), chunking.words
     else:
-        pieces, per = split_tokens(text), chunking.tokens or 1
+        pieces, per = split(text), chunking.tokens or 1
     if per == 1:
         return pieces
     return ["".join(pieces[i : i + per]) for i in range(0, len(pieces), per)]

@@ -10,7 +10,8 @@ pieces joined are always the text itself, and the same text is always cut the sa
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+
+from vivi_emulator.caches import Cache
 
 # A word (letters, with a leading space if any), a run of up to three digits, a run of up to
 # three punctuation marks (leading space kept), a line break, or other whitespace.
@@ -43,18 +44,8 @@ def _cut_word(word: str) -> list[str]:
     return pieces
 
 
-# Replies are mostly the same few texts: short ones are cut once. A long one is cut each time
-# (kept, a thousand of them could hold a gigabyte).
+# A long text is cut each time, never cached (a thousand of them could hold a gigabyte).
 _CACHED_CHARS = 4096
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return _split_short(text) if len(text) <= _CACHED_CHARS else _cut(text)
-
-
-@lru_cache(maxsize=1024)
-def _split_short(text: str) -> tuple[str, ...]:
-    return _cut(text)
 
 
 def _cut(text: str) -> tuple[str, ...]:
@@ -70,9 +61,34 @@ def _cut(text: str) -> tuple[str, ...]:
 
 def split_tokens(text: str) -> list[str]:
     """The text as LLM-like tokens; joined, they are the text."""
-    return list(_split(text)) if text else [""]
+    return list(_cut(text)) if text else [""]
 
 
 def count_tokens(text: str) -> int:
     """How many tokens ``split_tokens`` makes of ``text`` (at least one)."""
-    return max(1, len(_split(text))) if text else 1
+    return max(1, len(_cut(text))) if text else 1
+
+
+class Tokenizer:
+    """``split_tokens`` and ``count_tokens`` with a memory, owned by its user (the emulator's
+    gate, shared with its build options): replies are mostly the same few texts, so a short
+    one is cut once per owner, not once per request."""
+
+    __slots__ = ("_cuts",)
+
+    def __init__(self, size: int = 1024) -> None:
+        self._cuts: Cache[str, tuple[str, ...]] = Cache(size)
+
+    def _cut(self, text: str) -> tuple[str, ...]:
+        if len(text) > _CACHED_CHARS:
+            return _cut(text)
+        cut = self._cuts.get(text)
+        return self._cuts.put(text, _cut(text)) if cut is None else cut
+
+    def split(self, text: str) -> list[str]:
+        """``split_tokens``, remembered."""
+        return list(self._cut(text)) if text else [""]
+
+    def count(self, text: str) -> int:
+        """``count_tokens``, remembered."""
+        return max(1, len(self._cut(text))) if text else 1

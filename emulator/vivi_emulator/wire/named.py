@@ -19,6 +19,9 @@ from vivi_emulator.wire.plan import with_wire
 _PREFIX = "wire-"
 
 
+# A constant, not state: the wire presets read from the fixtures shipped in the package (never
+# the user's), the same for the whole process; loaded once, lazily (allowed by name in
+# tests/test_layers.py's constant loaders).
 @lru_cache(maxsize=1)
 def kit_scenarios() -> tuple[Scenario, ...]:
     """The scenarios of fixtures/wire.yaml, in the file's (the kit's) order."""
