@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field
 
 from vivi_emulator.errors import ApiError, FieldError, ValidationFailed
@@ -141,6 +139,11 @@ def _size_problem(schema: dict[str, Any]) -> FieldError | None:
 
 def _meta_problem(schema: dict[str, Any]) -> FieldError | None:
     """Whether it is a JSON Schema at all (draft 2020-12)."""
+    # Imported here, not at the top: jsonschema is a tenth of serve's start-up, and only a
+    # channel given a schema needs it.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -183,6 +186,8 @@ def checked(output: StructuredOutput) -> StructuredOutput:
 
 def conformance(schema: Mapping[str, Any], value: Any) -> list[str]:
     """Why ``value`` does not conform to ``schema`` (empty: it does)."""
+    from jsonschema import Draft202012Validator  # as in _meta_problem: only when a schema is set
+
     validator = Draft202012Validator(dict(schema))
     try:
         return [
