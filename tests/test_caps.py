@@ -112,7 +112,8 @@ def test_a_long_tailed_delay_is_cut_to_the_cap() -> None:
 
 @pytest.mark.parametrize(
     ("given", "slept"),
-    [(-1.0, 0.0), (float("nan"), 0.0), (1.5, 1.5), (INFINITY, MAX_WAIT_SECONDS)],
+    # 0.5: a wait under a second is slept as given, not rounded away.
+    [(-1.0, 0.0), (float("nan"), 0.0), (0.5, 0.5), (1.5, 1.5), (INFINITY, MAX_WAIT_SECONDS)],
 )
 def test_capped_seconds(given: float, slept: float) -> None:
     assert capped_seconds(given) == slept
