@@ -19,9 +19,10 @@ from starlette.types import Message as AsgiMessage
 
 from vivi_emulator.app import create_app
 from vivi_emulator.calls import Call, Message
-from vivi_emulator.errors import Unauthorized
+from vivi_emulator.errors import Unauthorized, ValidationFailed
 from vivi_emulator.exchange import TurnLease
-from vivi_emulator.journal import JournalEntry
+from vivi_emulator.journal import ChosenBy, JournalEntry
+from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 from vivi_emulator.store.base import ChannelGone, StoreUnavailable
@@ -29,7 +30,7 @@ from vivi_emulator.store.memory import MemoryStore
 from vivi_emulator.store.values import TurnEnd
 
 from tests.redis_server import RedisServer
-from tests.support import CHANNEL, KEY, THREAD, url
+from tests.support import CHANNEL, KEY, OTHER_THREAD, THREAD, url
 
 SLOW = {"text": "too late", "timing": {"first_chunk_ms": 60_000}}
 
@@ -43,6 +44,21 @@ class Served:
 
         # Set when a request listens for its client hanging up: it holds its turn and waits.
         self.waiting = asyncio.Event()
+        # Set when a request returned: one that answered without waiting (an error) must fail
+        # a test that waits for it to hold its turn, not hang it.
+        self.returned = asyncio.Event()
+
+    async def held(self) -> None:
+        """Wait until a request holds its turn and listens for its client."""
+        async with anyio.create_task_group() as tasks:
+
+            async def first(event: asyncio.Event) -> None:
+                await event.wait()
+                tasks.cancel_scope.cancel()
+
+            tasks.start_soon(first, self.waiting)
+            tasks.start_soon(first, self.returned)
+        assert self.waiting.is_set(), "the request answered without waiting for its client"
 
     async def call(
         self,
@@ -91,7 +107,10 @@ class Served:
             "server": ("emulator.test", 80),
             "state": {},
         }
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.returned.set()
         return sent
 
     async def turns(self) -> list[int | None]:
@@ -121,11 +140,12 @@ async def test_a_client_gone_before_its_reply_gives_the_turn_back(
     gone = asyncio.Event()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(served.call, operation, body, gone)
-        await served.waiting.wait()
+        await served.held()
         gone.set()
     await served.call("invoke", MESSAGE)
     entries = await served.emulator.journal()
     assert entries[0].client_left is True
+    assert entries[0].error == "the client hung up before its answer was ready"
     # The next message is the thread's first turn, with no previous exchange.
     assert entries[1].items[0].turn == 1
 
@@ -135,7 +155,7 @@ async def test_a_stream_that_sent_its_first_event_keeps_its_turn(served: Served)
     gone = asyncio.Event()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(served.call, "stream", MESSAGE, gone)
-        await served.waiting.wait()
+        await served.held()
         gone.set()
     await served.call("invoke", MESSAGE)
     (streamed, invoked) = await served.emulator.journal()
@@ -147,12 +167,14 @@ async def test_a_stream_that_sent_its_first_event_keeps_its_turn(served: Served)
 async def test_a_cancelled_request_gives_its_turn_back(served: Served) -> None:
     await served.emulator.scripting.queue_reply(SLOW)
     task = asyncio.create_task(served.call("invoke", MESSAGE))
-    await served.waiting.wait()
+    await served.held()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     await served.call("invoke", MESSAGE)
     assert (await served.turns())[-1] == 1
+    (cancelled, _) = await served.emulator.journal()
+    assert cancelled.error == "the request ended before its answer (cancelled)"
 
 
 async def test_a_lease_is_settled_once_whatever_settles_it(served: Served) -> None:
@@ -182,7 +204,7 @@ async def test_a_stream_of_a_deleted_channel_leaves_nothing_in_its_successor(
     gone = asyncio.Event()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(served.call, "stream", MESSAGE, gone, "gone")
-        await served.waiting.wait()  # the stream plays (its start event went out)
+        await served.held()  # the stream plays (its start event went out)
         await emulator.remove_channel("gone")
         await emulator.add_channel("gone", "gone-key")
         gone.set()  # the stream ends after its channel's generation did
@@ -289,5 +311,202 @@ async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -
         await served.call("invoke", MESSAGE)
         # The turn the store could not keep went back: the next message is turn 1 again.
         assert (await served.turns())[-1] == 1
+    finally:
+        await emulator.close()
+
+
+def _invoke(channel: str = CHANNEL, key: str = KEY) -> Call:
+    return Call("POST", url("invoke", channel), channel, {"vivi-api-key": key}, 0.0, 0.0)
+
+
+async def test_a_lease_is_kept_once_delivered_and_settling_or_closing_again_does_nothing(
+    served: Served,
+) -> None:
+    emulator = served.emulator
+    exchange = emulator.exchange(_invoke())
+    lease = await exchange.answer(Message("hello", THREAD))
+    assert lease.kept is False
+    lease.delivered()
+    assert lease.kept is True
+    await exchange.settle(lease)
+    await exchange.settle(lease)  # settled: not again
+    exchange.report(200)
+    await exchange.close()
+    await exchange.close()  # closed: no second entry
+    (entry,) = await emulator.journal()
+    assert (entry.status, entry.client_left, entry.items[0].turn) == (200, False, 1)
+    following = emulator.exchange(_invoke())
+    assert (await following.answer(Message("hello", THREAD))).answer.turn == 2
+    await following.close()
+
+
+async def test_closing_settles_every_open_lease(served: Served) -> None:
+    emulator = served.emulator
+    third = "3e0f6a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5b"
+    threads = (THREAD, OTHER_THREAD, third)
+    exchange = emulator.exchange(_invoke())
+    leases = [await exchange.answer(Message("hello", t)) for t in threads]
+    leases[0].delivered()
+    leases[1].delivered()  # the last one never reached its client: given back
+    exchange.report(200)
+    await exchange.close()
+    again = emulator.exchange(_invoke())
+    turns = [(await again.answer(Message("again", t))).answer.turn for t in threads]
+    await again.close()
+    assert turns == [2, 2, 1]
+    entry = (await emulator.journal())[0]
+    assert [item.turn for item in entry.items] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("answered", [True, False], ids=["turn-given-back", "no-turn"])
+async def test_the_entry_of_a_request_whose_channel_was_deleted_is_dropped(
+    served: Served, answered: bool
+) -> None:
+    emulator = served.emulator
+    await emulator.add_channel("gone", "gone-key")
+    exchange = emulator.exchange(_invoke("gone", "gone-key"))
+    await exchange.check_key()
+    if answered:
+        await exchange.answer(Message("hello", THREAD))  # never delivered
+    await emulator.remove_channel("gone")
+    await emulator.add_channel("gone", "gone-key")
+    exchange.report(200)
+    await exchange.close()
+    assert await emulator.journal(channel="gone") == []
+
+
+class KeepAndGiveBackFail(MemoryStore):
+    """The in-memory store, whose ``commit_turn`` and ``cancel_turn`` answer 503 once armed:
+    the store lost while a turn is kept, and still lost when the turn would go back."""
+
+    failing = False
+
+    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+        if self.failing:
+            raise StoreUnavailable("the state store is unavailable: injected; retry")
+        await super().commit_turn(end, entry)
+
+    async def cancel_turn(self, *args: Any, **kwargs: Any) -> None:
+        if self.failing:
+            raise StoreUnavailable("the state store is unavailable: still injected; retry")
+        await super().cancel_turn(*args, **kwargs)
+
+
+async def test_a_turn_neither_kept_nor_given_back_answers_the_first_error() -> None:
+    settings = Settings(access_log=False, reload_fixtures=False)
+    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
+    store = KeepAndGiveBackFail(channels, Emulator.bounds_of(settings))
+    emulator = Emulator(settings, store)
+    await emulator.start()
+    try:
+        store.failing = True
+        sent = await Served(emulator).call("invoke", MESSAGE)
+        assert sent[0]["status"] == 503
+        assert json.loads(sent[1]["body"])["detail"] == (
+            "the state store is unavailable: injected; retry"
+        )
+    finally:
+        await emulator.close()
+
+
+async def test_a_status_reply_is_journaled_with_its_item(served: Served) -> None:
+    await served.emulator.scripting.queue_reply({"status": {"code": 418}})
+    sent = await served.call("invoke", MESSAGE)
+    assert sent[0]["status"] == 418
+    (entry,) = await served.emulator.journal()
+    assert entry.status == 418
+    (item,) = entry.items
+    assert (item.thread, item.turn, item.chosen_by) == (THREAD, 1, ChosenBy.QUEUE)
+
+
+@pytest.mark.parametrize("state", ["memory"])
+async def test_a_stream_gives_its_slot_back_when_its_request_closes(state: str) -> None:
+    limits = RateLimits(concurrent_streams=1)
+    settings = Settings(access_log=False, reload_fixtures=False, state=state, rate_limits=limits)
+    emulator = Emulator(settings)
+    await emulator.start()
+    try:
+        served = Served(emulator)
+        first = await served.call("stream", MESSAGE)
+        second = await served.call("stream", MESSAGE)
+        assert (first[0]["status"], second[0]["status"]) == (200, 200)
+    finally:
+        await emulator.close()
+
+
+async def test_a_key_rotated_elsewhere_is_seen_by_a_check_now_and_before_another_error(
+    on_redis: tuple[RedisServer, Emulator, Emulator],
+) -> None:
+    _, emulator, other = on_redis
+    await emulator.add_channel("rot", "old-key")
+    exchange = emulator.exchange(_invoke("rot", "old-key"))
+    await exchange.check_key()
+    await other.rotate_key("rot", "new-key")
+    # This process's copy of the keys is not re-read for an ordinary check...
+    await exchange.check_key()
+    # ...but a check now, and any error but the key's own, re-read them.
+    with pytest.raises(Unauthorized):
+        await exchange.check_key(now=True)
+    answered = await exchange.fail(ValidationFailed("invalid body"))
+    assert isinstance(answered, Unauthorized)
+    (entry,) = await other.journal(channel="rot")
+    assert entry.status == 401
+
+
+async def test_a_cancelled_request_still_settles_and_writes_its_entry(
+    on_redis: tuple[RedisServer, Emulator, Emulator],
+) -> None:
+    """On Redis every store step waits for the network, where a cancellation strikes unless
+    the settling is shielded."""
+    _, emulator, _ = on_redis
+    exchange = emulator.exchange(_invoke())
+    settled = await exchange.answer(Message("hello", THREAD))
+    closed = await exchange.answer(Message("hello", OTHER_THREAD))
+    settled.delivered()
+    closed.delivered()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await exchange.settle(settled)
+        exchange.report(200)
+        await exchange.close()
+    (entry,) = await emulator.journal()
+    assert entry.status == 200
+    again = emulator.exchange(_invoke())
+    turns = [(await again.answer(Message("again", t))).answer.turn for t in (THREAD, OTHER_THREAD)]
+    await again.close()
+    assert turns == [2, 2]
+
+
+class RecordFails(MemoryStore):
+    """The in-memory store, whose ``record`` answers 503 once armed (a Redis lost as the
+    journal entry is written)."""
+
+    failing = False
+
+    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
+        if self.failing:
+            raise StoreUnavailable("the state store is unavailable: injected; retry")
+        await super().record(entry, generation)
+
+
+async def test_a_cancelled_request_ends_cancelled_even_if_its_entry_cannot_be_written() -> None:
+    settings = Settings(access_log=False, reload_fixtures=False)
+    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
+    store = RecordFails(channels, Emulator.bounds_of(settings))
+    emulator = Emulator(settings, store)
+    await emulator.start()
+    try:
+        served = Served(emulator)
+        await emulator.scripting.queue_reply(SLOW)
+        task = asyncio.create_task(served.call("invoke", MESSAGE))
+        await served.held()
+        store.failing = True
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        store.failing = False
+        await served.call("invoke", MESSAGE)
+        # Its turn went back (cancel_turn still worked): the next message is turn 1 again.
+        assert (await served.turns()) == [1]
     finally:
         await emulator.close()
