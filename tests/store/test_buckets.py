@@ -202,3 +202,79 @@ async def test_on_redis_a_channels_buckets_and_slots_expire(redis_url: str) -> N
     finally:
         await raw.aclose()
         await store.close()
+
+
+async def test_a_cost_of_exactly_the_burst_passes_once_the_bucket_is_full() -> None:
+    clock = Clock()
+    buckets = MemoryBuckets(clock)
+    demand = Demand(tokens=Bucket(600, 100), cost=100)
+    assert (await buckets.decide(C, demand)).admitted
+    refused = await buckets.decide(C, demand)
+    assert refused.retry_after == pytest.approx(10.0)  # 100 tokens at 10 a second
+    clock.now += 10
+    assert (await buckets.decide(C, demand)).admitted
+
+
+async def test_waits_under_a_second_are_told_as_they_are() -> None:
+    clock = Clock()
+    buckets = MemoryBuckets(clock)
+    admitted = await buckets.decide(
+        C, Demand(requests=Bucket(600, 3), tokens=Bucket(600, 50), cost=45)
+    )
+    assert admitted.requests is not None
+    assert admitted.requests.reset == pytest.approx(0.1)  # one request of 3, at 10 a second
+    refused = await buckets.decide(C, Demand(tokens=Bucket(600, 50), cost=10))
+    assert refused.retry_after == pytest.approx(0.5)  # 5 tokens short, at 10 a second
+    full = await buckets.decide(
+        "other", Demand(requests=Bucket(1, 2), tokens=Bucket(1, 10), cost=11)
+    )
+    assert full.refused == ("tokens",)
+    assert full.requests is not None
+    assert full.requests.reset == 0.0  # the refusal charged nothing: full now
+
+
+async def test_an_admitted_message_waits_for_nothing(buckets: Buckets) -> None:
+    decision = await buckets.decide(C, Demand(requests=Bucket(1, 2), streams=1, slot="s"))
+    assert decision.admitted
+    assert decision.retry_after == 0
+
+
+async def test_with_no_stream_allowed_a_stream_is_never_told_to_retry(buckets: Buckets) -> None:
+    decision = await buckets.decide(C, Demand(streams=0, slot="s"))
+    assert decision.refused == ("streams",)
+    assert decision.retry_after is None
+
+
+async def test_one_stream_allowed_the_next_is_told_when_the_running_one_ends() -> None:
+    clock = Clock()
+    buckets = MemoryBuckets(clock)
+    assert (await buckets.decide(C, Demand(streams=1, stream_seconds=20.0, slot="a"))).admitted
+    clock.now += 19.5
+    waiting = await buckets.decide(C, Demand(streams=1, slot="b"))
+    assert waiting.retry_after == pytest.approx(0.5)
+    # Past its scripted end, not released (it runs late, or its process died): retry at once.
+    clock.now += 10
+    late = await buckets.decide(C, Demand(streams=1, slot="b"))
+    assert late.refused == ("streams",)
+    assert late.retry_after == 0.0
+
+
+async def test_a_dead_process_slot_is_free_exactly_at_the_end_of_its_grace() -> None:
+    clock = Clock()
+    buckets = MemoryBuckets(clock)
+    assert (await buckets.decide(C, Demand(streams=1, stream_seconds=10.0, slot="lost"))).admitted
+    clock.now += 10.0 + SLOT_GRACE_SECONDS
+    assert (await buckets.decide(C, Demand(streams=1, slot="next"))).admitted
+
+
+async def test_releasing_a_slot_not_held_or_resetting_an_unknown_channel_is_harmless(
+    buckets: Buckets,
+) -> None:
+    assert (await buckets.decide(C, Demand(streams=1, slot="held"))).admitted
+    await buckets.release(C, "never-taken")
+    await buckets.reset("never-limited")
+    refused = await buckets.decide(C, Demand(streams=1, slot="next"))
+    assert refused.refused == ("streams",)  # the held slot is still held
+    await buckets.release(C, "held")
+    await buckets.release(C, "held")
+    assert (await buckets.decide(C, Demand(streams=1, slot="next"))).admitted
