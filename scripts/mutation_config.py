@@ -36,6 +36,12 @@ def narrowed(text: str, globs: list[str], tests: list[str]) -> str:
     table = dict(tomllib.loads(text)["tool"]["mutmut"])
     table["only_mutate"] = [module_pattern(g) for g in globs]
     table["pytest_add_cli_args_test_selection"] = tests
+    # "forkserver" (MUTATE_ISOLATION): each mutant's child forked from a process that ran no
+    # test. Forked from the one that did, a child can inherit a lock held by one of its threads
+    # (a Redis client's, a thread pool's) and wait on it forever.
+    isolation = os.environ.get("MUTATE_ISOLATION")
+    if isolation:
+        table["process_isolation"] = isolation
     # JSON's strings and arrays of strings are TOML's too (the values here are ASCII).
     lines = ["[tool.mutmut]", *(f"{key} = {json.dumps(value)}" for key, value in table.items())]
     replaced, count = _TABLE.subn("\n".join(lines) + "\n\n", text, count=1)

@@ -18,10 +18,11 @@ import yaml
 from vivi_emulator.app import create_app
 from vivi_emulator.contract.options import RunOptions
 from vivi_emulator.contract.run import check_conformance
-from vivi_emulator.ratelimit_rules import RateLimits
-from vivi_emulator.ratelimits import message_tokens
+from vivi_emulator.ratelimit_rules import Bucket, RateLimits
+from vivi_emulator.ratelimits import RateLimiter, message_tokens
 from vivi_emulator.resources import contract_path
 from vivi_emulator.settings import Settings, load_settings
+from vivi_emulator.store.buckets import Demand, MemoryBuckets
 
 from tests.server import Running, start
 from tests.store.test_multiprocess import assert_clean
@@ -379,3 +380,24 @@ def test_limited_answers_conform_to_the_contract() -> None:
     )
     assert result.findings == []
     assert result.errors == []
+
+
+def test_limits_describe_themselves_in_one_line() -> None:
+    assert RateLimits().describe() == "off"
+    every = RateLimits(requests_per_minute=5, tokens_per_minute=100, concurrent_streams=2)
+    assert every.describe() == (
+        "5 requests a minute (burst 5), 100 tokens a minute (burst 100), 2 concurrent streams"
+    )
+
+
+async def test_a_stream_refused_for_want_of_a_slot_says_so_when_its_cost_fits_the_burst() -> None:
+    """A cost of exactly the tokens' burst can pass (once the bucket is full): what never
+    passes is the stream, on a channel that allows none."""
+    limits = RateLimits(tokens_per_minute=10, concurrent_streams=0)
+    limiter = RateLimiter(Settings(access_log=False), MemoryBuckets())
+    demand = Demand(tokens=Bucket(10, 10), cost=10, streams=0, slot="s")
+    admission = await limiter.admit(limits, "c", demand)
+    assert admission.refusal is not None
+    assert admission.refusal.body()["detail"].endswith(
+        "; the channel allows no stream: a stream can never pass"
+    )

@@ -1,0 +1,134 @@
+"""The gate's run-time settings (gate.py): rate limits and structured output set for one channel
+or for all, read back with where they are set, and a structured value checked against the
+channel's schema before it is kept. Driven through a started service's gate, on the in-memory
+store; the answering steps (``before``, ``after``) are covered through requests in
+tests/test_ratelimits.py and tests/test_structured.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from vivi_emulator.errors import ValidationFailed
+from vivi_emulator.gate import Gate
+from vivi_emulator.ratelimit_rules import Bucket, RateLimits
+from vivi_emulator.ratelimits import CONFIGURED, RUN_TIME
+from vivi_emulator.scenarios.loader import ScenarioSet
+from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.service import Emulator
+from vivi_emulator.settings import Settings
+from vivi_emulator.store.buckets import Demand
+from vivi_emulator.structured import StructuredOutput, conformance
+
+LIMITED = "limited"
+PLAIN = "plain"
+# Per channel: "limited" has its own configured limits, "plain" the global ones (none).
+CHANNELS = [
+    {"id": LIMITED, "key": "limited-key", "rate_limits": {"requests_per_minute": 7}},
+    {"id": PLAIN, "key": "plain-key"},
+]
+# A strict schema (VIVI's rules) with five string fields: a value of five numbers breaks it
+# five ways, more than the three reasons a refusal names per value.
+FIVE = ("a", "b", "c", "d", "e")
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {name: {"type": "string"} for name in FIVE},
+    "required": list(FIVE),
+    "additionalProperties": False,
+}
+WRONG = dict.fromkeys(FIVE, 1)
+
+
+@pytest.fixture
+async def gate() -> AsyncIterator[Gate]:
+    settings = Settings.model_validate(
+        {"access_log": False, "reload_fixtures": False, "channels": CHANNELS}
+    )
+    emulator = Emulator(settings)
+    await emulator.start()
+    try:
+        yield emulator.gate
+    finally:
+        await emulator.close()
+
+
+def _scenario(name: str, structured: object) -> Scenario:
+    return Scenario.model_validate({"name": name, "text": "x", "structured": structured})
+
+
+async def test_each_channel_reads_its_own_configured_limits(gate: Gate) -> None:
+    assert await gate.rate_limits(LIMITED) == (RateLimits(requests_per_minute=7), CONFIGURED)
+    assert await gate.rate_limits(PLAIN) == (None, CONFIGURED)
+
+
+async def test_limits_set_for_one_channel_apply_to_it_alone(gate: Gate) -> None:
+    limits = RateLimits(requests_per_minute=5)
+    await gate.set_rate_limits(limits, PLAIN)
+    assert await gate.rate_limits(PLAIN) == (limits, RUN_TIME)
+    assert await gate.rate_limits(LIMITED) == (RateLimits(requests_per_minute=7), CONFIGURED)
+
+
+async def test_limits_set_for_every_channel_apply_to_each(gate: Gate) -> None:
+    limits = RateLimits(concurrent_streams=2)
+    await gate.set_rate_limits(limits, None)
+    assert await gate.rate_limits(PLAIN) == (limits, RUN_TIME)
+    assert await gate.rate_limits(LIMITED) == (limits, RUN_TIME)
+
+
+async def test_a_reset_fills_the_one_channels_buckets(gate: Gate) -> None:
+    once = Demand(requests=Bucket(1, 1))
+    buckets = gate.limiter.buckets
+    for channel in (LIMITED, PLAIN):
+        assert (await buckets.decide(channel, once)).admitted
+    await gate.reset(PLAIN)
+    assert (await buckets.decide(PLAIN, once)).admitted
+    assert not (await buckets.decide(LIMITED, once)).admitted
+
+
+async def test_structured_output_set_for_one_channel_and_turned_off(gate: Gate) -> None:
+    output = StructuredOutput.model_validate({"schema": SCHEMA})
+    fine = ScenarioSet((_scenario("fine", dict.fromkeys(FIVE, "x")),))
+    await gate.set_structured(output, PLAIN, fine)
+    assert await gate.structured_now(PLAIN) == (output, RUN_TIME)
+    assert (await gate.structured_now(LIMITED))[0] is None
+    await gate.set_structured(None, PLAIN, fine)
+    assert (await gate.structured_now(PLAIN))[0] is None
+
+
+async def test_a_schema_refusing_a_loaded_scenario_is_refused_naming_three_reasons(
+    gate: Gate,
+) -> None:
+    output = StructuredOutput.model_validate({"schema": SCHEMA})
+    with pytest.raises(ValidationFailed) as refused:
+        await gate.set_structured(output, PLAIN, ScenarioSet((_scenario("bad", WRONG),)))
+    reasons = conformance(SCHEMA, WRONG)
+    assert len(reasons) == 5
+    assert [(e.field, e.reason) for e in refused.value.errors] == [
+        ("scenario bad", why) for why in reasons[:3]
+    ]
+    assert refused.value.detail == (
+        "scenarios' structured values do not conform to the schema: "
+        + "; ".join(f"scenario bad: {why}" for why in reasons[:3])
+    )
+    assert (await gate.structured_now(PLAIN))[0] is None  # nothing was set
+
+
+async def test_a_queued_value_the_channels_schema_refuses_is_a_422_naming_three_reasons(
+    gate: Gate,
+) -> None:
+    output = StructuredOutput.model_validate({"schema": SCHEMA})
+    await gate.set_structured(output, PLAIN, ScenarioSet(()))
+    with pytest.raises(ValidationFailed) as refused:
+        await gate.check_queued(_scenario("queued", WRONG), PLAIN)
+    reasons = conformance(SCHEMA, WRONG)[:3]
+    assert [(e.field, e.reason) for e in refused.value.errors] == [
+        ("structured", f"queued: {why}") for why in reasons
+    ]
+    assert refused.value.detail == (
+        "invalid queued answer: its structured value does not conform to the channel's "
+        "schema: " + "; ".join(f"queued: {why}" for why in reasons)
+    )
+    # The other channel has no schema: the same value is queued there as it is.
+    await gate.check_queued(_scenario("queued", WRONG), LIMITED)
