@@ -132,3 +132,26 @@ async def test_a_queued_value_the_channels_schema_refuses_is_a_422_naming_three_
     )
     # The other channel has no schema: the same value is queued there as it is.
     await gate.check_queued(_scenario("queued", WRONG), LIMITED)
+
+
+async def test_a_queued_conversations_turns_are_checked_and_named_by_their_place(
+    gate: Gate,
+) -> None:
+    output = StructuredOutput.model_validate({"schema": SCHEMA})
+    await gate.set_structured(output, PLAIN, ScenarioSet(()))
+    good = dict.fromkeys(FIVE, "x")
+    talk = Scenario.model_validate(
+        {
+            "name": "talk",
+            "turns": [
+                {"text": "one", "structured": good},
+                {"text": "two"},
+                {"text": "three", "structured": WRONG},
+            ],
+        }
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        await gate.check_queued(talk, PLAIN)
+    assert [e.reason for e in refused.value.errors] == [
+        f"talk (turn 3): {why}" for why in conformance(SCHEMA, WRONG)[:3]
+    ]

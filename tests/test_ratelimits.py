@@ -401,3 +401,37 @@ async def test_a_stream_refused_for_want_of_a_slot_says_so_when_its_cost_fits_th
     assert admission.refusal.body()["detail"].endswith(
         "; the channel allows no stream: a stream can never pass"
     )
+
+
+def test_a_message_costs_its_tokens_and_its_replys() -> None:
+    def words(text: str) -> int:
+        return len(text.split())
+
+    assert message_tokens("one two three", "four", words) == 4
+
+
+async def test_the_journal_note_says_each_limits_level() -> None:
+    limits = RateLimits(requests_per_minute=1, tokens_per_minute=100, concurrent_streams=2)
+    limiter = RateLimiter(Settings(access_log=False), MemoryBuckets())
+    spent = await limiter.admit(limits, "c", limiter.demand(limits, True, 100, 5.0, "t:1"))
+    assert spent.note == "admitted: requests 0/1 left, tokens 0/100 left (cost 100), streams 1/2"
+    # A level of exactly a whole number of tokens is that number, not one less.
+    some = await limiter.admit(limits, "d", limiter.demand(limits, True, 40, 5.0, "t:1"))
+    assert some.note == "admitted: requests 0/1 left, tokens 60/100 left (cost 40), streams 1/2"
+
+
+async def test_the_headers_say_seconds_to_a_full_bucket_to_the_millisecond_rounded_up() -> None:
+    limits = RateLimits(requests_per_minute=7, tokens_per_minute=240)
+    limiter = RateLimiter(Settings(access_log=False), MemoryBuckets())
+    admission = await limiter.admit(limits, "c", limiter.demand(limits, False, 1, 0.0, ""))
+    assert dict(admission.headers) == {
+        "x-ratelimit-limit-requests": "7",
+        "x-ratelimit-remaining-requests": "6",
+        "x-ratelimit-reset-requests": "8.572",  # a request at 7 a minute: 8.5714... s
+        "x-ratelimit-limit-tokens": "240",
+        "x-ratelimit-remaining-tokens": "239",
+        "x-ratelimit-reset-tokens": "0.25",  # a token at 4 a second
+    }
+    whole = RateLimits(requests_per_minute=1)
+    admission = await limiter.admit(whole, "d", limiter.demand(whole, False, 0, 0.0, ""))
+    assert dict(admission.headers)["x-ratelimit-reset-requests"] == "60"
