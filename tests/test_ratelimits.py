@@ -415,6 +415,7 @@ async def test_the_journal_note_says_each_limits_level() -> None:
     limiter = RateLimiter(Settings(access_log=False), MemoryBuckets())
     spent = await limiter.admit(limits, "c", limiter.demand(limits, True, 100, 5.0, "t:1"))
     assert spent.note == "admitted: requests 0/1 left, tokens 0/100 left (cost 100), streams 1/2"
+    assert spent.slot is True  # a stream holds its slot until its request is finished
     # A level of exactly a whole number of tokens is that number, not one less.
     some = await limiter.admit(limits, "d", limiter.demand(limits, True, 40, 5.0, "t:1"))
     assert some.note == "admitted: requests 0/1 left, tokens 60/100 left (cost 40), streams 1/2"
@@ -432,6 +433,28 @@ async def test_the_headers_say_seconds_to_a_full_bucket_to_the_millisecond_round
         "x-ratelimit-remaining-tokens": "239",
         "x-ratelimit-reset-tokens": "0.25",  # a token at 4 a second
     }
+    assert admission.slot is False  # no stream, no slot
     whole = RateLimits(requests_per_minute=1)
     admission = await limiter.admit(whole, "d", limiter.demand(whole, False, 0, 0.0, ""))
     assert dict(admission.headers)["x-ratelimit-reset-requests"] == "60"
+
+
+async def test_a_refusal_names_every_limit_that_refused_and_the_longest_wait() -> None:
+    limits = RateLimits(requests_per_minute=1, tokens_per_minute=60)
+    limiter = RateLimiter(Settings(access_log=False), MemoryBuckets())
+    first = await limiter.admit(limits, "c", limiter.demand(limits, True, 60, 1.0, "t:1"))
+    assert first.refusal is None
+    refused = await limiter.admit(limits, "c", limiter.demand(limits, True, 1, 1.0, "t:2"))
+    named = "requests per minute and tokens per minute"
+    assert refused.refusal is not None
+    assert refused.refusal.body()["detail"] == (
+        f"rate limit exceeded: {named} (1 requests a minute (burst 1), 60 tokens a minute "
+        "(burst 60)); retry after 60 s"
+    )
+    # The requests' wait (60 s) is longer than the tokens' (1 s): Retry-After says it, first.
+    assert refused.headers[0] == ("retry-after", "60")
+    assert refused.headers == tuple(refused.refusal.headers.items())
+    assert refused.note == (
+        f"refused: {named}; retry after 60 s; requests 0/1 left, tokens 0/60 left (cost 1)"
+    )
+    assert refused.slot is False
