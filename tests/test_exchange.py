@@ -510,3 +510,20 @@ async def test_a_cancelled_request_ends_cancelled_even_if_its_entry_cannot_be_wr
         assert (await served.turns()) == [1]
     finally:
         await emulator.close()
+
+
+async def test_a_request_whose_channel_is_deleted_while_served_is_told_so(served: Served) -> None:
+    """A 404 is not re-checked against the keys: the channel gone mid-request says so, rather
+    than the "unknown channel" a new key check would say."""
+    emulator = served.emulator
+    await emulator.add_channel("gone", "gone-key")
+    exchange = emulator.exchange(_invoke("gone", "gone-key"))
+    await exchange.check_key()
+    await emulator.remove_channel("gone")
+    with pytest.raises(ChannelGone) as gone:
+        await exchange.answer(Message("hello", THREAD))
+    answered = await exchange.fail(gone.value)
+    assert (answered.status_code, answered.detail) == (
+        404,
+        "channel 'gone' was deleted while this request was served",
+    )
