@@ -458,3 +458,17 @@ async def test_a_refusal_names_every_limit_that_refused_and_the_longest_wait() -
         f"refused: {named}; retry after 60 s; requests 0/1 left, tokens 0/60 left (cost 1)"
     )
     assert refused.slot is False
+
+
+async def test_a_stream_holds_its_own_slot_for_its_scripted_time() -> None:
+    limits = RateLimits(concurrent_streams=1)
+    limiter = RateLimiter(Settings(access_log=False), MemoryBuckets())
+    first = await limiter.admit(limits, "c", limiter.demand(limits, True, 0, 20.0, "t:1"))
+    assert first.refusal is None
+    second = await limiter.admit(limits, "c", limiter.demand(limits, True, 0, 20.0, "t:2"))
+    assert second.refusal is not None
+    # The running stream is scripted to end in 20 s (a hair less, rounded up).
+    assert second.refusal.body()["detail"].endswith("; retry after 20 s")
+    await limiter.buckets.release("c", "t:1")
+    third = await limiter.admit(limits, "c", limiter.demand(limits, True, 0, 20.0, "t:2"))
+    assert third.refusal is None
