@@ -24,10 +24,13 @@ from vivi_emulator.structured import StructuredOutput, conformance
 
 LIMITED = "limited"
 PLAIN = "plain"
-# Per channel: "limited" has its own configured limits, "plain" the global ones (none).
+OFF = "off"
+# Per channel: "limited" has its own configured limits, "plain" the global ones (none), "off"
+# its own without any limit.
 CHANNELS = [
     {"id": LIMITED, "key": "limited-key", "rate_limits": {"requests_per_minute": 7}},
     {"id": PLAIN, "key": "plain-key"},
+    {"id": OFF, "key": "off-key", "rate_limits": {}},
 ]
 # A strict schema (VIVI's rules) with five string fields: a value of five numbers breaks it
 # five ways, more than the three reasons a refusal names per value.
@@ -61,6 +64,7 @@ def _scenario(name: str, structured: object) -> Scenario:
 async def test_each_channel_reads_its_own_configured_limits(gate: Gate) -> None:
     assert await gate.rate_limits(LIMITED) == (RateLimits(requests_per_minute=7), CONFIGURED)
     assert await gate.rate_limits(PLAIN) == (None, CONFIGURED)
+    assert await gate.rate_limits(OFF) == (None, CONFIGURED)
 
 
 async def test_limits_set_for_one_channel_apply_to_it_alone(gate: Gate) -> None:
@@ -68,6 +72,11 @@ async def test_limits_set_for_one_channel_apply_to_it_alone(gate: Gate) -> None:
     await gate.set_rate_limits(limits, PLAIN)
     assert await gate.rate_limits(PLAIN) == (limits, RUN_TIME)
     assert await gate.rate_limits(LIMITED) == (RateLimits(requests_per_minute=7), CONFIGURED)
+
+
+async def test_limits_set_without_any_limit_turn_them_off(gate: Gate) -> None:
+    await gate.set_rate_limits(RateLimits(), LIMITED)
+    assert await gate.rate_limits(LIMITED) == (None, RUN_TIME)
 
 
 async def test_limits_set_for_every_channel_apply_to_each(gate: Gate) -> None:
