@@ -23,6 +23,12 @@ def test_a_ring_of_keys_holds_them_as_bytes_with_a_first_generation_each() -> No
     assert (ring.generation("a"), ring.generation("b"), ring.generation("z")) == (1, 1, 0)
 
 
+def test_a_ring_given_no_version_or_epoch_is_at_the_first_of_each() -> None:
+    """Version 0 and the epoch '' of a store that has none: those of an empty ring."""
+    ring = KeyRing.of({"a": "key-a"})
+    assert (ring.version, ring.epoch) == (KeyRing().version, KeyRing().epoch) == (0, "")
+
+
 def test_given_generations_are_the_rings_own_copy() -> None:
     given = {"a": 3}
     ring = KeyRing.of({"a": "key-a"}, generations=given)
