@@ -6,7 +6,10 @@ tests/test_ratelimits.py and tests/test_structured.py."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,8 @@ from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 from vivi_emulator.store.buckets import Demand
 from vivi_emulator.structured import StructuredOutput, conformance
+
+from tests.support import AUTH, CHANNEL, serving, url
 
 LIMITED = "limited"
 PLAIN = "plain"
@@ -164,3 +169,33 @@ async def test_a_queued_conversations_turns_are_checked_and_named_by_their_place
     assert [e.reason for e in refused.value.errors] == [
         f"talk (turn 3): {why}" for why in conformance(SCHEMA, WRONG)[:3]
     ]
+
+
+async def test_a_conversation_entered_late_answers_its_own_first_turn(tmp_path: Path) -> None:
+    """The value answered is the conversation's step (the thread's n-th message since it
+    entered it), not the thread's turn."""
+    (tmp_path / "steps.yaml").write_text(
+        "scenarios:\n"
+        "  - name: small-talk\n"
+        "    default: true\n"
+        "    text: hello\n"
+        "  - name: steps\n"
+        "    match: {message: {equals: go}}\n"
+        "    turns:\n"
+        "      - structured: {a: one, b: x, c: x, d: x, e: x}\n"
+        "      - structured: {a: two, b: x, c: x, d: x, e: x}\n"
+    )
+    settings = Settings.model_validate({"access_log": False, "fixtures": [tmp_path]})
+    thread = str(uuid.uuid4())
+    async with serving(settings) as client:
+        schema = await client.put(
+            "/_emulator/structured-output", params={"channel": CHANNEL}, json={"schema": SCHEMA}
+        )
+        assert schema.status_code == 200, schema.text
+        answers = [
+            await client.post(
+                url("invoke"), json={"message": text, "threadId": thread}, headers=AUTH
+            )
+            for text in ("hi", "go", "go")
+        ]
+    assert [json.loads(a.json()["message"])["a"] for a in answers[1:]] == ["one", "two"]
