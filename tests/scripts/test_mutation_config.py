@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "mutation_config.py"
 
 
-def _run(out: Path, tests: str, *globs: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MUTATE_TESTS": tests}
+def _run(
+    out: Path, tests: str, *globs: str, deselect: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MUTATE_TESTS": tests, "MUTATE_DESELECT": deselect}
     return subprocess.run(
         [sys.executable, str(SCRIPT), str(out), *globs],
         env=env, capture_output=True, text=True, check=False,
@@ -53,3 +55,20 @@ def test_without_tests_or_globs_it_says_how_to_call_it(tmp_path: Path) -> None:
         assert done.returncode != 0
         assert "usage: MUTATE_TESTS=" in done.stderr
     assert not out.exists()
+
+
+def test_deselected_tests_are_left_out_of_the_selection(tmp_path: Path) -> None:
+    out = tmp_path / "pyproject.toml"
+    done = _run(
+        out, "tests/test_ratelimits.py", "vivi_emulator.ratelimits*",
+        deselect="tests/test_ratelimits.py::test_a tests/test_ratelimits.py::test_b",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = tomllib.loads(out.read_text(encoding="utf-8"))["tool"]["mutmut"]
+    assert table["pytest_add_cli_args_test_selection"] == [
+        "tests/test_ratelimits.py",
+        "--deselect",
+        "tests/test_ratelimits.py::test_a",
+        "--deselect",
+        "tests/test_ratelimits.py::test_b",
+    ]
