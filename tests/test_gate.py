@@ -18,7 +18,7 @@ from vivi_emulator.errors import ValidationFailed
 from vivi_emulator.gate import Gate
 from vivi_emulator.ratelimit_rules import Bucket, RateLimits
 from vivi_emulator.ratelimits import CONFIGURED, RUN_TIME
-from vivi_emulator.scenarios.loader import ScenarioSet
+from vivi_emulator.scenarios.loader import FixtureError, ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
@@ -199,3 +199,55 @@ async def test_a_conversation_entered_late_answers_its_own_first_turn(tmp_path: 
             for text in ("hi", "go", "go")
         ]
     assert [json.loads(a.json()["message"])["a"] for a in answers[1:]] == ["one", "two"]
+
+
+async def test_a_channels_own_limits_apply_to_its_messages_and_a_refusal_names_its_scenario(
+    gate: Gate,
+) -> None:
+    """The fixture's LIMITED channel allows 7 requests a minute (its own, not the global none);
+    the eighth is refused, journaled with the scenario that would have answered."""
+    settings = Settings.model_validate(
+        {"access_log": False, "reload_fixtures": False, "channels": CHANNELS}
+    )
+    auth = {"vivi-api-key": "limited-key"}
+    async with serving(settings) as client:
+        answers = [
+            await client.post(
+                url("invoke", LIMITED),
+                json={"message": "hello", "threadId": str(uuid.uuid4())},
+                headers=auth,
+            )
+            for _ in range(8)
+        ]
+        entries = (await client.get("/_emulator/journal")).json()["entries"]
+    assert answers[0].headers["x-ratelimit-limit-requests"] == "7"
+    assert [a.status_code for a in answers] == [200] * 7 + [429]
+    refused, answered = entries[-1], entries[0]
+    assert refused["status"] == 429
+    assert refused["scenario"] == answered["scenario"] is not None
+    assert refused["chosen_by"] == answered["chosen_by"] is not None
+
+
+def test_a_conversation_turn_refused_by_a_configured_schema_names_its_file(tmp_path: Path) -> None:
+    (tmp_path / "talk.yaml").write_text(
+        "scenarios:\n"
+        "  - name: talk\n"
+        "    match: {message: {equals: go}}\n"
+        "    turns:\n"
+        "      - structured: {a: 1, b: 1, c: 1, d: 1, e: 1}\n"
+    )
+    channel = {"id": PLAIN, "key": "plain-key", "structured_output": {"schema": SCHEMA}}
+    settings = Settings.model_validate(
+        {"access_log": False, "channels": [channel], "fixtures": [tmp_path]}
+    )
+    with pytest.raises(FixtureError) as failed:
+        Emulator(settings)
+    reasons = conformance(SCHEMA, WRONG)[:3]
+    assert [(p.file, p.reason) for p in failed.value.problems] == [
+        (
+            tmp_path / "talk.yaml",
+            "scenario 'talk (turn 1)': its structured value does not conform to the schema of "
+            f"channel '{PLAIN}': {why}",
+        )
+        for why in reasons
+    ]
