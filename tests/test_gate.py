@@ -20,6 +20,7 @@ from vivi_emulator.ratelimit_rules import Bucket, RateLimits
 from vivi_emulator.ratelimits import CONFIGURED, RUN_TIME
 from vivi_emulator.scenarios.loader import FixtureError, ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
+from vivi_emulator.scenarios.tokens import count_tokens
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 from vivi_emulator.store.buckets import Demand
@@ -251,3 +252,32 @@ def test_a_conversation_turn_refused_by_a_configured_schema_names_its_file(tmp_p
         )
         for why in reasons
     ]
+
+
+async def test_a_message_is_charged_its_own_tokens_and_its_replys(tmp_path: Path) -> None:
+    (tmp_path / "ok.yaml").write_text("scenarios:\n  - name: ok\n    default: true\n    text: ok\n")
+    message = "one two three four five six seven eight"
+    settings = Settings.model_validate(
+        {
+            "access_log": False,
+            "fixtures": [tmp_path],
+            "rate_limits": {"tokens_per_minute": 1, "tokens_burst": 1000},
+        }
+    )
+    async with serving(settings) as client:
+        answer = await client.post(
+            url("invoke"), json={"message": message, "threadId": str(uuid.uuid4())}, headers=AUTH
+        )
+    assert count_tokens(message) > 1
+    cost = count_tokens(message) + count_tokens("ok")
+    assert answer.headers["x-ratelimit-remaining-tokens"] == str(1000 - cost)
+
+
+async def test_a_channel_configured_with_structured_output_off_streams() -> None:
+    channel = {"id": CHANNEL, "key": "demo-key", "structured_output": {"schema": None}}
+    settings = Settings.model_validate({"access_log": False, "channels": [channel]})
+    async with serving(settings) as client:
+        streamed = await client.post(
+            url("stream"), json={"message": "hi", "threadId": str(uuid.uuid4())}, headers=AUTH
+        )
+    assert streamed.status_code == 200
