@@ -13,7 +13,7 @@ import httpx
 from vivi_emulator import sse
 from vivi_emulator.app import create_app
 from vivi_emulator.scenarios.context import RequestContext
-from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent, split_words
+from vivi_emulator.script import CHUNK, END, START, Script, ScriptEvent, split_words
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 

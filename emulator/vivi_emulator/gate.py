@@ -29,8 +29,8 @@ from vivi_emulator.ratelimits import (
     slot_name,
 )
 from vivi_emulator.scenarios.loader import FixtureError, Problem
-from vivi_emulator.scenarios.script import Script
 from vivi_emulator.scenarios.tokens import Tokenizer
+from vivi_emulator.script import Script
 from vivi_emulator.store.values import Overrides, QueuedReply, TurnStart
 from vivi_emulator.structured import (
     StreamDisabled,

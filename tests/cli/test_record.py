@@ -205,7 +205,7 @@ def test_the_record_command_never_imports_schemathesis() -> None:
     """`record` runs where schemathesis is not wanted: importing the CLI and the proxy skips it."""
     script = (
         "import sys\n"
-        "import vivi_emulator.cli, vivi_emulator.record.cli, vivi_emulator.record.proxy\n"
+        "import vivi_emulator.cli, vivi_emulator.cli.record, vivi_emulator.record.proxy\n"
         "from vivi_emulator.record.proxy import RecordingProxy\n"
         "import tempfile, pathlib\n"
         "RecordingProxy('http://127.0.0.1:9', pathlib.Path(tempfile.mkdtemp()))\n"
