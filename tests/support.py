@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,8 @@ from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.script import CHUNK, END, START, Script, ScriptEvent, split_words
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
+
+from tests.server import Running, start
 
 CHANNEL = "demo-channel"
 KEY = "demo-key"
@@ -36,6 +39,33 @@ async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield c
     finally:
         await emulator.close()
+
+
+def assert_clean(log: str) -> None:
+    """A server's log holds no traceback."""
+    assert "Traceback" not in log, log
+    assert "Exception in ASGI application" not in log, log
+
+
+@contextmanager
+def two_servers(redis_url: str, fixtures: Path, *args: str) -> Iterator[tuple[Running, Running]]:
+    """Two ``serve`` processes on one Redis with these fixtures (and ``args``): one emulator.
+    Both are stopped on the way out; after a clean run each must have exited 0 with no traceback
+    in its log."""
+    common = ("--state", redis_url, "--fixtures", str(fixtures), "--no-reload", *args)
+    a = start(*common)
+    try:
+        b = start(*common)
+    except BaseException:
+        a.stop()
+        raise
+    try:
+        yield a, b
+    finally:
+        stopped = [running.stop() for running in (a, b)]
+    for code, log in stopped:
+        assert code == 0
+        assert_clean(log)
 
 
 def url(operation: str, channel: str = CHANNEL) -> str:
