@@ -61,8 +61,29 @@ Channel = Annotated[
     str | None, Query(description="A channel id: only that channel's state (default: all).")
 ]
 State = TypeVar("State")
-# A setting's summaries in its OpenAPI document: GET, PUT, DELETE.
-Summaries = tuple[str, str, str]
+# Each setting's summaries in the OpenAPI document, by path: GET, PUT, DELETE.
+_SUMMARIES: dict[str, tuple[str, str, str]] = {
+    "/latency": (
+        "How replies are paced now",
+        "Pace replies until reset",
+        "Back to the configured pace",
+    ),
+    "/chaos": (
+        "The faults injected at a rate now",
+        "Inject faults at a rate until reset (no faults: off)",
+        "Back to the configured chaos",
+    ),
+    "/rate-limits": (
+        "The rate limits now",
+        "Limit requests, tokens and streams until reset (no limit given: off)",
+        "Back to the configured limits",
+    ),
+    "/structured-output": (
+        "The schema now",
+        "Answer with JSON conforming to a strict schema until reset (null schema: off)",
+        "Back to the configured",
+    ),
+}
 
 
 async def _invalid_request(_: Request, exc: Exception) -> Response:
@@ -192,11 +213,9 @@ class _Setting(Generic[State]):
     state: Callable[[str | None], Awaitable[State]]
     clear: Callable[[str | None], Awaitable[None]]
 
-    def routes(
-        self, app: FastAPI, put: Callable[..., Awaitable[State]], summaries: Summaries
-    ) -> None:
+    def routes(self, app: FastAPI, put: Callable[..., Awaitable[State]]) -> None:
         """The three routes, in this order in the OpenAPI document: GET, PUT, DELETE."""
-        now, until_reset, back = summaries
+        now, until_reset, back = _SUMMARIES[self.path]
 
         async def current(channel: Channel = None) -> State:
             return await self.state(channel)
@@ -229,16 +248,7 @@ def _latency(app: FastAPI, emulator: Emulator) -> None:
         )
         return await latency_state(channel)
 
-    setting = _Setting("/latency", "latency", LatencyState, latency_state, clear)
-    setting.routes(
-        app,
-        set_latency,
-        (
-            "How replies are paced now",
-            "Pace replies until reset",
-            "Back to the configured pace",
-        ),
-    )
+    _Setting("/latency", "latency", LatencyState, latency_state, clear).routes(app, set_latency)
 
 
 def _chaos(app: FastAPI, emulator: Emulator) -> None:
@@ -260,16 +270,7 @@ def _chaos(app: FastAPI, emulator: Emulator) -> None:
         await emulator.scripting.set_chaos(settings, channel)
         return await chaos_state(channel)
 
-    setting = _Setting("/chaos", "chaos", ChaosState, chaos_state, clear)
-    setting.routes(
-        app,
-        set_chaos,
-        (
-            "The faults injected at a rate now",
-            "Inject faults at a rate until reset (no faults: off)",
-            "Back to the configured chaos",
-        ),
-    )
+    _Setting("/chaos", "chaos", ChaosState, chaos_state, clear).routes(app, set_chaos)
 
 
 def _rate_limits(app: FastAPI, emulator: Emulator) -> None:
@@ -292,15 +293,8 @@ def _rate_limits(app: FastAPI, emulator: Emulator) -> None:
         await gate.set_rate_limits(limits, channel)
         return await limits_state(channel)
 
-    setting = _Setting("/rate-limits", "rate_limits", RateLimitsState, limits_state, clear)
-    setting.routes(
-        app,
-        set_rate_limits,
-        (
-            "The rate limits now",
-            "Limit requests, tokens and streams until reset (no limit given: off)",
-            "Back to the configured limits",
-        ),
+    _Setting("/rate-limits", "rate_limits", RateLimitsState, limits_state, clear).routes(
+        app, set_rate_limits
     )
 
 
@@ -319,15 +313,8 @@ def _structured(app: FastAPI, emulator: Emulator) -> None:
         await gate.set_structured(output, channel, emulator.scenarios)
         return await structured_state(channel)
 
-    setting = _Setting("/structured-output", "structured", StructuredState, structured_state, clear)
-    setting.routes(
-        app,
-        set_structured,
-        (
-            "The schema now",
-            "Answer with JSON conforming to a strict schema until reset (null schema: off)",
-            "Back to the configured",
-        ),
+    _Setting("/structured-output", "structured", StructuredState, structured_state, clear).routes(
+        app, set_structured
     )
 
 
