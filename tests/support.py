@@ -25,6 +25,8 @@ KEY = "demo-key"
 THREAD = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
 OTHER_THREAD = "7d1c2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 AUTH = {"vivi-api-key": KEY}
+# A message as the docs send it.
+BODY = {"message": "hello", "threadId": THREAD}
 
 
 @asynccontextmanager
@@ -70,6 +72,17 @@ def two_servers(redis_url: str, fixtures: Path, *args: str) -> Iterator[tuple[Ru
 
 def url(operation: str, channel: str = CHANNEL) -> str:
     return f"/channelsApi/{channel}/{operation}"
+
+
+def forced(scenario: str) -> dict[str, str]:
+    """The headers of a request that forces ``scenario`` (``x-vivi-scenario``)."""
+    return {**AUTH, "x-vivi-scenario": scenario}
+
+
+async def post_forced(client: httpx.AsyncClient, operation: str, scenario: str) -> httpx.Response:
+    """One message to ``operation`` (a batch of one for ``batch``), forcing ``scenario``."""
+    body = {"messages": [BODY]} if operation == "batch" else BODY
+    return await client.post(url(operation), headers=forced(scenario), json=body)
 
 
 def sse_events(body: bytes) -> list[dict[str, Any]]:
