@@ -141,10 +141,8 @@ def scaling_rows(res: Results) -> list[Row]:
         if not res.have(w, EMU2, REDIS1, BARE2, BARE1):
             continue
         r, measured = scaling_measured(res, w)
-        figure = (
-            f"{w}: 2-worker/1-worker ratio, emulator on Redis / bare Starlette's (the emulator's "
-            "2 workers need Redis, so both its sides are on Redis)"
-        )
+        # The emulator's 2 workers need a shared store: both its sides are on Redis.
+        figure = f"{w}: 2-worker/1-worker ratio, emulator (both on Redis) / bare Starlette's"
         target, good = ("≥ 1.0", ok(r, r >= 1.0)) if w == "invoke" else ("—", "—")
         rows.append([figure, measured, target, good])
     return rows
