@@ -12,6 +12,7 @@ before the load, over the peak number of streams open at once.
 from __future__ import annotations
 
 import math
+from resource import RLIMIT_NOFILE, getrlimit
 from typing import Any
 
 from .common import LONG, fmt, log
@@ -22,6 +23,7 @@ from .streams import StreamLoad, run_streams
 
 WORKLOAD = "streams-2w"
 EMU, BARE = "emulator-redis-2w", "bare-granian-2w"
+FD_SPARE = 256  # a process's own files: logs, pipes, its listening sockets, the interpreter's
 WHO = {EMU: "emulator on Redis, 2 workers", BARE: "bare Starlette on granian, 2 workers"}
 
 
@@ -33,9 +35,25 @@ def rss_per_stream_kib(r: dict[str, Any]) -> float:
     return added_mb * 1024 / int(r["peak_open"])
 
 
+def fd_shortfall(streams: int, client_procs: int, soft_limit: int) -> str | None:
+    """Why the open-files limit would cut the load short (each server worker and each client
+    process holds its share of the streams, plus its own files), or None."""
+    need = max(-(-streams // 2), -(-streams // max(1, client_procs))) + FD_SPARE
+    if soft_limit >= need:
+        return None
+    return (
+        f"{WORKLOAD}: the open-files limit ({soft_limit}) is below the {need} a server worker or "
+        "client process needs: streams will fail to open (raise `ulimit -n`)"
+    )
+
+
 def streams_2w_phase(res: Results) -> None:
     """One round per target (the load takes the whole machine): the emulator, then the floor."""
     a = res.args
+    # The harness raised its soft limit as far as the hard one allows; its children inherit it.
+    if why := fd_shortfall(a.streams_2w, a.client_procs_2w, getrlimit(RLIMIT_NOFILE)[0]):
+        res.notes.append(why)
+        log(f"  {why}")
     names = [n for n in (EMU, BARE) if n in res.targets]
     with running(res, names, LONG) as live:
         for inst in live:
