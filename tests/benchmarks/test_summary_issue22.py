@@ -48,6 +48,7 @@ def streams(complete: int, p99: float) -> dict[str, Any]:
         "p99_ms": p99,
         "peak_open": complete,
         "client_cpu": 0.5,
+        "first_event_p99_ms": 50.0,
         "client_procs": 2,
         "rss_per_stream_kib": 40.0,
         "round": 1,
