@@ -155,6 +155,26 @@ async def test_a_cancelled_request_gives_its_turn_back(served: Served) -> None:
     assert (await served.turns())[-1] == 1
 
 
+async def test_a_request_closed_inside_a_cancelled_scope_still_settles(served: Served) -> None:
+    """A cancellation pending as the request settles: on Redis the settling is shielded, in
+    memory no step waits (``StateStore.waits``, so no shield is paid for): either way the turn
+    is kept and the entry written."""
+    emulator = served.emulator
+    call = Call("POST", url("invoke"), CHANNEL, {"vivi-api-key": KEY}, 0.0, 0.0)
+    exchange = emulator.exchange(call)
+    lease = await exchange.answer(Message("hello", THREAD))
+    lease.delivered()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        exchange.report(200)
+        await exchange.close()
+    (entry,) = await emulator.journal()
+    assert entry.status == 200
+    again = emulator.exchange(call)
+    assert (await again.answer(Message("hello", THREAD))).answer.turn == 2
+    await again.close()
+
+
 async def test_a_lease_is_settled_once_whatever_settles_it(served: Served) -> None:
     emulator = served.emulator
     call = Call("POST", url("invoke"), CHANNEL, {"vivi-api-key": KEY}, 0.0, 0.0)

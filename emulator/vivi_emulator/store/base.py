@@ -85,6 +85,10 @@ class StateStore(KeyStore, TurnStore, JournalStore, ScriptingStore, FileStore, A
 
     name: str
     bounds: Bounds
+    # Whether a step may wait (on the network). A step that never waits runs to its end once
+    # started: no cancellation can strike inside it, so settling a request on such a store
+    # needs no shield (``exchange.Exchange``). True unless a backend knows better.
+    waits: bool = True
 
     async def start(self) -> None:
         """Connect and check the store is usable; raise StoreUnavailable if it is not."""

@@ -58,6 +58,7 @@ class _File:
 
 class MemoryStore(StateStore):
     name = "memory"
+    waits = False  # no step awaits anything (nor do its rate-limit buckets, MemoryBuckets)
 
     def __init__(
         self,
