@@ -137,9 +137,8 @@ class Exchange:
         emulator = self._emulator
         call = self.trace.call
         if not lease.kept:
-            await emulator.give_back(call, lease.answer)
-            if entry is not None:
-                await emulator.store.record(entry, lease.answer.generation)
+            # With the entry: one all-or-nothing store step, as a kept turn's.
+            await emulator.give_back(call, lease.answer, entry)
             return
         try:
             await emulator.keep(call, lease.answer, entry)

@@ -404,10 +404,21 @@ class Emulator:
         )
         await self.store.commit_turn(end, entry)
 
-    async def give_back(self, call: Call, answer: Answer) -> None:
-        """Give the turn back: its answer never reached the client. Called by a turn's lease
-        only."""
-        await self._give_back(call, answer.message, (answer.turn, answer.generation))
+    async def give_back(
+        self, call: Call, answer: Answer, entry: JournalEntry | None = None
+    ) -> None:
+        """Give the turn back: its answer never reached the client; with ``entry``, record the
+        finished request in the same step. Called by a turn's lease only."""
+        if entry is None:
+            await self._give_back(call, answer.message, (answer.turn, answer.generation))
+            return
+        message = answer.message
+        end = TurnEnd(
+            call.channel, message.thread_id, answer.turn, message.text, "", None,
+            answer.generation, kept=False,
+        )  # fmt: skip
+        with anyio.CancelScope(shield=True):
+            await self.store.commit_turn(end, entry)
 
     # --- the journal ----------------------------------------------------------------------------
 

@@ -240,6 +240,18 @@ async def test_a_commit_records_its_entry_in_the_same_step(stores: Stores) -> No
     assert kept.path == "/channelsApi/a/invoke"
 
 
+async def test_a_turn_given_back_records_its_entry_in_the_same_step(stores: Stores) -> None:
+    store = stores.make()
+    await store.begin_turn("a", T1)
+    # Given back: the exchange and the conversation it carries are not the thread's.
+    end = TurnEnd("a", T1, 1, "m", "r", Conversation("onboarding", 1), kept=False)
+    await store.commit_turn(end, entry())
+    (kept,) = await store.journal()
+    assert kept.path == "/channelsApi/a/invoke"
+    again = await store.begin_turn("a", T1)
+    assert (again.turn, again.previous, again.conversation) == (1, None, None)
+
+
 async def test_the_journal_is_cleared_per_channel_or_whole(stores: Stores) -> None:
     store = stores.make()
     await store.record(entry("a"))

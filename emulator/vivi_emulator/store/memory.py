@@ -199,8 +199,14 @@ class MemoryStore(StateStore):
         conversation: Conversation | Keep | None = KEEP,
         generation: int | None = None,
     ) -> None:
+        if self._lasts(channel_id, generation):
+            self._give_back(channel_id, thread_id, turn, conversation)
+
+    def _give_back(
+        self, channel_id: str, thread_id: str, turn: int, conversation: Conversation | Keep | None
+    ) -> None:
         thread = self._threads.get((channel_id, thread_id.lower()))
-        if thread is None or not self._lasts(channel_id, generation):
+        if thread is None:
             return
         if thread.count == turn:
             thread.count -= 1
@@ -216,7 +222,9 @@ class MemoryStore(StateStore):
         if not self._lasts(end.channel_id, end.generation):
             return
         thread = self._threads.get((end.channel_id, end.thread_id.lower()))
-        if thread is not None and end.turn >= thread.committed:
+        if not end.kept:
+            self._give_back(end.channel_id, end.thread_id, end.turn, KEEP)
+        elif thread is not None and end.turn >= thread.committed:
             thread.committed = end.turn
             if thread.returned:  # below a kept turn, a turn given back stays a gap
                 thread.returned = {t for t in thread.returned if t > end.turn}

@@ -80,8 +80,9 @@ class TurnStore(Protocol):
     @abstractmethod
     async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
         """Keep the turn's exchange (unless a later turn was kept already) and the thread's
-        conversation; and, in the same step, record ``entry`` in the journal when given. All
-        dropped if the turn's generation ended."""
+        conversation, or give the turn back (``end.kept`` false); and, in the same step,
+        record ``entry`` in the journal when given. All or nothing: a store that fails does
+        neither. All dropped if the turn's generation ended."""
 
 
 class JournalStore(Protocol):

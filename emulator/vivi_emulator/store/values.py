@@ -34,8 +34,10 @@ class Turn:
 
 @dataclass(slots=True)  # made on every request: no frozen-dataclass __init__ cost
 class TurnEnd:
-    """A turn to keep (``commit_turn``): its thread and number, the exchange (what the user
-    said, what the agent answered), and the thread's conversation from now on."""
+    """A turn to settle (``commit_turn``): its thread and number, the exchange (what the user
+    said, what the agent answered), and the thread's conversation from now on; or, not
+    ``kept``, a turn to give back (its exchange and conversation are not used: the thread's
+    conversation stays as it is)."""
 
     channel_id: str
     thread_id: str
@@ -45,6 +47,7 @@ class TurnEnd:
     conversation: Conversation | None
     # The channel's generation the request started in: kept only while it lasts (None: any).
     generation: int | None = None
+    kept: bool = True
 
 
 @dataclass(frozen=True, slots=True)

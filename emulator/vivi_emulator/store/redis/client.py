@@ -74,10 +74,9 @@ class Scripts:
     """The Lua steps (``lua/*.lua``), registered once: each is one atomic change."""
 
     begin: AsyncScript
-    commit: AsyncScript
+    settle: AsyncScript
     put: AsyncScript
     channel: AsyncScript
-    cancel: AsyncScript
     push: AsyncScript
     claim: AsyncScript
 
@@ -119,10 +118,9 @@ class RedisClient:
         r, p = self.redis, self.prefix
         self.scripts = Scripts(
             begin=r.register_script(_lua("begin")),
-            commit=r.register_script(_lua("commit")),
+            settle=r.register_script(_lua("settle")),
             put=r.register_script(_lua("put_files")),
             channel=r.register_script(_lua("channel")),
-            cancel=r.register_script(_lua("cancel")),
             push=r.register_script(_lua("push")),
             claim=r.register_script(_lua("claim")),
         )
