@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -53,7 +53,7 @@ from vivi_emulator.settings import Settings
 from vivi_emulator.store import open_store
 from vivi_emulator.store.base import Bounds, StateStore
 from vivi_emulator.store.keys import KeyRing
-from vivi_emulator.store.values import KEEP, Conversation, Keep, TurnEnd, View
+from vivi_emulator.store.values import KEEP, Conversation, Keep, QueuedReply, TurnEnd, View
 from vivi_emulator.wire.named import apply_named
 
 log = logging.getLogger("vivi_emulator.service")
@@ -375,7 +375,10 @@ class Emulator:
         (``conversations.choose``)."""
         queued = None
         if view.queued:
-            for reply in await self.store.queued(ctx.channel_id):
+            waiting: Sequence[QueuedReply] | None = view.replies
+            if waiting is None:
+                waiting = await self.store.queued(ctx.channel_id)
+            for reply in waiting:
                 match = reply.scenario.match
                 if (match is None or matches(match, ctx)) and await self.store.claim(
                     reply, ctx.channel_id, generation

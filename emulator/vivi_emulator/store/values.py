@@ -125,6 +125,9 @@ class View:
     queued: int = 0
     # The channel's generation when the turn opened: the request's writes carry it.
     generation: int = 0
+    # The queued replies, the channel's first, when the store read them in the same step
+    # (None: ask the store), perhaps with some claimed since (a claim is the truth).
+    replies: tuple[QueuedReply, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from redis.exceptions import ConnectionError, RedisError
 from vivi_emulator.store.base import Bounds, StoreUnavailable
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.redis.batch import HiredisPackedConnection, ScriptBatcher
+from vivi_emulator.store.redis.copies import QueueCopies
 from vivi_emulator.store.redis.url import split_url, where
 from vivi_emulator.store.values import NO_OVERRIDES, Overrides
 
@@ -132,6 +133,7 @@ class RedisClient:
         # The epoch of the Redis this process seeded ('': none yet).
         self.epoch = ""
         self.batch = ScriptBatcher(self.redis)
+        self.queue_copies = QueueCopies()  # what the opening step saw of the queues
         self.idle_ms = int(self.bounds.thread_idle_seconds * 1000)
 
     async def seed_now(self) -> KeyRing:

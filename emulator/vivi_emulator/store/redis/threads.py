@@ -12,6 +12,7 @@ from typing import Any
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.store.base import ChannelGone
 from vivi_emulator.store.redis.client import SEP, RedisPart, guarded
+from vivi_emulator.store.redis.copies import scope_of
 from vivi_emulator.store.values import KEEP, Conversation, Keep, Turn, TurnEnd, TurnStart, View
 
 _GONE, _NOT_SEEDED = -1, -2
@@ -57,7 +58,14 @@ class RedisThreads(RedisPart):
             gen,
         ) = reply
         overrides = self.client.parse_overrides(oc).over(self.client.parse_overrides(og))
-        view = View(int(keys_v or 0), int(scen_v or 0), overrides, int(qg) + int(qc), int(gen or 0))
+        queued = int(qg[0]) + int(qc[0])
+        replies = None
+        if queued:
+            copies = self.client.queue_copies
+            mine, anyone = copies.read(scope_of(channel_id), qc), copies.read("", qg)
+            if mine is not None and anyone is not None:
+                replies = mine + anyone
+        view = View(int(keys_v or 0), int(scen_v or 0), overrides, queued, int(gen or 0), replies)
         previous = (
             Turn(_text(message) or "", _text(reply_text) or "") if message is not None else None
         )
@@ -81,6 +89,8 @@ class RedisThreads(RedisPart):
             self.client.bounds.max_threads,
             self.client.epoch,
             _generation(generation),
+            self.client.queue_copies.tail(""),
+            self.client.queue_copies.tail(scope_of(channel_id)),
             undo=give_back,
         )
 
