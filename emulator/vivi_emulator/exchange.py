@@ -17,6 +17,7 @@ store step with the journal entry.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -157,6 +158,13 @@ class Exchange:
             return
         emulator, trace = self._emulator, self.trace
         with anyio.CancelScope(shield=True):
+            # The request's rate-limit slots go back whatever happens (gate.py), started now:
+            # on Redis their step rides in the same pipeline as the settling one.
+            freeing = None
+            if any(item.slot for item in trace.items):
+                freeing = asyncio.ensure_future(
+                    emulator.gate.release(trace.call.channel, trace.items)
+                )
             try:
                 while len(self._open) > 1:
                     await self._settle(self._open[0], None)
@@ -167,8 +175,8 @@ class Exchange:
                     await emulator.store.record(entry, self.generation)
                 self._closed = True
             finally:
-                # The request's rate-limit slots go back whatever happened (gate.py).
-                await emulator.gate.release(trace.call.channel, trace.items)
+                if freeing is not None:
+                    await freeing
 
     async def fail(self, error: ApiError) -> ApiError:
         """Close with an error; return the error to answer. Before an error other than the
