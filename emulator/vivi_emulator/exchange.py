@@ -29,6 +29,7 @@ from vivi_emulator.errors import ApiError
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.rendering import Played
 from vivi_emulator.store.keys import KeyRing
+from vivi_emulator.store.values import TurnEnd
 
 if TYPE_CHECKING:
     from vivi_emulator.service import Emulator
@@ -69,12 +70,14 @@ class TurnLease:
 class Exchange:
     """One request: its trace (what the journal will say), its open leases, its entry."""
 
-    __slots__ = ("_checked", "_closed", "_emulator", "_open", "trace")
+    __slots__ = ("_checked", "_closed", "_emulator", "_open", "_returned", "trace")
 
     def __init__(self, emulator: Emulator, call: Call) -> None:
         self.trace = Trace(call, [])
         self._emulator = emulator
         self._open: list[TurnLease] = []
+        # Turns of status answers, given back when the exchange closes (with its entry).
+        self._returned: list[TurnEnd] = []
         self._closed = False
         # The keys the request's key passed against (None before: an entry of a request
         # refused before that is kept whatever happens to the channel).
@@ -98,8 +101,14 @@ class Exchange:
 
     async def answer(self, message: Message) -> TurnLease:
         """Open the message's turn and answer it (``Emulator.answer``); a status reply raises
-        ``ScriptedStatus`` with its turn already given back."""
-        answer = await self._emulator.answer(self.trace.call, message, self._checked)
+        ``ScriptedStatus``, its turn given back when the exchange closes."""
+        try:
+            answer = await self._emulator.answer(self.trace.call, message, self._checked)
+        except ScriptedStatus as status:
+            if status.returned is not None:
+                self._returned.append(status.returned)
+                status.returned = None
+            raise
         self.trace.items.append(answer.item)
         lease = TurnLease(self, answer)
         self._open.append(lease)
@@ -166,11 +175,15 @@ class Exchange:
                     emulator.gate.release(trace.call.channel, trace.items)
                 )
             try:
-                while len(self._open) > 1:
+                while len(self._open) > 1 or (self._open and self._returned):
                     await self._settle(self._open[0], None)
+                while len(self._returned) > 1:
+                    await self._give_back(self._returned[0], None)
                 entry = emulator.journaling.entry(trace, emulator.store.cached_keys())
                 if self._open:
                     await self._settle(self._open[0], entry)
+                elif self._returned:
+                    await self._give_back(self._returned[0], entry)
                 else:
                     await emulator.store.record(entry, self.generation)
                 self._closed = True
@@ -178,11 +191,27 @@ class Exchange:
                 if freeing is not None:
                     await freeing
 
+    async def _give_back(self, end: TurnEnd, entry: JournalEntry | None) -> None:
+        """Give back a status answer's turn, with ``entry`` in the same store step; if the store
+        fails that, the turn alone if it lets us (the error is raised: ``fail`` records it)."""
+        store = self._emulator.store
+        try:
+            await store.commit_turn(end, entry)
+        except BaseException:
+            if entry is not None:
+                with contextlib.suppress(ApiError):
+                    await store.commit_turn(end)
+                    self._returned.remove(end)
+            raise
+        self._returned.remove(end)
+
     async def fail(self, error: ApiError) -> ApiError:
         """Close with an error; return the error to answer. Before an error other than the
         key's own, the key is checked against the store's current keys: a key rotated by
-        another process is refused as such, not with some later error."""
-        if error.status_code not in (401, 403, 404):
+        another process is refused as such, not with some later error. A status answer's key
+        is as current as its turn's opening step (``Emulator.answer`` checks it again when the
+        keys moved): no round trip of its own."""
+        if error.status_code not in (401, 403, 404) and not isinstance(error, ScriptedStatus):
             try:
                 await self._emulator.check_key_now(self.trace.call.channel, self.call.api_key)
             except ApiError as key_error:

@@ -235,9 +235,11 @@ class Emulator:
         channel's generation in ``checked``, the keys its key passed against (ChannelGone if
         it ended: the channel was deleted).
 
-        A status scenario raises ScriptedStatus and gives its turn back: the agent never saw
-        the message (a conversation's step still counts). If the key was rotated by another
-        process since this one last looked, the check is made again on the current keys.
+        A status scenario raises ScriptedStatus carrying its turn to give back (``returned``;
+        the exchange gives it back with the request's journal entry, in one store step): the
+        agent never saw the message (a conversation's step still counts). If the key was
+        rotated by another process since this one last looked, the check is made again on the
+        current keys.
         """
         store = self.store
         generation = self.generation(call.channel, checked)
@@ -286,16 +288,14 @@ class Emulator:
                 script = self._wired(script, injection)
             script, admission = await self.gate.after(call, message, start, script, choice)
         except StatusReply as reply:
-            if isinstance(reply, ScriptedStatus) or choice is None:
+            if choice is None:
                 await self._give_back(call, message, (start.turn, generation))
                 raise
-            after = choice.after_status(by_chaos=fault is not None)
-            await self._give_back(call, message, (start.turn, generation), after)
-            chosen_by = ChosenBy.CHAOS if fault is not None else choice.chosen_by
-            item = ItemRecord(
-                message.thread_id, start.turn, choice.scenario.name, chosen_by, fault=fault
-            )
-            raise ScriptedStatus(reply, item) from None
+            returned = TurnEnd(
+                call.channel, message.thread_id, start.turn, message.text, "", KEEP, generation,
+                kept=False,
+            )  # fmt: skip
+            raise self._status(returned, choice, reply, fault) from None
         except BaseException:
             await self._give_back(call, message, (start.turn, generation))
             raise
@@ -311,6 +311,24 @@ class Emulator:
             generation=generation,
             admission=admission,
         )
+
+    @staticmethod
+    def _status(
+        returned: TurnEnd, choice: Choice, reply: StatusReply, fault: str | None
+    ) -> ScriptedStatus:
+        """The ScriptedStatus a status answer raises, carrying its turn to give back
+        (``returned``; the exchange gives it back with the request's journal entry, in one store
+        step), with the conversation a status leaves."""
+        status = reply
+        if not isinstance(status, ScriptedStatus):
+            returned.conversation = choice.after_status(by_chaos=fault is not None)
+            chosen_by = ChosenBy.CHAOS if fault is not None else choice.chosen_by
+            item = ItemRecord(
+                returned.thread_id, returned.turn, choice.scenario.name, chosen_by, fault=fault
+            )
+            status = ScriptedStatus(reply, item)
+        status.returned = returned
+        return status
 
     async def _give_back(
         self,
@@ -417,7 +435,7 @@ class Emulator:
             return
         message = answer.message
         end = TurnEnd(
-            call.channel, message.thread_id, answer.turn, message.text, "", None,
+            call.channel, message.thread_id, answer.turn, message.text, "", KEEP,
             answer.generation, kept=False,
         )  # fmt: skip
         with anyio.CancelScope(shield=True):

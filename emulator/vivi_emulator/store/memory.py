@@ -223,13 +223,14 @@ class MemoryStore(StateStore):
             return
         thread = self._threads.get((end.channel_id, end.thread_id.lower()))
         if not end.kept:
-            self._give_back(end.channel_id, end.thread_id, end.turn, KEEP)
+            self._give_back(end.channel_id, end.thread_id, end.turn, end.conversation)
         elif thread is not None and end.turn >= thread.committed:
             thread.committed = end.turn
             if thread.returned:  # below a kept turn, a turn given back stays a gap
                 thread.returned = {t for t in thread.returned if t > end.turn}
             thread.last = Turn(end.message, end.reply)
-            thread.conversation = end.conversation
+            if end.conversation is not KEEP:
+                thread.conversation = end.conversation
         if entry is not None:
             self._journal.append((next(self._ids), entry))
 

@@ -35,16 +35,16 @@ class Turn:
 @dataclass(slots=True)  # made on every request: no frozen-dataclass __init__ cost
 class TurnEnd:
     """A turn to settle (``commit_turn``): its thread and number, the exchange (what the user
-    said, what the agent answered), and the thread's conversation from now on; or, not
-    ``kept``, a turn to give back (its exchange and conversation are not used: the thread's
-    conversation stays as it is)."""
+    said, what the agent answered), and the thread's conversation from now on (``KEEP``: as
+    it is; only for a turn given back); or, not ``kept``, a turn to give back (its exchange is
+    not used)."""
 
     channel_id: str
     thread_id: str
     turn: int
     message: str
     reply: str
-    conversation: Conversation | None
+    conversation: Conversation | Keep | None
     # The channel's generation the request started in: kept only while it lasts (None: any).
     generation: int | None = None
     kept: bool = True

@@ -108,7 +108,7 @@ class RedisThreads(RedisPart):
 
     @guarded
     async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
-        args = self._settle(end, end.conversation if end.kept else KEEP, entry)
+        args = self._settle(end, end.conversation, entry)
         await self.client.batch.call(self.client.scripts.settle, *args)
 
     def _settle(
