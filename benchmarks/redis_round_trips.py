@@ -163,7 +163,7 @@ def _emulator(redis_url: str, workdir: Path) -> Iterator[str]:
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             try:
                 httpx.get(base + "/_emulator/channels", timeout=2)
