@@ -31,7 +31,7 @@ class QueueCopies:
     answered. Bounded like every cache: when full it is emptied, and a scope is read again.
     """
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 256) -> None:
         self._copies: Cache[str, tuple[bytes, tuple[QueuedReply, ...]]] = Cache(size)
 
     def tail(self, scope: str) -> bytes:
