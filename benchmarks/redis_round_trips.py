@@ -179,57 +179,70 @@ def _emulator(redis_url: str, workdir: Path) -> Iterator[str]:
         log.close()
 
 
-def _cases(http: httpx.Client) -> list[tuple[str, Callable[[], None], Callable[[], None]]]:
-    """(name, setup, request): each request is sent once after its setup and one warm-up."""
+class _Requests:
+    """Each case's setup and request, against one emulator."""
 
-    def invoke() -> None:
-        body = {"message": "hi", "threadId": THREADS[0]}
-        assert http.post(CHANNEL + "/invoke", json=body, headers=KEY).status_code == 200
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
 
-    def stream() -> None:
+    def _message(self, thread: int, **headers: str) -> httpx.Response:
+        body = {"message": "hi", "threadId": THREADS[thread]}
+        return self.http.post(CHANNEL + "/invoke", json=body, headers={**KEY, **headers})
+
+    def invoke(self) -> None:
+        assert self._message(0).status_code == 200
+
+    def stream(self) -> None:
         body = {"message": "hi", "threadId": THREADS[1]}
-        with http.stream("POST", CHANNEL + "/stream", json=body, headers=KEY) as reply:
+        with self.http.stream("POST", CHANNEL + "/stream", json=body, headers=KEY) as reply:
             assert reply.status_code == 200
             reply.read()
 
-    def nothing() -> None:
+    def refused(self) -> None:
+        assert self._message(2, **{"x-vivi-scenario": "rate-limited"}).status_code == 429
+
+    def invalid(self) -> None:
+        body = {"message": "hi"}  # no threadId
+        assert self.http.post(CHANNEL + "/invoke", json=body, headers=KEY).status_code == 422
+
+    def nothing(self) -> None:
         pass
 
-    def limits_on() -> None:
+    def limits_on(self) -> None:
         limits = {"requests_per_minute": 100000, "tokens_per_minute": 10000000}
         limits["concurrent_streams"] = 100
-        assert http.put("/_emulator/rate-limits", json=limits).status_code == 200
+        assert self.http.put("/_emulator/rate-limits", json=limits).status_code == 200
 
-    def limits_off() -> None:
-        assert http.delete("/_emulator/rate-limits").status_code == 200
+    def limits_off(self) -> None:
+        assert self.http.delete("/_emulator/rate-limits").status_code == 200
 
-    def queue_waiting() -> None:
-        limits_off()
+    def queue_waiting(self) -> None:
+        self.limits_off()
         # A reply that waits for a message no case sends: each request looks at the queue.
         reply = {"text": "later", "match": {"message": {"contains": "never-sent"}}}
-        http.delete("/_emulator/queue")
-        assert http.post("/_emulator/queue", json=reply).status_code == 201
+        self.queue_empty()
+        assert self.http.post("/_emulator/queue", json=reply).status_code == 201
 
-    def queue_one() -> None:
-        http.delete("/_emulator/queue")
-        assert http.post("/_emulator/queue", json={"text": "queued"}).status_code == 201
+    def queue_one(self) -> None:
+        self.queue_empty()
+        assert self.http.post("/_emulator/queue", json={"text": "queued"}).status_code == 201
 
-    def refused() -> None:
-        body = {"message": "hi", "threadId": THREADS[2]}
-        headers = {**KEY, "x-vivi-scenario": "rate-limited"}
-        assert http.post(CHANNEL + "/invoke", json=body, headers=headers).status_code == 429
+    def queue_empty(self) -> None:
+        self.http.delete("/_emulator/queue")
 
-    def queue_empty() -> None:
-        http.delete("/_emulator/queue")
 
+def _cases(http: httpx.Client) -> list[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """(name, setup, request): each request is sent once after its setup and one warm-up."""
+    r = _Requests(http)
     return [
-        ("invoke", limits_off, invoke),
-        ("stream", nothing, stream),
-        ("invoke, rate limits on", limits_on, invoke),
-        ("stream, rate limits on", nothing, stream),
-        ("invoke, a conditional reply queued", queue_waiting, invoke),
-        ("invoke, consuming a queued reply", queue_one, invoke),
-        ("invoke, a scripted 429", queue_empty, refused),
+        ("invoke", r.limits_off, r.invoke),
+        ("stream", r.nothing, r.stream),
+        ("invoke, rate limits on", r.limits_on, r.invoke),
+        ("stream, rate limits on", r.nothing, r.stream),
+        ("invoke, a conditional reply queued", r.queue_waiting, r.invoke),
+        ("invoke, consuming a queued reply", r.queue_one, r.invoke),
+        ("invoke, a scripted 429", r.queue_empty, r.refused),
+        ("invoke, a body error (422)", r.nothing, r.invalid),
     ]
 
 

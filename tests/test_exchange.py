@@ -25,6 +25,7 @@ from vivi_emulator.journal import JournalEntry
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 from vivi_emulator.store.base import ChannelGone, StoreUnavailable
+from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.memory import MemoryStore
 from vivi_emulator.store.values import TurnEnd
 
@@ -266,11 +267,13 @@ class KeepFails(MemoryStore):
 
     fail_next = False
 
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
         if self.fail_next:
             self.fail_next = False
             raise StoreUnavailable("the state store is unavailable: injected; retry")
-        await super().commit_turn(end, entry)
+        await super().commit_turn(end, entry, as_of)
 
 
 async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -> None:

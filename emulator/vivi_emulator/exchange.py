@@ -28,6 +28,7 @@ from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus, Trace
 from vivi_emulator.errors import ApiError
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.rendering import Played
+from vivi_emulator.store.base import KeysMoved
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import TurnEnd
 
@@ -137,32 +138,42 @@ class Exchange:
         with anyio.CancelScope(shield=True):
             await self._settle(lease, None)
 
-    async def _settle(self, lease: TurnLease, entry: JournalEntry | None) -> None:
+    async def _settle(
+        self, lease: TurnLease, entry: JournalEntry | None, as_of: KeyRing | None = None
+    ) -> None:
         """Settle ``lease`` (the caller shields it: one cancel scope per request, measured: a
-        tenth of a request's time when each settling opened its own)."""
+        tenth of a request's time when each settling opened its own); with ``as_of``, only
+        while the store's keys are those (else ``KeysMoved``, the lease still open)."""
         if lease._settled:
             return
         lease._settled = True
         self._open.remove(lease)
         emulator = self._emulator
         call = self.trace.call
-        if not lease.kept:
-            # With the entry: one all-or-nothing store step, as a kept turn's.
-            await emulator.give_back(call, lease.answer, entry)
-            return
         try:
-            await emulator.keep(call, lease.answer, entry)
+            if not lease.kept:
+                # With the entry: one all-or-nothing store step, as a kept turn's.
+                await emulator.give_back(call, lease.answer, entry, as_of)
+            else:
+                await emulator.keep(call, lease.answer, entry, as_of)
+        except KeysMoved:
+            lease._settled = False  # nothing was done: settled again by the next close
+            self._open.insert(0, lease)
+            raise
         except BaseException:
+            if not lease.kept:
+                raise
             # Not kept (the store failed): the client is answered with that error, so
             # the turn goes back if the store lets it.
             with contextlib.suppress(ApiError):
                 await emulator.give_back(call, lease.answer)
             raise
 
-    async def close(self) -> None:
+    async def close(self, as_of: KeyRing | None = None) -> None:
         """Settle every open lease and write the request's journal entry, once; the last
         lease is settled in the same store step as the entry. If the store fails, the error
-        is raised and the exchange stays open for ``fail`` to record it."""
+        is raised and the exchange stays open for ``fail`` to record it. With ``as_of``, that
+        last step is done only while the store's keys are those (else ``KeysMoved``)."""
         if self._closed:
             return
         emulator, trace = self._emulator, self.trace
@@ -181,11 +192,11 @@ class Exchange:
                     await self._give_back(self._returned[0], None)
                 entry = emulator.journaling.entry(trace, emulator.store.cached_keys())
                 if self._open:
-                    await self._settle(self._open[0], entry)
+                    await self._settle(self._open[0], entry, as_of)
                 elif self._returned:
                     await self._give_back(self._returned[0], entry)
                 else:
-                    await emulator.store.record(entry, self.generation)
+                    await emulator.store.record(entry, self.generation, as_of)
                 self._closed = True
             finally:
                 if freeing is not None:
@@ -206,20 +217,37 @@ class Exchange:
         self._returned.remove(end)
 
     async def fail(self, error: ApiError) -> ApiError:
-        """Close with an error; return the error to answer. Before an error other than the
-        key's own, the key is checked against the store's current keys: a key rotated by
-        another process is refused as such, not with some later error. A status answer's key
-        is as current as its turn's opening step (``Emulator.answer`` checks it again when the
-        keys moved): no round trip of its own."""
+        """Close with an error; return the error to answer. An error other than the key's own
+        is answered only if the key still passes against the store's current keys: a key
+        rotated by another process is refused as such, not with some later error. That costs
+        no round trip of its own: the step that writes the entry does it only while the
+        store's keys are the ones the key passed against (``as_of``), and when they moved the
+        key is checked again and the entry written then. A status answer's key is as current
+        as its turn's opening step (``Emulator.answer`` checks it again when the keys moved)."""
+        as_of = None
         if error.status_code not in (401, 403, 404) and not isinstance(error, ScriptedStatus):
-            try:
-                await self._emulator.check_key_now(self.trace.call.channel, self.call.api_key)
-            except ApiError as key_error:
-                error = key_error
+            if self._checked is None:
+                error = await self._key_error(error)
+            else:
+                as_of = self._checked
         if isinstance(error, ScriptedStatus):
             self.trace.items.append(error.item)
         self.trace.status, self.trace.error = error.status_code, error.detail
-        await self.close()
+        try:
+            await self.close(as_of)
+        except KeysMoved:
+            error = await self._key_error(error)
+            self.trace.status, self.trace.error = error.status_code, error.detail
+            await self.close()
+        return error
+
+    async def _key_error(self, error: ApiError) -> ApiError:
+        """The key's own error if it no longer passes against the store's current keys, else
+        ``error``."""
+        try:
+            await self._emulator.check_key_now(self.trace.call.channel, self.call.api_key)
+        except ApiError as key_error:
+            return key_error
         return error
 
     async def left(self) -> None:

@@ -410,9 +410,16 @@ class Emulator:
         (``exchange.Exchange``; the turn's rule is written there)."""
         return Exchange(self, call)
 
-    async def keep(self, call: Call, answer: Answer, entry: JournalEntry | None = None) -> None:
+    async def keep(
+        self,
+        call: Call,
+        answer: Answer,
+        entry: JournalEntry | None = None,
+        as_of: KeyRing | None = None,
+    ) -> None:
         """Keep the turn's exchange (the next turn's ``previous_*``); with ``entry``, record
-        the finished request in the same step. Called by a turn's lease only."""
+        the finished request in the same step (with ``as_of``: only while the store's keys are
+        those, else ``KeysMoved``). Called by a turn's lease only."""
         message = answer.message
         end = TurnEnd(
             call.channel,
@@ -423,13 +430,18 @@ class Emulator:
             answer.conversation,
             answer.generation,
         )
-        await self.store.commit_turn(end, entry)
+        await self.store.commit_turn(end, entry, as_of)
 
     async def give_back(
-        self, call: Call, answer: Answer, entry: JournalEntry | None = None
+        self,
+        call: Call,
+        answer: Answer,
+        entry: JournalEntry | None = None,
+        as_of: KeyRing | None = None,
     ) -> None:
         """Give the turn back: its answer never reached the client; with ``entry``, record the
-        finished request in the same step. Called by a turn's lease only."""
+        finished request in the same step (``as_of``: as ``keep``). Called by a turn's lease
+        only."""
         if entry is None:
             await self._give_back(call, answer.message, (answer.turn, answer.generation))
             return
@@ -439,7 +451,7 @@ class Emulator:
             answer.generation, kept=False,
         )  # fmt: skip
         with anyio.CancelScope(shield=True):
-            await self.store.commit_turn(end, entry)
+            await self.store.commit_turn(end, entry, as_of)
 
     # --- the journal ----------------------------------------------------------------------------
 

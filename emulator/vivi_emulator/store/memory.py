@@ -19,7 +19,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from vivi_emulator.journal import JournalEntry
-from vivi_emulator.store.base import Bounds, ChannelGone, QueueFull, QuotaExceeded, StateStore
+from vivi_emulator.store.base import (
+    Bounds,
+    ChannelGone,
+    KeysMoved,
+    QueueFull,
+    QuotaExceeded,
+    StateStore,
+)
 from vivi_emulator.store.buckets import MemoryBuckets
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import (
@@ -202,6 +209,10 @@ class MemoryStore(StateStore):
         if self._lasts(channel_id, generation):
             self._give_back(channel_id, thread_id, turn, conversation)
 
+    def _still(self, as_of: KeyRing | None) -> None:
+        if as_of is not None and as_of.version != self._ring.version:
+            raise KeysMoved()
+
     def _give_back(
         self, channel_id: str, thread_id: str, turn: int, conversation: Conversation | Keep | None
     ) -> None:
@@ -218,7 +229,10 @@ class MemoryStore(StateStore):
         if conversation is not KEEP:
             thread.conversation = conversation
 
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        self._still(as_of)
         if not self._lasts(end.channel_id, end.generation):
             return
         thread = self._threads.get((end.channel_id, end.thread_id.lower()))
@@ -236,7 +250,10 @@ class MemoryStore(StateStore):
 
     # journal
 
-    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
+    async def record(
+        self, entry: JournalEntry, generation: int | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        self._still(as_of)
         if self._lasts(entry.channel, generation):
             self._journal.append((next(self._ids), entry))
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from vivi_emulator.journal import JournalEntry
-from vivi_emulator.store.base import ChannelGone
+from vivi_emulator.store.base import ChannelGone, KeysMoved
+from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.redis.client import SEP, RedisPart, guarded
 from vivi_emulator.store.redis.copies import scope_of
 from vivi_emulator.store.values import KEEP, Conversation, Keep, Turn, TurnEnd, TurnStart, View
 
-_GONE, _NOT_SEEDED = -1, -2
+_GONE, _NOT_SEEDED, _KEYS_MOVED = -1, -2, -3
 
 
 def _text(value: bytes | None) -> str | None:
@@ -107,18 +108,23 @@ class RedisThreads(RedisPart):
         await self.client.batch.call(self.client.scripts.settle, *self._settle(end, conversation))
 
     @guarded
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
-        args = self._settle(end, end.conversation, entry)
-        await self.client.batch.call(self.client.scripts.settle, *args)
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        args = self._settle(end, end.conversation, entry, as_of)
+        if await self.client.batch.call(self.client.scripts.settle, *args) == _KEYS_MOVED:
+            raise KeysMoved()
 
     def _settle(
         self,
         end: TurnEnd,
         conversation: Conversation | Keep | None,
         entry: JournalEntry | None = None,
+        as_of: KeyRing | None = None,
     ) -> list[Any]:
         """The ``settle`` step's arguments (lua/settle.lua): keep or give back ``end``'s turn
-        (none: no thread id), set the thread's conversation, record ``entry``."""
+        (none: no thread id), set the thread's conversation, record ``entry``; only while the
+        keys are those of ``as_of``."""
         if conversation is KEEP:
             talk: list[Any] = ["keep", "", 0]
         elif conversation is None:
@@ -130,14 +136,16 @@ class RedisThreads(RedisPart):
             self.client.prefix, member, end.turn, "keep" if end.kept else "back", end.message,
             end.reply, *talk, entry.to_json() if entry is not None else "",
             self.client.bounds.journal_size, end.channel_id, _generation(end.generation),
+            f"{as_of.epoch} {as_of.version}" if as_of is not None else "",
         ]  # fmt: skip
 
     # the journal
 
-    @guarded
-    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
-        end = TurnEnd(entry.channel, "", 0, "", "", None, generation, kept=False)
-        await self.client.batch.call(self.client.scripts.settle, *self._settle(end, KEEP, entry))
+    async def record(
+        self, entry: JournalEntry, generation: int | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        end = TurnEnd(entry.channel, "", 0, "", "", KEEP, generation, kept=False)
+        await self.commit_turn(end, entry, as_of)
 
     @guarded
     async def journal(self) -> list[JournalEntry]:

@@ -7,7 +7,9 @@
 --       turn, [4] 'keep' or 'back', [5] message and [6] reply (kept), [7] the conversation:
 --       'keep' (as it is), 'clear' or 'set', [8] its scenario and [9] first turn (for 'set'),
 --       [10] entry JSON ('' for none), [11] journal size, [12] channel id, [13] generation
---       ('' for any).
+--       ('' for any), [14] the keys the request was checked against, 'epoch version' ('': not
+--       asked): when they are no longer the store's, nothing is done and -3 answered (the
+--       caller checks the request's key again).
 -- A turn given back while a later one is open is marked ('x' .. turn) and goes when the turns
 -- above it do, so a thread's turns have no gap but below a kept turn; marks below a kept turn
 -- stay gaps, and are forgotten.
@@ -18,6 +20,12 @@
 -- first, and its counter is put back when it does.
 local p, member, mode = ARGV[1], ARGV[2], ARGV[4]
 local entry, channel = ARGV[10], ARGV[12]
+if ARGV[14] ~= '' then
+  local keys = redis.call('HMGET', p .. 'meta', 'epoch', 'keys')
+  if (keys[1] or '') .. ' ' .. (keys[2] or '0') ~= ARGV[14] then
+    return -3
+  end
+end
 if ARGV[13] ~= '' and redis.call('HGET', p .. 'gens', channel) ~= ARGV[13] then
   return 0
 end
