@@ -26,6 +26,7 @@ from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 from vivi_emulator.store.base import ChannelGone, StoreUnavailable
+from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.memory import MemoryStore
 from vivi_emulator.store.values import TurnEnd
 
@@ -33,6 +34,7 @@ from tests.redis_server import RedisServer
 from tests.support import CHANNEL, KEY, OTHER_THREAD, THREAD, url
 
 SLOW = {"text": "too late", "timing": {"first_chunk_ms": 60_000}}
+SLOW_DOWN = {"status": {"code": 429, "body": {"detail": "slow down"}}}
 
 
 class Served:
@@ -177,6 +179,26 @@ async def test_a_cancelled_request_gives_its_turn_back(served: Served) -> None:
     assert cancelled.error == "the request ended before its answer (cancelled)"
 
 
+async def test_a_request_closed_inside_a_cancelled_scope_still_settles(served: Served) -> None:
+    """A cancellation pending as the request settles: on Redis the settling is shielded, in
+    memory no step waits (``StateStore.waits``, so no shield is paid for): either way the turn
+    is kept and the entry written."""
+    emulator = served.emulator
+    call = Call("POST", url("invoke"), CHANNEL, {"vivi-api-key": KEY}, 0.0, 0.0)
+    exchange = emulator.exchange(call)
+    lease = await exchange.answer(Message("hello", THREAD))
+    lease.delivered()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        exchange.report(200)
+        await exchange.close()
+    (entry,) = await emulator.journal()
+    assert entry.status == 200
+    again = emulator.exchange(call)
+    assert (await again.answer(Message("hello", THREAD))).answer.turn == 2
+    await again.close()
+
+
 async def test_a_lease_is_settled_once_whatever_settles_it(served: Served) -> None:
     emulator = served.emulator
     call = Call("POST", url("invoke"), CHANNEL, {"vivi-api-key": KEY}, 0.0, 0.0)
@@ -287,11 +309,13 @@ class KeepFails(MemoryStore):
 
     fail_next = False
 
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
         if self.fail_next:
             self.fail_next = False
             raise StoreUnavailable("the state store is unavailable: injected; retry")
-        await super().commit_turn(end, entry)
+        await super().commit_turn(end, entry, as_of)
 
 
 async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -> None:
@@ -381,10 +405,12 @@ class KeepAndGiveBackFail(MemoryStore):
 
     failing = False
 
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
         if self.failing:
             raise StoreUnavailable("the state store is unavailable: injected; retry")
-        await super().commit_turn(end, entry)
+        await super().commit_turn(end, entry, as_of)
 
     async def cancel_turn(self, *args: Any, **kwargs: Any) -> None:
         if self.failing:
@@ -477,22 +503,10 @@ async def test_a_cancelled_request_still_settles_and_writes_its_entry(
     assert turns == [2, 2]
 
 
-class RecordFails(MemoryStore):
-    """The in-memory store, whose ``record`` answers 503 once armed (a Redis lost as the
-    journal entry is written)."""
-
-    failing = False
-
-    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
-        if self.failing:
-            raise StoreUnavailable("the state store is unavailable: injected; retry")
-        await super().record(entry, generation)
-
-
-async def test_a_cancelled_request_ends_cancelled_even_if_its_entry_cannot_be_written() -> None:
+async def test_a_cancelled_request_ends_cancelled_even_if_the_store_fails_to_settle_it() -> None:
     settings = Settings(access_log=False, reload_fixtures=False)
     channels = {c.id: c.key.get_secret_value() for c in settings.channels}
-    store = RecordFails(channels, Emulator.bounds_of(settings))
+    store = KeepAndGiveBackFail(channels, Emulator.bounds_of(settings))
     emulator = Emulator(settings, store)
     await emulator.start()
     try:
@@ -500,30 +514,62 @@ async def test_a_cancelled_request_ends_cancelled_even_if_its_entry_cannot_be_wr
         await emulator.scripting.queue_reply(SLOW)
         task = asyncio.create_task(served.call("invoke", MESSAGE))
         await served.held()
-        store.failing = True
+        store.failing = True  # the step giving its turn back with its entry fails
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         store.failing = False
-        await served.call("invoke", MESSAGE)
-        # Its turn went back (cancel_turn still worked): the next message is turn 1 again.
-        assert (await served.turns()) == [1]
+        sent = await served.call("invoke", MESSAGE)
+        assert sent[0]["status"] == 200
+        (entry,) = await emulator.journal()  # the cancelled request's entry was refused
+        assert entry.status == 200
     finally:
         await emulator.close()
 
 
-async def test_a_request_whose_channel_is_deleted_while_served_is_told_so(served: Served) -> None:
-    """A 404 is not re-checked against the keys: the channel gone mid-request says so, rather
-    than the "unknown channel" a new key check would say."""
-    emulator = served.emulator
-    await emulator.add_channel("gone", "gone-key")
-    exchange = emulator.exchange(_invoke("gone", "gone-key"))
-    await exchange.check_key()
-    await emulator.remove_channel("gone")
-    with pytest.raises(ChannelGone) as gone:
+async def test_a_status_answers_turn_goes_back_with_its_entry_in_one_step(served: Served) -> None:
+    await served.emulator.scripting.queue_reply(SLOW_DOWN)
+    sent = await served.call("invoke", MESSAGE)
+    assert sent[0]["status"] == 429
+    await served.call("invoke", MESSAGE)
+    # One entry for the 429, its turn given back: the next message is turn 1 again.
+    assert await served.turns() == [1, 1]
+
+
+async def test_a_status_answers_turn_goes_back_alone_when_the_store_refuses_its_entry() -> None:
+    settings = Settings(access_log=False, reload_fixtures=False)
+    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
+    store = KeepFails(channels, Emulator.bounds_of(settings))
+    emulator = Emulator(settings, store)
+    await emulator.start()
+    try:
+        served = Served(emulator)
+        await emulator.scripting.queue_reply(SLOW_DOWN)
+        store.fail_next = True  # the step giving the turn back with the 429's entry
+        sent = await served.call("invoke", MESSAGE)
+        assert sent[0]["status"] == 503
+        assert await served.turns() == []  # the store refused the entry
+        await served.call("invoke", MESSAGE)
+        assert await served.turns() == [1]  # the turn went back, without its entry
+    finally:
+        await emulator.close()
+
+
+async def test_a_key_rotated_elsewhere_before_a_status_answer_is_refused_as_such(
+    on_redis: tuple[RedisServer, Emulator, Emulator],
+) -> None:
+    _, emulator, other = on_redis
+    await emulator.add_channel("rot", "old-key")
+    await emulator.scripting.queue_reply(SLOW_DOWN, "rot")
+    call = Call("POST", url("invoke", "rot"), "rot", {"vivi-api-key": "old-key"}, 0.0, 0.0)
+    exchange = emulator.exchange(call)
+    await exchange.check_key()  # passes against this process's copy of the keys
+    await other.rotate_key("rot", "new-key")
+    # The status answer makes no key check of its own: its turn's opening step saw the
+    # rotation, and the key is refused there, its turn given back.
+    with pytest.raises(Unauthorized) as refused:
         await exchange.answer(Message("hello", THREAD))
-    answered = await exchange.fail(gone.value)
-    assert (answered.status_code, answered.detail) == (
-        404,
-        "channel 'gone' was deleted while this request was served",
-    )
+    await exchange.fail(refused.value)
+    (entry,) = await other.journal(channel="rot")
+    assert entry.status == 401
+    assert len(await other.scripting.queue("rot")) == 1  # nobody claimed the 429

@@ -17,7 +17,7 @@ import pytest
 from vivi_emulator.errors import ValidationFailed
 from vivi_emulator.gate import Gate
 from vivi_emulator.ratelimit_rules import Bucket, RateLimits
-from vivi_emulator.ratelimits import CONFIGURED, RUN_TIME
+from vivi_emulator.runtime import CONFIGURED, RUN_TIME
 from vivi_emulator.scenarios.loader import FixtureError, ScenarioSet
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.scenarios.tokens import count_tokens

@@ -10,7 +10,7 @@ import time
 from vivi_emulator.calls import Call, Trace
 from vivi_emulator.journaling import Journaling, cut, frames_text, kept_events, stream_text
 from vivi_emulator.redaction import REDACTED, Redactor
-from vivi_emulator.scenarios.script import CHUNK, END, START, ScriptEvent
+from vivi_emulator.script import CHUNK, END, START, ScriptEvent
 from vivi_emulator.sse import encode_event, frame
 from vivi_emulator.store.keys import KeyRing
 
