@@ -573,3 +573,28 @@ async def test_a_key_rotated_elsewhere_before_a_status_answer_is_refused_as_such
     (entry,) = await other.journal(channel="rot")
     assert entry.status == 401
     assert len(await other.scripting.queue("rot")) == 1  # nobody claimed the 429
+
+
+@pytest.mark.parametrize("delivered", [False, True], ids=["given-back", "kept"])
+async def test_an_error_after_a_turn_opened_is_refused_as_the_key_rotated_elsewhere(
+    on_redis: tuple[RedisServer, Emulator, Emulator], delivered: bool
+) -> None:
+    """The step that settles the open turn with the error's entry runs only while the store's
+    keys are those the key passed against: rotated since, the key is refused."""
+    _, emulator, other = on_redis
+    await emulator.add_channel("rot", "old-key")
+    exchange = emulator.exchange(_invoke("rot", "old-key"))
+    await exchange.check_key()
+    lease = await exchange.answer(Message("hello", THREAD))
+    if delivered:
+        lease.delivered()
+    await other.rotate_key("rot", "new-key")
+    answered = await exchange.fail(ValidationFailed("invalid body"))
+    assert isinstance(answered, Unauthorized)
+    (entry,) = await other.journal(channel="rot")
+    assert entry.status == 401
+    # The turn was settled with the entry: kept, or given back (the next message is turn 1).
+    again = other.exchange(_invoke("rot", "new-key"))
+    await again.check_key()
+    assert (await again.answer(Message("hello", THREAD))).answer.turn == (2 if delivered else 1)
+    await again.close()
