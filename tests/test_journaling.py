@@ -5,12 +5,29 @@ within the store's bound."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 import time
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from vivi_emulator.calls import Call, Trace
-from vivi_emulator.journaling import Journaling, cut, frames_text, kept_events, stream_text
+from vivi_emulator.journal import FrozenEvent
+from vivi_emulator.journaling import (
+    MAX_HEADERS,
+    Journaling,
+    cut,
+    frames_text,
+    journaled_headers,
+    kept_events,
+    kept_headers,
+    stream_text,
+)
 from vivi_emulator.redaction import REDACTED, Redactor
-from vivi_emulator.scenarios.script import CHUNK, END, START, ScriptEvent
+from vivi_emulator.rendering import Played, Rendered
+from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.sse import encode_event, frame
 from vivi_emulator.store.keys import KeyRing
 
@@ -200,3 +217,101 @@ def test_a_header_value_is_redacted_again_after_the_keys_change() -> None:
     rotated = KeyRing.of({"c": "key-new"}, ever=[SECRET])
     again = journaling.entry(_stream(None, **{"x-note": "key-new"}), rotated)
     assert dict(again.headers)["x-note"] == REDACTED
+
+
+# --- cheap to write, and still no secret (issue 22) ----------------------------------------
+
+_NAMES = ("vivi-api-key", "authorization", "cookie", "traceparent", "x-request-id", "x-note")
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(_NAMES) | st.text("abcxyz-", min_size=1, max_size=6),
+        st.text(max_size=12) | st.text("k", min_size=250, max_size=300),
+        max_size=8,
+    ),
+    st.lists(st.text(min_size=1, max_size=6), max_size=3),
+)
+def test_headers_searched_at_once_are_what_each_value_redacted_alone_makes(
+    headers: dict[str, str], secrets: list[str]
+) -> None:
+    # The search of all values in one text is only a filter: whatever it finds or misses,
+    # the journaled headers are those of the per-value redaction (``kept_headers``).
+    redact = Redactor(secrets)
+    assert journaled_headers(headers, redact) == kept_headers(headers.items(), redact)
+
+
+def test_headers_new_on_every_request_are_redacted_on_every_request() -> None:
+    journaling, ring = Journaling(entry_bytes=49152), KeyRing.of({"c": SECRET})
+    for n in range(3):
+        parent = f"00-{n:032x}-{n:016x}-01"
+        entry = journaling.entry(
+            _stream(None, traceparent=parent, **{"x-request-id": f"req-{n}-{SECRET}"}), ring
+        )
+        headers = dict(entry.headers)
+        assert headers == {
+            "vivi-api-key": REDACTED,
+            "traceparent": parent,
+            "x-request-id": f"req-{n}-{REDACTED}",
+        }
+
+
+def test_more_headers_than_the_bound_keep_the_first_ones_redacted() -> None:
+    many = {f"x-h{n}": f"{SECRET} {n}" for n in range(MAX_HEADERS + 5)}
+    entry = Journaling(entry_bytes=49152).entry(_stream(None, **many), KeyRing.of({"c": SECRET}))
+    assert len(entry.headers) == MAX_HEADERS
+    assert entry.headers[1] == ("x-h0", f"{REDACTED} 0")
+
+
+def _played(text: str) -> Played:
+    rendered = Rendered(
+        Script((ScriptEvent(START), ScriptEvent(CHUNK, text), ScriptEvent(END)), shared=True)
+    )
+    return Played(rendered, sent=len(rendered.writes), finished=True)
+
+
+def _streamed(played: Played, **headers: str) -> Trace:
+    trace = _stream(b'{"message": "hi"}', **headers)
+    trace.stream = played
+    return trace
+
+
+def test_a_constant_scripts_events_are_journaled_once_and_shared_frozen() -> None:
+    journaling, ring = Journaling(entry_bytes=49152), KeyRing.of({"c": SECRET})
+    played = _played("the same reply")
+    first = journaling.entry(_streamed(played, traceparent="a"), ring)
+    second = journaling.entry(_streamed(played, traceparent="b"), ring)
+    assert first.events is second.events  # made once, reused
+    assert first.events is not None
+    event = first.events[1]
+    assert isinstance(event, FrozenEvent)
+    with pytest.raises(TypeError):
+        event["message"] = "changed by a reader"
+    with pytest.raises(TypeError):
+        event.update(message="changed")
+    with pytest.raises(TypeError):
+        del event["message"]
+    assert second.as_dict()["events"][1]["message"] == "the same reply"
+    # A reader's copy is its own, and changes nothing shared.
+    copied = copy.deepcopy(first.events)
+    assert copied == first.events
+    assert pickle.loads(pickle.dumps(event)) == event
+    shown = first.as_dict()["events"]
+    shown.append({"extra": "x"})
+    assert len(second.as_dict()["events"]) == len(first.events)
+
+
+def test_a_constant_scripts_events_are_redacted_again_after_a_rotation() -> None:
+    journaling = Journaling(entry_bytes=49152)
+    played = _played("the word key-to-be, then more")
+    before = journaling.entry(_streamed(played), KeyRing.of({"c": SECRET}))
+    assert before.events is not None
+    assert "key-to-be" in before.events[1]["message"]
+    # The key rotated to a word of the constant reply: the reused events are made again.
+    rotated = KeyRing.of({"c": "key-to-be"}, ever=[SECRET], version=1)
+    after = journaling.entry(_streamed(played, **{"x-old": SECRET}), rotated)
+    assert after.events is not None
+    assert after.events[1]["message"] == f"the word {REDACTED}, then more"
+    assert dict(after.headers)["x-old"] == REDACTED  # the old key, kept among redacted_keys
+    assert "key-to-be" not in after.to_json()
+    assert SECRET not in after.to_json()
