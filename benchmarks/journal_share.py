@@ -31,16 +31,22 @@ import asyncio
 import cProfile
 import io
 import logging
+import operator
 import os
 import pstats
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from starlette.types import Message
 
+from vivi_emulator import metrics, tracing
 from vivi_emulator.access_log import configure_logging
 from vivi_emulator.app import ViviApp, create_app
 from vivi_emulator.calls import Trace
@@ -145,59 +151,84 @@ def _runner(app: ViviApp) -> Run:
 
 class _ReadyMade(Journaling):
     """Journaling that hands back one entry made beforehand: the app without its journal's
-    making (the CPU figure's reference)."""
+    making (the reference). ``counted``: the entry is still counted (metrics, traces), as a
+    real one is, so that the difference is the journal's alone."""
 
-    def __init__(self, made: Journaling) -> None:
+    def __init__(self, made: Journaling, counted: bool) -> None:
         super().__init__(made.entry_bytes)
         self.ready: JournalEntry | None = None
         self._made = made
+        self._counted = counted
 
     def entry(self, trace: Trace, ring: KeyRing) -> JournalEntry:
         if self.ready is None:
             self.ready = self._made.entry(trace, ring)
+        elif self._counted:
+            metrics.finished(self.ready)
+            tracing.finished(self.ready)
         return self.ready
 
 
-def _app() -> ViviApp:
+# What is measured: the app as it is; with a ready-made entry, counted; and not counted.
+VARIANTS = ("journaled", "ready-made", "uncounted")
+
+
+def _app(variant: str = "journaled") -> ViviApp:
     app = create_app(Settings())
     asyncio.run(app.emulator.start())
+    if variant != "journaled":
+        made = app.emulator.journaling
+        app.emulator.journaling = _ReadyMade(made, counted=variant == "ready-made")
     return app
+
+
+def _shares(cost: dict[str, float]) -> tuple[float, float]:
+    """Journaling's share (making and keeping the entry), and counting's (metrics, traces)."""
+    whole = cost["journaled"]
+    return (whole - cost["ready-made"]) / whole, (cost["ready-made"] - cost["uncounted"]) / whole
 
 
 def _profile(all_headers: list[Headers], lines: int) -> float:
     app = _app()
     run = _runner(app)
-    asyncio.run(run(all_headers[:200]))  # warm: the caches hold the constant script
+    asyncio.run(run(all_headers[:_WARM]))  # warm: the caches hold the constant script
     profiler = cProfile.Profile()
     profiler.enable()
     asyncio.run(run(all_headers))
     profiler.disable()
     stats = pstats.Stats(profiler)
-    table: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    table: _Table = stats.stats  # type: ignore[attr-defined]
     total = _cumulative(table, "asgi.py", "__call__")
     entry = _cumulative(table, "journaling.py", "entry")
-    append: float = sum(
-        caller_time[3]
-        for func, (*_, callers) in table.items()
-        if func[2] == "<method 'append' of 'collections.deque' objects>"
-        for caller, caller_time in callers.items()
-        if caller[0].endswith(os.path.join("store", "memory.py"))
-        and caller[2] in ("commit_turn", "record")
+    counting = sum(
+        _called_from(table, (file, "finished"), ("journaling.py", "entry"))
+        for file in ("metrics.py", "tracing.py")
     )
-    share: float = (entry + append) / total
+    append = _called_from(
+        table,
+        ("", "<method 'append' of 'collections.deque' objects>"),
+        (os.path.join("store", "memory.py"), "commit_turn"),
+    )
+    share = (entry - counting + append) / total
     print(f"profile ({len(all_headers)} requests):")
-    print(f"  app's work (AsgiAdapter.__call__, cumulative) {total:8.3f} s")
-    print(f"  Journaling.entry (cumulative)                 {entry:8.3f} s")
-    print(f"  memory store's journal append                 {append:8.3f} s")
-    print(f"  journaling's share                            {share:8.1%}")
+    print(f"  app's work (AsgiAdapter.__call__, cumulative)    {total:8.3f} s")
+    print(f"  Journaling.entry (cumulative)                    {entry:8.3f} s")
+    print(f"    of which counting it (metrics, traces)         {counting:8.3f} s")
+    print(f"  memory store's journal append                    {append:8.3f} s")
+    print(f"  journaling's share (entry - counting + append)   {share:8.1%}")
+    print(f"  counting's share                                 {counting / total:8.1%}")
     text = io.StringIO()
     stats.stream = text  # type: ignore[attr-defined]
-    stats.sort_stats("cumulative").print_stats(r"journaling|redaction|rendering|memory", lines)
+    stats.sort_stats("cumulative").print_stats(_SHOWN, lines)
     print("\n".join(line for line in text.getvalue().splitlines() if line.strip()))
     return share
 
 
-def _cumulative(table: dict[tuple[str, int, str], tuple[Any, ...]], file: str, name: str) -> float:
+_SHOWN = r"journaling|journal\.py|redaction|rendering|memory\.py|metrics|tracing"
+_Table = dict[tuple[str, int, str], tuple[Any, ...]]
+
+
+def _cumulative(table: _Table, file: str, name: str) -> float:
     found = [
         times[3] for (path, _, func), times in table.items() if path.endswith(file) and func == name
     ]
@@ -206,27 +237,40 @@ def _cumulative(table: dict[tuple[str, int, str], tuple[Any, ...]], file: str, n
     return float(found[0])
 
 
+def _called_from(table: _Table, callee: tuple[str, str], caller: tuple[str, str]) -> float:
+    """The cumulative time of ``callee`` (file, name) when ``caller`` called it."""
+    return float(
+        sum(
+            times[3]
+            for (path, _, func), (*_, callers) in table.items()
+            if path.endswith(callee[0]) and func == callee[1]
+            for (by_path, _, by_func), times in callers.items()
+            if by_path.endswith(caller[0]) and by_func == caller[1]
+        )
+    )
+
+
 def _cpu_share(all_headers: list[Headers], rounds: int) -> float:
-    real, ready_made = _app(), _app()
-    ready_made.emulator.journaling = _ReadyMade(ready_made.emulator.journaling)
-    runs = _runner(real), _runner(ready_made)
-    for run in runs:
-        asyncio.run(run(all_headers[:200]))
-    # The two apps take turns every block of requests (in both orders): the machine is
-    # shared, and its load changes faster than a round lasts.
+    runs = {variant: _runner(_app(variant)) for variant in VARIANTS}
+    for run in runs.values():
+        asyncio.run(run(all_headers[:_WARM]))
+    # The apps take turns every block of requests (in both orders): the machine is shared,
+    # and its load changes faster than a round lasts.
     blocks = [all_headers[at : at + _BLOCK] for at in range(0, len(all_headers), _BLOCK)]
     shares = []
     print(f"CPU per request, {rounds} rounds of {len(all_headers)} (alternating every {_BLOCK}):")
     for number in range(rounds):
-        spent = [0.0, 0.0]
+        spent = dict.fromkeys(VARIANTS, 0.0)
         for index, block in enumerate(blocks):
-            for which in (0, 1) if index % 2 == 0 else (1, 0):
-                spent[which] += asyncio.run(runs[which](block))
-        with_journal, without = (cpu / len(all_headers) for cpu in spent)
-        shares.append(1 - without / with_journal)
+            for variant in VARIANTS if index % 2 == 0 else VARIANTS[::-1]:
+                spent[variant] += asyncio.run(runs[variant](block))
+        cost = {variant: cpu / len(all_headers) * 1e6 for variant, cpu in spent.items()}
+        journaling, counting = _shares(cost)
+        shares.append(journaling)
         print(
-            f"  round {number + 1}: {with_journal * 1e6:6.1f} us, with a ready-made entry "
-            f"{without * 1e6:6.1f} us: journaling {shares[-1]:6.1%}"
+            f"  round {number + 1}: {cost['journaled']:6.1f} us; with a ready-made entry "
+            f"{cost['ready-made']:6.1f} us, not counted {cost['uncounted']:6.1f} us: "
+            f"journaling {journaling:6.1%}, counting {counting:6.1%}"
         )
     share = statistics.median(shares)
     print(f"  journaling's share (median) {share:6.1%}")
@@ -234,6 +278,57 @@ def _cpu_share(all_headers: list[Headers], rounds: int) -> float:
 
 
 _BLOCK = 250
+_WARM = 200  # requests before measuring: the caches hold the constant script
+
+
+def _instructions(requests: int) -> float:
+    """Journaling's share in instructions (valgrind's callgrind: the same figure however
+    loaded the machine is), each variant in a process of its own, counted only while its
+    requests run (inside ``operator.call``, which nothing else here calls)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    cost = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for variant in VARIANTS:
+            done = subprocess.run(  # noqa: S603 - fixed arguments, this very script
+                [
+                    valgrind,
+                    "--tool=callgrind",
+                    "--collect-atstart=no",
+                    "--toggle-collect=_operator_call*",
+                    f"--callgrind-out-file={folder}/{variant}.out",
+                    sys.executable,
+                    __file__,
+                    "--measure",
+                    variant,
+                    "--requests",
+                    str(requests),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+            )
+            collected = re.search(r"Collected : (\d+)", done.stderr)
+            if collected is None:
+                raise SystemExit(f"callgrind said no count: {done.stderr[-500:]}")
+            cost[variant] = int(collected.group(1)) / requests
+    journaling, counting = _shares(cost)
+    print(f"instructions per request ({requests} requests, callgrind):")
+    print(
+        f"  {cost['journaled']:,.0f}; with a ready-made entry {cost['ready-made']:,.0f}, "
+        f"not counted {cost['uncounted']:,.0f}: journaling {journaling:.1%}, "
+        f"counting {counting:.1%}"
+    )
+    return journaling
+
+
+def _measure(variant: str, all_headers: list[Headers]) -> None:
+    """One variant's requests, inside ``operator.call`` (what ``_instructions`` counts)."""
+    run = _runner(_app(variant))
+    asyncio.run(run(all_headers[:_WARM]))
+    operator.call(lambda: asyncio.run(run(all_headers[_WARM:])))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,16 +337,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lines", type=int, default=25, help="profile lines shown")
     parser.add_argument("--fixed-headers", action="store_true", help="no per-request headers")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count instructions over N requests per variant (valgrind; minutes)",
+    )
+    parser.add_argument("--measure", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     configure_logging("info")
     devnull = open(os.devnull, "w")  # noqa: SIM115 - the log's stream for the whole run
     for handler in logging.root.handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(devnull)
+    if args.measure:
+        _measure(args.measure, request_headers(_WARM + args.requests, args.fixed_headers))
+        return 0
     all_headers = request_headers(args.requests, args.fixed_headers)
     print(f"headers: {'fixed' if args.fixed_headers else 'traceparent, x-request-id per request'}")
     _profile(all_headers, args.lines)
     _cpu_share(all_headers, args.rounds)
+    if args.instructions:
+        _instructions(args.instructions)
     return 0
 
 

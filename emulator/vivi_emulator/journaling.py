@@ -51,25 +51,25 @@ class Journaling:
         """Removes every key used here (the store keeps the most recent ``redacted_keys``,
         deleted channels' included) and the admin token from journaled text: one redactor per
         snapshot of the keys (a new snapshot is made only when the keys change)."""
-        return self._current(ring)[1]
-
-    def _current(self, ring: KeyRing) -> tuple[KeyRing, Redactor, _Keep]:
         made = self._redactors
-        if made is None or made[0] is not ring:
-            redactor = Redactor(ring.ever)
-            if self._admin_token is not None:
-                redactor.add(self._admin_token)
-            limit = self.entry_bytes - self.entry_bytes // 3
+        return (made if made is not None and made[0] is ring else self._made(ring))[1]
 
-            def keep(events: list[dict[str, str]]) -> KeptEvents:
-                return kept_events(events, redactor, limit)
+    def _made(self, ring: KeyRing) -> tuple[KeyRing, Redactor, _Keep]:
+        redactor = Redactor(ring.ever)
+        if self._admin_token is not None:
+            redactor.add(self._admin_token)
+        limit = self._events_bytes
 
-            made = self._redactors = (ring, redactor, keep)
+        def keep(events: list[dict[str, str]]) -> KeptEvents:
+            return kept_events(events, redactor, limit)
+
+        made = self._redactors = (ring, redactor, keep)
         return made
 
     def entry(self, trace: Trace, ring: KeyRing) -> JournalEntry:
         """The immutable journal entry of a finished request: redacted, and size-bounded."""
-        _, redact, keep = self._current(ring)
+        made = self._redactors
+        _, redact, keep = made if made is not None and made[0] is ring else self._made(ring)
         call = trace.call
         body, body_cut = body_text(trace.body, redact, self.entry_bytes // 3)
         played = trace.stream
@@ -104,20 +104,19 @@ class Journaling:
         """A stream's fields of its entry: its events as journaled (a whole stream's from its
         rendering, made once per script and redactor; a cut one's from the events it sent),
         how many were left out, its text and whether it was cut, its first byte's time."""
-        if played.complete:
-            events, left_out = played.rendered.kept_events(redact, keep)
+        rendered = played.rendered
+        if played.sent == len(rendered.writes):  # complete (``Played.complete``, inlined)
+            events, left_out = rendered.kept_events(redact, keep)
         else:
             events, left_out = kept_events(played.events, redact, self._events_bytes)
+        first = None if played.first_byte is None else (played.first_byte - clock) * 1000
         # Only a stream whose writes wire options shaped keeps its text: any other's is its
         # events' own frames, which the HAR export writes from the events (``frames_text``).
-        wire_bytes = played.wire_bytes
-        text, text_cut = (
-            (None, False)
-            if wire_bytes is None
-            else stream_text(wire_bytes, events, redact, self._events_bytes)
-        )
-        first = played.first_byte
-        return events, left_out, text, text_cut, None if first is None else (first - clock) * 1000
+        wire_bytes = None if rendered.script.wire is None else played.wire_bytes
+        if wire_bytes is None:
+            return events, left_out, None, False, first
+        text, text_cut = stream_text(wire_bytes, events, redact, self._events_bytes)
+        return events, left_out, text, text_cut, first
 
     @property
     def _events_bytes(self) -> int:
@@ -146,9 +145,8 @@ def journaled_headers(headers: Mapping[str, str], redact: Redactor) -> _Headers:
     for name in CREDENTIAL_HEADERS.intersection(shown):
         shown[name] = REDACTED
     text = "\n".join(shown.values())  # a secret in one value is in this text
-    if (len(text) > _SHORT_VALUE and max(map(len, shown.values())) > _SHORT_VALUE) or (
-        redact and redact.finds(text)
-    ):
+    long = len(text) > _SHORT_VALUE and max(map(len, shown.values())) > _SHORT_VALUE
+    if long or redact.finds(text):
         return kept_headers(headers.items(), redact)
     return tuple(shown.items())
 
@@ -173,7 +171,7 @@ def body_text(raw: bytes | str | None, redact: Redactor, limit: int) -> tuple[st
             else raw.decode("utf-8", "replace")
         )
     text, truncated = cut(raw, limit) if len(raw) > limit // 4 else (raw, False)
-    return (redact.text(text) if redact else text), truncated
+    return redact.text(text), truncated  # without secrets, the text as it is
 
 
 # A value of at most this many characters is within ``HEADER_VALUE_BYTES`` of UTF-8 (a
