@@ -157,12 +157,12 @@ class _ReadyMade(Journaling):
     def __init__(self, made: Journaling, counted: bool) -> None:
         super().__init__(made.entry_bytes)
         self.ready: JournalEntry | None = None
-        self._made = made
+        self._source = made
         self._counted = counted
 
     def entry(self, trace: Trace, ring: KeyRing) -> JournalEntry:
         if self.ready is None:
-            self.ready = self._made.entry(trace, ring)
+            self.ready = self._source.entry(trace, ring)
         elif self._counted:
             metrics.finished(self.ready)
             tracing.finished(self.ready)
