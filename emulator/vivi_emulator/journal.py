@@ -68,7 +68,7 @@ class FrozenEvent(dict[str, str]):
 
 class JournalEntry(NamedTuple):
     """One finished request, as kept. Immutable, and a named tuple rather than a frozen
-    dataclass: one is made on every request, and a frozen dataclass sets each of its 19 fields
+    dataclass: one is made on every request, and a frozen dataclass sets each of its 18 fields
     through ``object.__setattr__`` (measured, benchmarks/journal_share.py: a named tuple costs
     a fifth of that)."""
 
