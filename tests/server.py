@@ -19,6 +19,13 @@ CLI = str(Path(sys.executable).parent / "vivi-emulator")
 SERVERS = ("granian", "granian-rsgi", "uvicorn")
 
 
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``vivi-emulator ARGS`` run to its end: its exit code, stdout and stderr as text."""
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, check=False, timeout=timeout
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

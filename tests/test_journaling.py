@@ -33,7 +33,7 @@ from vivi_emulator.journaling import (
 )
 from vivi_emulator.redaction import REDACTED, Redactor
 from vivi_emulator.rendering import Played, Rendered
-from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
+from vivi_emulator.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.settings import Settings
 from vivi_emulator.sse import encode_event, frame
 from vivi_emulator.store.keys import KeyRing

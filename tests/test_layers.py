@@ -17,7 +17,7 @@ CONSTANT_LOADERS = {
     ("spec", "contract_32"),
     ("spec", "contract_32_json"),
     ("scenarios.model_errors", "_known_fields"),
-    ("wire.named", "kit_scenarios"),
+    ("scenarios.named_wire", "kit_scenarios"),
 }
 _MEMOISERS = {"cache", "lru_cache"}
 _EMPTY_MAPS = {"dict", "OrderedDict", "defaultdict", "WeakValueDictionary", "Cache"}

@@ -23,9 +23,8 @@ from vivi_emulator.ratelimits import message_tokens
 from vivi_emulator.resources import contract_path
 from vivi_emulator.settings import Settings, load_settings
 
-from tests.server import Running, start
-from tests.store.test_multiprocess import assert_clean
-from tests.support import AUTH, serving, url
+from tests.server import Running
+from tests.support import AUTH, serving, two_servers, url
 
 C = "/_emulator"
 GREETING = "Hello! I am the VIVI emulator. How can I help you today?"
@@ -201,18 +200,8 @@ scenarios:
 @pytest.fixture
 def pair(redis_url: str, tmp_path: Path) -> Iterator[tuple[Running, Running]]:
     (tmp_path / "slow.yaml").write_text(SLOW)
-    args = ("--state", redis_url, "--fixtures", str(tmp_path), "--no-reload", "--no-access-log")
-    a = start(*args)
-    try:
-        b = start(*args)
-    except BaseException:
-        a.stop()
-        raise
-    yield a, b
-    for running in (a, b):
-        code, log = running.stop()
-        assert code == 0
-        assert_clean(log)
+    with two_servers(redis_url, tmp_path, "--no-access-log") as servers:
+        yield servers
 
 
 def _invoke(base: str) -> httpx.Response:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from vivi_emulator import sse
 from vivi_emulator.redaction import Redactor
 from vivi_emulator.rendering import KeptEvents, Played, Rendered, journal_events
-from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
+from vivi_emulator.script import CHUNK, END, START, Script, ScriptEvent
 
 from tests.support import THREAD
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vivi_emulator.scenarios.script import ScriptEvent
+from vivi_emulator.script import ScriptEvent
 from vivi_emulator.sse import (
     FrameSplitter,
     encode_data,

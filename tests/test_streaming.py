@@ -10,7 +10,7 @@ from starlette.types import Message
 
 from vivi_emulator import sse
 from vivi_emulator.rendering import Rendered
-from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
+from vivi_emulator.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.streaming import EventStream
 from vivi_emulator.wire import WireOptions, with_wire
 

@@ -12,14 +12,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .common import BENCH, log
+from .journal_cost import journal_share_phase
 from .machine import machine_description
 from .phases import delayed_phase, many_streams_phase, startup_phase, throughput_phase
 from .plugin_cost import plugin_cost_phase
 from .processes import install_cleanup
-from .report import print_summary, report
+from .report import print_summary, report, show_issue22
+from .report_file import write_report
 from .results import Results
 from .soak import soak_phase
+from .streams_2w import streams_2w_phase
 from .summary import summary_rows
+from .summary_issue22 import WAY, issue22_rows, missed
 from .targets import ALL_TARGETS, build_targets
 from .threads import threads_phase
 
@@ -29,9 +33,11 @@ ALL_WORKLOADS = [
     "startup",
     "delayed",
     "many-streams",
+    "streams-2w",
     "threads",
     "soak",
     "plugin-cost",
+    "journal-share",
 ]
 # option: (full run, --smoke); None on the command line means "the mode's default"
 DEFAULTS = {
@@ -42,12 +48,21 @@ DEFAULTS = {
     "streams": (1000, 50),
     "startup_samples": (5, 1),
     "many_streams": (3000, 300),
+    "streams_2w": (10_000, 200),
     "distinct_threads": (100_000, 5000),
     "max_threads": (10_000, 1000),
     "minutes": (1.0, 0.1),
     "plugin_samples": (5, 3),
+    "journal_requests": (10_000, 300),
 }
 SOAK_MINUTES = 3.0  # --soak alone
+# --issue22: exactly the targets and workloads of issue 22's table, with shorter wrk runs so that
+# the whole takes about 12 minutes on 2 cores (options given on the command line win).
+# Issue 22's targets: every target but the peers and the floor with its access log on.
+ISSUE22_TARGETS = [t for t in ALL_TARGETS if t not in ("bare-granian-log", "prism", "wiremock")]
+ISSUE22_WORKLOADS = ["invoke", "stream", "startup", "streams-2w", "journal-share"]
+ISSUE22_DEFAULTS = {"duration": 6.0, "warmup_runs": 5}
+ISSUE22_OUT = BENCH / "results-issue22.md"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         help="only the plugin cost: a pytest run of one empty test with and without the "
         "emulator installed, in fresh venvs (made once, in benchmarks/.work/plugin-cost); "
         "writes no results.md",
+    )
+    p.add_argument(
+        "--issue22",
+        action="store_true",
+        help="exactly issue 22's targets and workloads (about 12 min; no peers), 6 s wrk runs;"
+        f" writes {ISSUE22_OUT.relative_to(BENCH.parent)} (unless --out)",
     )
     p.add_argument(
         "--plugin-samples",
@@ -110,6 +131,24 @@ def _parser() -> argparse.ArgumentParser:
         help="long streams opened at once against one emulator worker (default 3000; smoke 300)",
     )
     p.add_argument(
+        "--streams-2w",
+        type=int,
+        help="timed streams at once across 2 workers, emulator and floor (default 10000; smoke"
+        " 200)",
+    )
+    p.add_argument(
+        "--ramp-2w",
+        type=float,
+        default=2.0,
+        help="seconds over which the streams-2w streams open (default 2)",
+    )
+    p.add_argument(
+        "--client-procs-2w",
+        type=int,
+        default=2,
+        help="processes of the streams client for streams-2w (default 2)",
+    )
+    p.add_argument(
         "--distinct-threads",
         type=int,
         help="invoke requests, each with a new threadId (default 100000; smoke 5000)",
@@ -119,13 +158,14 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="the emulator's limits.max_threads for that workload (default 10000; smoke 1000)",
     )
+    p.add_argument(
+        "--journal-requests",
+        type=int,
+        help="stream requests per journal_share.py run (default 10000; smoke 300)",
+    )
     p.add_argument("--startup-samples", type=int, help="start-ups per target (default 5; smoke 1)")
     p.add_argument("--only", help=f"comma-separated targets: {','.join(ALL_TARGETS)}")
-    p.add_argument(
-        "--workloads",
-        default=",".join(ALL_WORKLOADS),
-        help=f"comma-separated: {','.join(ALL_WORKLOADS)}",
-    )
+    p.add_argument("--workloads", help=f"comma-separated: {','.join(ALL_WORKLOADS)} (all)")
     p.add_argument(
         "--emulator-arg",
         action="append",
@@ -144,7 +184,10 @@ def _parser() -> argparse.ArgumentParser:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = _parser()
     a = p.parse_args(argv)
-    a.workloads = [w.strip() for w in a.workloads.split(",") if w.strip()]
+    if a.issue22:
+        _issue22_preset(a)
+    a.workloads = [w.strip() for w in (a.workloads or ",".join(ALL_WORKLOADS)).split(",")]
+    a.workloads = [w for w in a.workloads if w]
     if a.soak:
         a.workloads = ["soak"]
         a.minutes = a.minutes or SOAK_MINUTES
@@ -156,8 +199,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(a, name) is None:
             setattr(a, name, smoke if a.smoke else full)
     if a.out is None and not (a.smoke or a.soak or a.plugin_cost):
-        a.out = str(BENCH / "results.md")
+        a.out = str(ISSUE22_OUT if a.issue22 else BENCH / "results.md")
     return a
+
+
+def _issue22_preset(a: argparse.Namespace) -> None:
+    """Fill in what the command line left to the preset (an option given explicitly wins)."""
+    a.only = a.only or ",".join(ISSUE22_TARGETS)
+    a.workloads = a.workloads or ",".join(ISSUE22_WORKLOADS)
+    if not a.smoke:
+        for name, value in ISSUE22_DEFAULTS.items():
+            if getattr(a, name) is None:
+                setattr(a, name, value)
 
 
 def _raise_open_files() -> None:
@@ -172,9 +225,11 @@ PHASES: list[tuple[set[str], str, Callable[[Results], None]]] = [
     ({"invoke", "stream"}, "throughput (wrk)", throughput_phase),
     ({"delayed"}, "delayed streams", delayed_phase),
     ({"many-streams"}, "many streams on one worker", many_streams_phase),
+    ({"streams-2w"}, "timed streams across 2 workers", streams_2w_phase),
     ({"threads"}, "RSS after many distinct threads", threads_phase),
     ({"soak"}, "soak and faults", soak_phase),
     ({"plugin-cost"}, "what installing the emulator costs a pytest run", plugin_cost_phase),
+    ({"journal-share"}, "journaling's share of a constant stream", journal_share_phase),
 ]
 
 
@@ -202,8 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     print_summary(res)
     if args.out:
-        Path(args.out).write_text(report(res, machine_description(), elapsed), encoding="utf-8")
-        print(f"\nwrote {args.out}")
+        text = report(res, machine_description(), elapsed)
+        missed_targets = missed(issue22_rows(res)) if show_issue22(res) else []
+        write_report(Path(args.out), text, missed_targets, WAY)
+        print(f"\nwrote {args.out} (what it held outside the written part is kept)")
     smoke_note = " (smoke run: no peers, nothing written)" if args.smoke and not args.out else ""
     print(f"\n{elapsed:.0f} s in all{smoke_note}")
     if res.failures:

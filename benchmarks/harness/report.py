@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import math
+import shlex
+import sys
 from typing import Any
 
 from .common import DELAYED, LONG, REPO, fmt
+from .journal_cost import WORKLOAD as JOURNAL_SHARE
+from .journal_cost import journal_share_details
 from .results import Results
 from .rows import Row
 from .soak_traffic import is_right
+from .streams_2w import WORKLOAD as STREAMS_2W
 from .summary import summary_rows
+from .summary_issue22 import WAY, issue22_rows
 from .targets import Target
 
 WRK_COLUMNS = [
@@ -120,6 +126,30 @@ def _many_streams_table(res: Results) -> str:
     return f"{title}\n\n{md_table(DELAYED_COLUMNS, rows)}"
 
 
+def _streams_2w_table(res: Results) -> str:
+    runs = res.runs[STREAMS_2W]
+    rows = [_stream_row(name, r) for name, rs in runs.items() for r in rs]
+    a = res.args
+    title = (
+        f"### timed streams across 2 workers ({a.streams_2w} streams of {LONG.events} events "
+        f"{LONG.interval * 1000:.0f} ms apart, opened over {a.ramp_2w:g} s, "
+        f"{a.client_procs_2w} client process(es))"
+    )
+    rss = [
+        [
+            name,
+            fmt(r["rss_before_mb"], 0),
+            fmt(r["rss_peak_mb"], 0),
+            f"{r['peak_open']:,}",
+            fmt(r["rss_per_stream_kib"], 1),
+        ]
+        for name, rs in runs.items()
+        for r in rs
+    ]
+    header = ["target", "RSS before MiB", "peak RSS MiB", "peak open", "KiB per open stream"]
+    return f"{title}\n\n{md_table(DELAYED_COLUMNS, rows)}\n\n{md_table(header, rss)}"
+
+
 def _threads_table(res: Results) -> str:
     parts = []
     for name, runs in res.runs["threads"].items():
@@ -190,9 +220,11 @@ def detail_tables(res: Results) -> str:
     tables = {
         "delayed": _delayed_table,
         "many-streams": _many_streams_table,
+        STREAMS_2W: _streams_2w_table,
         "threads": _threads_table,
         "soak": _soak_table,
         "plugin-cost": _plugin_cost_table,
+        JOURNAL_SHARE: journal_share_details,
     }
     parts += [table(res) for w, table in tables.items() if w in res.runs]
     rows = [[name, t.label, _command(t), t.note] for name, t in res.targets.items()]
@@ -200,15 +232,36 @@ def detail_tables(res: Results) -> str:
     return "\n\n".join(parts)
 
 
+def show_issue22(res: Results) -> bool:
+    """Issue 22's table: in its preset's runs, and in every run with throughput figures."""
+    return bool(res.args.issue22) or "invoke" in res.args.workloads
+
+
+def _issue22_section(res: Results) -> list[str]:
+    if not show_issue22(res):
+        return []
+    return [
+        "## Issue 22's targets",
+        "",
+        "One row per target of the issue, from this run (the figures are the summary's). A "
+        f"target not met points to its “{WAY}” section, written by hand below the part of this "
+        "file that `benchmarks/run` writes (it keeps that part on a rerun).",
+        "",
+        md_table(["target", "measured (median)", "goal", "met?"], issue22_rows(res)),
+        "",
+    ]
+
+
 def report(res: Results, machine: dict[str, str], elapsed: float) -> str:
     a = res.args
     lines = [
         "# vivi-emulator benchmark results",
         "",
-        f"Written by `benchmarks/run{' --smoke' if a.smoke else ''}` on {machine['date']} in "
+        f"Written by `{shlex.join(['benchmarks/run', *sys.argv[1:]])}` on {machine['date']} in "
         f"{elapsed / 60:.1f} min: {a.rounds} round(s), targets in turn (A B A B), medians. "
         "Absolute figures move from run to run on this shared machine; the ratios are the result.",
         "",
+        *_issue22_section(res),
         "## Summary",
         "",
         md_table(["figure", "measured (median)", "target", "met?"], summary_rows(res)),
@@ -236,6 +289,10 @@ def print_summary(res: Results) -> None:
     print(line(["-" * w for w in widths]))
     for r in rows:
         print(line(r))
+    if show_issue22(res):
+        print("\nissue 22's targets:")
+        for r in issue22_rows(res):
+            print(f"  {r[0]}: {r[1]} (goal {r[2]}): {r[3]}")
     for n in res.notes:
         print(f"note: {n}")
     for f in res.failures:

@@ -133,6 +133,7 @@ def analyse(streams: list[list[Any]], scenario: Scenario, events_each: int) -> d
 
 def run_streams(inst: Instance, load: StreamLoad) -> dict[str, Any]:
     """Open the load's streams against the instance; completion, lateness, server and client."""
+    rss_before = inst.proc.rss_mb()  # idle, the probe done: what the open streams add is above
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     clients, start_at = _launch(inst, load)
     server = _watch(
@@ -146,6 +147,8 @@ def run_streams(inst: Instance, load: StreamLoad) -> dict[str, Any]:
         **analyse(got["streams"], load.scenario, inst.events),
         "connect_errors": got["connect_errors"],
         **server,
+        "rss_before_mb": rss_before,
+        "client_procs": len(clients),
         "client_cpu": client_cpu_s / max(got["wall"], 1e-9),
         "client_lag_p99_ms": got["lag"] * 1000,
     }

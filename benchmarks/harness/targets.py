@@ -19,6 +19,7 @@ ALL_TARGETS = [
     "emulator-granian",
     "emulator-granian-rsgi",
     "emulator-uvicorn",
+    "emulator-redis-1w",
     "emulator-redis-2w",
     "bare-granian",
     "bare-granian-log",
@@ -29,9 +30,12 @@ ALL_TARGETS = [
     "prism",
     "wiremock",
 ]
-# Per worker, more requests at once than the delayed workloads open: granian's default
-# (backlog / workers, 512 for 2 workers) would cap the floor instead of measuring it.
-BARE_BACKPRESSURE = 4096
+REDIS_TARGETS = {"emulator-redis-1w": 1, "emulator-redis-2w": 2}  # name: workers
+# Per worker, as many requests at once as the emulator's own default (`max_connections`,
+# 10,000): granian's default (backlog / workers, 512 for 2 workers) would cap the floor instead
+# of measuring it, and the streams-2w workload opens 5,000 streams per worker.
+BARE_BACKPRESSURE = 10_000
+BARE_BACKLOG = 20_000  # the emulator's for 2 workers (the kernel caps it at net.core.somaxconn)
 
 
 @dataclass
@@ -85,18 +89,23 @@ def _uvicorn_argv(port: int) -> list[str]:
 
 
 def _emulator(
-    server: str, env: dict[str, str], extra: list[str], redis: RedisServer | None = None
+    server: str,
+    env: dict[str, str],
+    extra: list[str],
+    redis: RedisServer | None = None,
+    workers: int = 1,
 ) -> Target:
-    """The emulator as a user starts it (its access log on): one in-memory worker, or two
-    workers sharing the harness's redis-server; plus --emulator-arg. Replies come at once
-    (`--latency none`; serve paces them like an agent by default): the workloads measure the
-    emulator's own cost, and the delayed ones script their pace."""
+    """The emulator as a user starts it (its access log on): one in-memory worker, or one or
+    two workers sharing a redis-server of the harness's own; plus --emulator-arg. Replies come
+    at once (`--latency none`; serve paces them like an agent by default): the workloads measure
+    the emulator's own cost, and the delayed ones script their pace."""
     args = ["--server", server, "--latency", "none"]
-    name, label, workers = f"emulator-{server}", f"emulator on {server}, one worker, in memory", 1
+    name, label = f"emulator-{server}", f"emulator on {server}, one worker, in memory"
     server = server.split("-")[0]  # granian-rsgi: granian's RSGI interface
     if redis is not None:
-        args += ["--workers", "2", "--state", redis.url()]
-        name, label, workers = "emulator-redis-2w", "emulator on granian, 2 workers, Redis", 2
+        args += ["--workers", str(workers), "--state", redis.url()]
+        name = f"emulator-redis-{workers}w"
+        label = f"emulator on granian, {workers} worker{'s' if workers > 1 else ''}, Redis"
     return Target(
         name,
         label,
@@ -105,7 +114,9 @@ def _emulator(
         server,
         workers=workers,
         env=env,
-        scripted=True,
+        # The delayed workload compares each emulator with its floor; Redis with one worker is
+        # there for the invoke and stream ratios (issue 22) only.
+        scripted=name != "emulator-redis-1w",
         delayed_args=["--fixtures", str(SCENARIO_DIR)],
         redis=redis,
     )
@@ -122,7 +133,8 @@ def _bare(name: str, label: str, argv: Argv, env: dict[str, str]) -> Target:
 
 def _bare_targets(env: dict[str, str]) -> list[Target]:
     one = ["--workers", "1"]
-    two = ["--workers", "2", "--backlog", "4096", "--backpressure", str(BARE_BACKPRESSURE)]
+    two = ["--workers", "2", "--backlog", str(BARE_BACKLOG)]
+    two += ["--backpressure", str(BARE_BACKPRESSURE)]
     return [
         _bare(
             "bare-granian",
@@ -192,11 +204,16 @@ def build_targets(args: argparse.Namespace) -> tuple[dict[str, Target], list[str
     found = [
         _emulator(s, env, list(args.emulator_arg)) for s in ("granian", "granian-rsgi", "uvicorn")
     ]
-    if "emulator-redis-2w" in wanted:
+    for name, workers in REDIS_TARGETS.items():
+        if name not in wanted:
+            continue
         if RedisServer.available():
-            found.append(_emulator("granian", env, list(args.emulator_arg), RedisServer()))
+            # A redis-server each: a target's FLUSHALL before it starts must not empty the other's
+            # store while both run (the throughput rounds run every target at once).
+            redis = RedisServer()
+            found.append(_emulator("granian", env, list(args.emulator_arg), redis, workers))
         else:
-            notes.append("emulator-redis-2w skipped: redis-server is not installed")
+            notes.append(f"{name} skipped: redis-server is not installed")
     found += _bare_targets(env)
     if args.smoke:
         notes.append(

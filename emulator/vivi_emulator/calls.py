@@ -16,7 +16,7 @@ from vivi_emulator.journal import ChosenBy, ItemRecord
 from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.ratelimits import Admission
 from vivi_emulator.rendering import Played
-from vivi_emulator.scenarios.script import Script
+from vivi_emulator.script import Script
 from vivi_emulator.store.values import Conversation
 
 

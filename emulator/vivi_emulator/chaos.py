@@ -168,7 +168,7 @@ class WireFault(_Kind):
 
     @model_validator(mode="after")
     def _known(self) -> WireFault:
-        from vivi_emulator.wire.named import wire_names  # the kit reads its fixture file
+        from vivi_emulator.scenarios.named_wire import wire_names  # the kit reads its fixture file
 
         known = wire_names()
         if self.name.removeprefix("wire-") not in known:

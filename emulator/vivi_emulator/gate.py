@@ -21,16 +21,15 @@ from vivi_emulator.errors import FieldError, ValidationFailed
 from vivi_emulator.journal import ChosenBy, ItemRecord
 from vivi_emulator.ratelimit_rules import RateLimits
 from vivi_emulator.ratelimits import (
-    CONFIGURED,
-    RUN_TIME,
     Admission,
     RateLimiter,
     message_tokens,
     slot_name,
 )
+from vivi_emulator.runtime import in_force
 from vivi_emulator.scenarios.loader import FixtureError, Problem
-from vivi_emulator.scenarios.script import Script
 from vivi_emulator.scenarios.tokens import Tokenizer
+from vivi_emulator.script import Script
 from vivi_emulator.store.values import Overrides, QueuedReply, TurnStart
 from vivi_emulator.structured import (
     StreamDisabled,
@@ -70,9 +69,7 @@ class Gate:
         self, channel_id: str | None, overrides: Overrides
     ) -> tuple[StructuredOutput | None, str]:
         """The channel's structured output (None: off), and where it is set."""
-        if overrides.structured is not None:
-            return (overrides.structured if overrides.structured.active else None), RUN_TIME
-        return self.configured_structured(channel_id), CONFIGURED
+        return in_force(overrides.structured, lambda: self.configured_structured(channel_id))
 
     # --- the two steps of answering --------------------------------------------------------------
 

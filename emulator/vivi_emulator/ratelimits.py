@@ -27,15 +27,13 @@ from typing import TYPE_CHECKING
 
 from vivi_emulator.errors import StatusReply
 from vivi_emulator.ratelimit_rules import Bucket, RateLimits
+from vivi_emulator.runtime import in_force
 from vivi_emulator.scenarios.tokens import count_tokens
 from vivi_emulator.store.buckets import Buckets, Decision, Demand, Level, retry_seconds
 
 if TYPE_CHECKING:
     from vivi_emulator.settings import Settings
     from vivi_emulator.store.values import Overrides
-
-RUN_TIME = "run time"
-CONFIGURED = "settings"
 
 
 def message_tokens(message: str, reply: str, count: Callable[[str], int] = count_tokens) -> int:
@@ -130,9 +128,7 @@ class RateLimiter:
     def limits(self, channel_id: str | None, overrides: Overrides) -> tuple[RateLimits | None, str]:
         """The limits (None: none), and where they are set; a run-time setting without any
         limit turns them off."""
-        if overrides.rate_limits is not None:
-            return (overrides.rate_limits if overrides.rate_limits.active else None), RUN_TIME
-        return self.configured(channel_id), CONFIGURED
+        return in_force(overrides.rate_limits, lambda: self.configured(channel_id))
 
     async def admit(self, limits: RateLimits, channel_id: str, demand: Demand) -> Admission:
         """The decision on one message: admitted, or refused with the 429 to answer."""

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from vivi_emulator.scenarios.script import Script, ScriptEvent
+from vivi_emulator.script import Script, ScriptEvent
 from vivi_emulator.sse import frame
 from vivi_emulator.wire.plan import plan
 

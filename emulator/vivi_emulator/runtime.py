@@ -8,13 +8,36 @@ settings file, the environment). A run-time chaos setting without faults turns c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
 from vivi_emulator.chaos import ChaosSettings
 from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.settings import Channel, Settings
 from vivi_emulator.store.values import Overrides
 
+# Where a setting in force is set (the control API's `source`).
 RUN_TIME = "run time"
 CONFIGURED = "settings"
+
+
+class _Switch(Protocol):
+    @property
+    def active(self) -> bool: ...
+
+
+Switch = TypeVar("Switch", bound=_Switch)
+
+
+def in_force(
+    override: Switch | None, configured: Callable[[], Switch | None]
+) -> tuple[Switch | None, str]:
+    """A setting a run-time value can turn off (chaos, rate limits, structured output): the
+    run-time value where one is set (None if it turns the setting off), else the configured
+    one; and where it is set."""
+    if override is not None:
+        return (override if override.active else None), RUN_TIME
+    return configured(), CONFIGURED
 
 
 class RunTime:
@@ -45,6 +68,4 @@ class RunTime:
         self, channel_id: str | None, overrides: Overrides
     ) -> tuple[ChaosSettings | None, str]:
         """The chaos (None: none), and where it is set."""
-        if overrides.chaos is not None:
-            return (overrides.chaos if overrides.chaos.active else None), RUN_TIME
-        return self.configured_chaos(channel_id), CONFIGURED
+        return in_force(overrides.chaos, lambda: self.configured_chaos(channel_id))

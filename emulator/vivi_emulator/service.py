@@ -47,14 +47,14 @@ from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.engine import BuildOptions, build_script, constant_scripts
 from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.loader import ScenarioSet, load_scenarios
-from vivi_emulator.scenarios.script import Script
+from vivi_emulator.scenarios.named_wire import apply_named
+from vivi_emulator.script import Script
 from vivi_emulator.scripting import Scripting
 from vivi_emulator.settings import Settings
 from vivi_emulator.store import open_store
 from vivi_emulator.store.base import Bounds, StateStore
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import KEEP, Conversation, Keep, TurnEnd, View
-from vivi_emulator.wire.named import apply_named
 
 log = logging.getLogger("vivi_emulator.service")
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
-from vivi_emulator.scenarios.script import END, START, ScriptEvent
+from vivi_emulator.script import END, START, ScriptEvent
 
 _PREFIX = b"data: "
 _SUFFIX = b"\n\n"

@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from vivi_emulator.playback import STREAM_HEADERS as STREAM_HEADER_TEXT
 from vivi_emulator.playback import Playback
 from vivi_emulator.rendering import Played, Rendered, Write, writes_of
-from vivi_emulator.scenarios.script import Script
+from vivi_emulator.script import Script
 
 # The stream's headers as ASGI writes them.
 STREAM_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from vivi_emulator.errors import ApiError, FieldError, ValidationFailed
-from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
+from vivi_emulator.script import CHUNK, END, START, Script, ScriptEvent
 
 MAX_SCHEMA_BYTES = 5 * 1024  # "5 KB": read as 5 KiB (inferred)
 MAX_DEPTH = 3

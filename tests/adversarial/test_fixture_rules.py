@@ -3,7 +3,6 @@ an error, not a silent winner."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from vivi_emulator.scenarios.loader import FixtureError, load_scenarios
 
 from tests.adversarial.conftest import Served
-from tests.server import CLI
+from tests.server import run_cli
 
 
 @pytest.mark.parametrize(
@@ -40,9 +39,7 @@ def test_one_name_in_two_files_of_one_folder_is_an_error(tmp_path: Path) -> None
     assert "b.yaml:3:" in said
     assert "'twice'" in said
     assert "a.yaml" in said
-    result = subprocess.run(
-        [CLI, "fixtures", "check", str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
+    result = run_cli("fixtures", "check", str(tmp_path))
     assert result.returncode == 1
     assert "twice" in result.stdout + result.stderr
 

@@ -9,7 +9,6 @@ servers; at start, ``serve`` stops with exit status 2 and says so.
 from __future__ import annotations
 
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from tests.adversarial.conftest import Served, log_problems, serve, stop
 from tests.redis_server import RedisServer
-from tests.server import CLI, SERVERS, free_port
+from tests.server import SERVERS, free_port, run_cli
 from tests.support import AUTH, THREAD, url
 
 BODY = {"message": "hi", "threadId": THREAD}
@@ -97,12 +96,7 @@ def test_foreign_data_at_start_stops_serve_with_a_clear_error(
 ) -> None:
     redis_for_suite.flush()
     _command(redis_for_suite.port, "SET", "vivi:keys", "another program's")
-    done = subprocess.run(
-        [CLI, "serve", "--port", str(free_port()), "--state", redis_for_suite.url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("serve", "--port", str(free_port()), "--state", redis_for_suite.url)
     redis_for_suite.flush()
     assert done.returncode == 2
     assert FOREIGN in done.stderr

@@ -8,13 +8,12 @@ traceback, or corrupted the stream.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.adversarial.conftest import Served
-from tests.server import CLI
+from tests.server import run_cli
 from tests.support import AUTH, THREAD, url
 
 BAD_HEADERS = {
@@ -92,9 +91,7 @@ def test_a_bad_header_in_a_fixture_file_is_reported_with_its_line(tmp_path: Path
         "    headers: {X-Name: 中文}\n",
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [CLI, "fixtures", "check", str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
+    result = run_cli("fixtures", "check", str(tmp_path))
     assert result.returncode == 1, result.stdout + result.stderr
     said = result.stdout + result.stderr
     assert "bad.yaml:6:" in said

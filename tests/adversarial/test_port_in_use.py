@@ -6,22 +6,15 @@ connections between the two at random.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from tests.adversarial.conftest import Served
-from tests.server import CLI, SERVERS
+from tests.server import SERVERS, run_cli
 
 
 @pytest.mark.parametrize("second", SERVERS)
 def test_a_busy_port_stops_serve(served: Served, second: str) -> None:
-    result = subprocess.run(
-        [CLI, "serve", "--port", str(served.port), "--server", second, "--no-reload"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("serve", "--port", str(served.port), "--server", second, "--no-reload")
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"port {served.port} on 127.0.0.1 is already in use" in result.stderr
     assert "Listening" not in result.stdout + result.stderr

@@ -6,14 +6,13 @@ day). What RE2 cannot take (backreferences, lookarounds) is refused when loaded 
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
 from tests.adversarial.conftest import Served
-from tests.server import CLI
+from tests.server import run_cli
 from tests.support import AUTH, THREAD, url
 
 # Against a backtracking engine each of these takes longer than the age of the universe.
@@ -103,9 +102,7 @@ def test_a_fixture_regex_re2_cannot_take_is_reported_with_its_line(tmp_path: Pat
         "    text: hi\n",
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [CLI, "fixtures", "check", str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
+    result = run_cli("fixtures", "check", str(tmp_path))
     assert result.returncode == 1
     said = result.stdout + result.stderr
     assert "re.yaml:5:" in said

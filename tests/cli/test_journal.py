@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server import CLI, start
+from tests.server import CLI, run_cli, start
 from tests.support import THREAD
 from tests.test_har import _message, _stream, _validate
 
@@ -50,12 +50,7 @@ def test_without_har_it_prints_the_journal() -> None:
             },
             json={"message": "hi", "threadId": THREAD},
         )
-        done = subprocess.run(
-            [CLI, "journal", "--url", server.base_url, "--thread", THREAD],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = run_cli("journal", "--url", server.base_url, "--thread", THREAD)
     finally:
         server.stop()
     assert done.returncode == 0, done.stderr
@@ -66,12 +61,7 @@ def test_without_har_it_prints_the_journal() -> None:
 
 
 def test_an_emulator_that_is_not_there_is_named(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [CLI, "journal", "--url", "http://127.0.0.1:9", "--har", str(tmp_path / "x.har")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_cli("journal", "--url", "http://127.0.0.1:9", "--har", str(tmp_path / "x.har"))
     assert done.returncode == 1
     assert "cannot reach the emulator at http://127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr

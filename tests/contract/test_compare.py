@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from vivi_emulator.app import create_app
 from vivi_emulator.cli import app as cli_app
-from vivi_emulator.contract import cli as contract_cli
+from vivi_emulator.cli.contract import JUNIT_NAME, MARKDOWN_NAME
 from vivi_emulator.record.proxy import RecordingProxy
 from vivi_emulator.settings import Settings, parse_channels
 
@@ -48,8 +48,8 @@ def compare(tmp_path: Path, *paths: Path) -> tuple[int, str, str, ET.Element]:
     for path in paths:
         args += ["--compare", str(path)]
     result = CliRunner().invoke(cli_app, args)
-    markdown = (reports / contract_cli.MARKDOWN_NAME).read_text()
-    junit = ET.parse(reports / contract_cli.JUNIT_NAME).getroot()
+    markdown = (reports / MARKDOWN_NAME).read_text()
+    junit = ET.parse(reports / JUNIT_NAME).getroot()
     return result.exit_code, result.output, markdown, junit
 
 

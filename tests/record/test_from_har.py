@@ -4,7 +4,6 @@ and a browser-like one holding the key) becomes fixtures that replay what it hol
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import yaml
 from vivi_emulator.reading import MAX_HAR_FILE_BYTES
 from vivi_emulator.record.from_har import HarError, exchange_of, record_from_har
 
-from tests.server import CLI, start
+from tests.server import run_cli, start
 from tests.support import THREAD
 from tests.test_har import _message, _stream
 
@@ -109,12 +108,7 @@ def test_the_emulators_own_har_round_trips(tmp_path: Path) -> None:
     finally:
         server.stop()
     out = tmp_path / "fixtures"
-    done = subprocess.run(
-        [CLI, "record", "--from-har", str(har), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_cli("record", "--from-har", str(har), "--out", str(out))
     assert done.returncode == 0, done.stderr
     replay = start("--no-reload", "--fixtures", str(out))
     try:
@@ -129,12 +123,7 @@ def test_a_file_that_is_not_a_har_is_refused(tmp_path: Path) -> None:
     bad.write_text('{"log": {}}')
     with pytest.raises(HarError, match=r"no log\.entries"):
         record_from_har(bad, tmp_path / "out")
-    done = subprocess.run(
-        [CLI, "record", "--from-har", str(bad), "--out", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_cli("record", "--from-har", str(bad), "--out", str(tmp_path / "out"))
     assert done.returncode == 1
     assert "no log.entries" in done.stderr
     assert "Traceback" not in done.stderr
@@ -152,7 +141,7 @@ def test_a_device_or_an_oversize_har_is_refused_unread(tmp_path: Path) -> None:
 
 
 def test_upstream_or_har_not_both() -> None:
-    done = subprocess.run([CLI, "record"], capture_output=True, text=True, check=False)
+    done = run_cli("record")
     assert done.returncode == 2
     assert "--upstream" in done.stderr
 

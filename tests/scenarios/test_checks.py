@@ -19,9 +19,9 @@ from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.loader import parse_file
 from vivi_emulator.scenarios.model import Chunking, Scenario
-from vivi_emulator.scenarios.script import CHUNK
 from vivi_emulator.scenarios.template import render
 from vivi_emulator.scenarios.yaml_lines import MAX_ALIASED_NODES
+from vivi_emulator.script import CHUNK
 
 from tests.support import THREAD
 

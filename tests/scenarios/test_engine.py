@@ -9,7 +9,7 @@ import pytest
 from vivi_emulator.errors import StatusReply
 from vivi_emulator.scenarios.engine import BuildOptions, build_script
 from vivi_emulator.scenarios.model import Scenario
-from vivi_emulator.scenarios.script import CHUNK, END, START
+from vivi_emulator.script import CHUNK, END, START
 from vivi_emulator.store.values import Turn
 from vivi_emulator.wire import Wire, WireOptions
 

@@ -13,13 +13,7 @@ from vivi_emulator import sse
 from vivi_emulator.settings import Settings
 
 from tests.server import start
-from tests.support import AUTH, THREAD, chunks_text, sse_events, url
-
-BODY = {"message": "hello", "threadId": THREAD}
-
-
-def forced(name: str) -> dict[str, str]:
-    return {**AUTH, "x-vivi-scenario": name}
+from tests.support import BODY, THREAD, chunks_text, forced, post_forced, sse_events, url
 
 
 async def test_header_forces_a_scenario(client: httpx.AsyncClient) -> None:
@@ -41,8 +35,7 @@ async def test_unknown_scenario_is_422_naming_the_known_ones(client: httpx.Async
 async def test_rate_limited_is_429_with_retry_after_everywhere(
     client: httpx.AsyncClient, operation: str
 ) -> None:
-    body = {"messages": [BODY]} if operation == "batch" else BODY
-    response = await client.post(url(operation), headers=forced("rate-limited"), json=body)
+    response = await post_forced(client, operation, "rate-limited")
     assert response.status_code == 429
     assert response.headers["retry-after"] == "2"
     assert response.headers["content-type"] == "application/json"

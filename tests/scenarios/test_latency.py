@@ -23,7 +23,7 @@ from vivi_emulator.scenarios.latency import (
 )
 from vivi_emulator.scenarios.latency_fit import percentile
 from vivi_emulator.scenarios.model import Scenario
-from vivi_emulator.scenarios.script import CHUNK, Script
+from vivi_emulator.script import CHUNK, Script
 
 from tests.support import THREAD
 

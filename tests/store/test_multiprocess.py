@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.server import Running, start
-from tests.support import AUTH, THREAD
+from tests.support import AUTH, THREAD, assert_clean, two_servers
 
 C = "/_emulator"
 TURNS = """\
@@ -34,26 +34,11 @@ def _invoke(base: str, message: str, thread: str = THREAD, key: str = "demo-key"
     )
 
 
-def assert_clean(log: str) -> None:
-    assert "Traceback" not in log, log
-    assert "Exception in ASGI application" not in log, log
-
-
 @pytest.fixture
 def pair(redis_url: str, tmp_path: Path) -> Iterator[tuple[Running, Running]]:
     (tmp_path / "turns.yaml").write_text(TURNS)
-    args = ("--state", redis_url, "--fixtures", str(tmp_path), "--no-reload")
-    a = start(*args)
-    try:
-        b = start(*args)
-    except BaseException:
-        a.stop()
-        raise
-    yield a, b
-    for running in (a, b):
-        code, log = running.stop()
-        assert code == 0
-        assert_clean(log)
+    with two_servers(redis_url, tmp_path) as servers:
+        yield servers
 
 
 def test_an_upload_through_one_is_served_by_the_other(pair: tuple[Running, Running]) -> None:

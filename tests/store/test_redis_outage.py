@@ -9,8 +9,7 @@ import pytest
 
 from tests.redis_server import RedisServer
 from tests.server import CLI, SERVERS, free_port, start
-from tests.store.test_multiprocess import assert_clean
-from tests.support import AUTH, THREAD
+from tests.support import AUTH, THREAD, assert_clean
 
 BODY = {"message": "hi", "threadId": THREAD}
 

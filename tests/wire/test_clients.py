@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vivi_emulator.cli.wire_kit import Client, Result, cases, printed_reply, run_kit
 from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID
-from vivi_emulator.wire.kit import Client, Result, cases, printed_reply, run_kit
 
 from tests.server import Running, start
 

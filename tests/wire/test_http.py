@@ -12,9 +12,8 @@ from vivi_emulator.app import create_app
 from vivi_emulator.settings import Settings
 from vivi_emulator.wire import WireOptions
 
-from tests.support import AUTH, THREAD, sse_events, url
+from tests.support import AUTH, BODY, forced, post_forced, sse_events, url
 
-BODY = {"message": "hello", "threadId": THREAD}
 SCALE = 0.001  # 100 s of gateway timeout: 0.1 s
 
 
@@ -30,16 +29,11 @@ async def scaled() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def forced(name: str) -> dict[str, str]:
-    return {**AUTH, "x-vivi-scenario": name}
-
-
 @pytest.mark.parametrize("operation", ["stream", "invoke", "batch"])
 async def test_gateway_timeout_is_cloudflares_524_page_everywhere(
     scaled: httpx.AsyncClient, operation: str
 ) -> None:
-    body = {"messages": [BODY]} if operation == "batch" else BODY
-    response = await scaled.post(url(operation), headers=forced("gateway-timeout"), json=body)
+    response = await post_forced(scaled, operation, "gateway-timeout")
     assert response.status_code == 524
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert response.headers["server"] == "cloudflare"
@@ -75,8 +69,7 @@ async def test_a_504_gateway_is_an_alb_page() -> None:
 async def test_idle_cut_answers_a_reply_slower_than_the_limit_with_504(
     scaled: httpx.AsyncClient, operation: str
 ) -> None:
-    body = {"messages": [BODY]} if operation == "batch" else BODY
-    response = await scaled.post(url(operation), headers=forced("idle-cut"), json=body)
+    response = await post_forced(scaled, operation, "idle-cut")
     assert response.status_code == 504
     assert "504 Gateway Time-out" in response.text
 

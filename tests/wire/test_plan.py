@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from vivi_emulator import sse
-from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
+from vivi_emulator.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.streaming import encoded
 from vivi_emulator.wire import WireOptions, plan, with_wire
 from vivi_emulator.wire.plan import BOM

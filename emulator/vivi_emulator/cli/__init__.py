@@ -9,14 +9,14 @@ from typing import Annotated
 import typer
 
 from vivi_emulator import __version__
+from vivi_emulator.cli.contract import contract
 from vivi_emulator.cli.errors import usage_error
 from vivi_emulator.cli.fixtures import fixtures_app
 from vivi_emulator.cli.journal import journal
 from vivi_emulator.cli.params import Command, Group
+from vivi_emulator.cli.record import record
 from vivi_emulator.cli.serve import serve
 from vivi_emulator.cli.wire import wire_test
-from vivi_emulator.contract.cli import contract
-from vivi_emulator.record.cli import record
 
 app = typer.Typer(
     cls=Group,

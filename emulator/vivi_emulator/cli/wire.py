@@ -24,8 +24,8 @@ import typer
 
 from vivi_emulator.cli.params import options_command
 from vivi_emulator.cli.servers import Server
+from vivi_emulator.cli.wire_kit import Case, Client, Result, cases, listing, run_kit
 from vivi_emulator.settings import DEFAULT_API_KEY, DEFAULT_CHANNEL_ID
-from vivi_emulator.wire.kit import Case, Client, Result, cases, listing, run_kit
 
 
 def _free_port() -> int:

@@ -9,8 +9,9 @@ other.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Body, Depends, FastAPI, Header, Query
 from fastapi.exceptions import RequestValidationError
@@ -59,6 +60,30 @@ from vivi_emulator.structured import StructuredOutput
 Channel = Annotated[
     str | None, Query(description="A channel id: only that channel's state (default: all).")
 ]
+State = TypeVar("State")
+# Each setting's summaries in the OpenAPI document, by path: GET, PUT, DELETE.
+_SUMMARIES: dict[str, tuple[str, str, str]] = {
+    "/latency": (
+        "How replies are paced now",
+        "Pace replies until reset",
+        "Back to the configured pace",
+    ),
+    "/chaos": (
+        "The faults injected at a rate now",
+        "Inject faults at a rate until reset (no faults: off)",
+        "Back to the configured chaos",
+    ),
+    "/rate-limits": (
+        "The rate limits now",
+        "Limit requests, tokens and streams until reset (no limit given: off)",
+        "Back to the configured limits",
+    ),
+    "/structured-output": (
+        "The schema now",
+        "Answer with JSON conforming to a strict schema until reset (null schema: off)",
+        "Back to the configured",
+    ),
+}
 
 
 async def _invalid_request(_: Request, exc: Exception) -> Response:
@@ -175,6 +200,37 @@ def _scenarios(app: FastAPI, emulator: Emulator) -> None:
         return forced
 
 
+@dataclass(frozen=True)
+class _Setting(Generic[State]):
+    """A setting of the control API, per channel or for all: ``GET`` answers it now, ``PUT`` sets
+    it until reset, ``DELETE`` goes back to the configured one; each answers the state after.
+    The ``PUT`` handler is written by each concern (its body's model differs)."""
+
+    path: str
+    # The GET handler's name; the DELETE's is "clear_" + name (the OpenAPI operation ids).
+    name: str
+    model: type[State]
+    state: Callable[[str | None], Awaitable[State]]
+    clear: Callable[[str | None], Awaitable[None]]
+
+    def routes(self, app: FastAPI, put: Callable[..., Awaitable[State]]) -> None:
+        """The three routes, in this order in the OpenAPI document: GET, PUT, DELETE."""
+        now, until_reset, back = _SUMMARIES[self.path]
+
+        async def current(channel: Channel = None) -> State:
+            return await self.state(channel)
+
+        async def cleared(channel: Channel = None) -> State:
+            await self.clear(channel)
+            return await self.state(channel)
+
+        app.get(self.path, response_model=self.model, summary=now, name=self.name)(current)
+        app.put(self.path, response_model=self.model, summary=until_reset)(put)
+        app.delete(self.path, response_model=self.model, summary=back, name=f"clear_{self.name}")(
+            cleared
+        )
+
+
 def _latency(app: FastAPI, emulator: Emulator) -> None:
     """How replies are paced, per channel or for all."""
 
@@ -182,11 +238,9 @@ def _latency(app: FastAPI, emulator: Emulator) -> None:
         profile, source = await emulator.scripting.latency(channel)
         return LatencyState(profile=profile, description=profile.describe(), source=source)
 
-    @app.get("/latency", response_model=LatencyState, summary="How replies are paced now")
-    async def latency(channel: Channel = None) -> LatencyState:
-        return await latency_state(channel)
+    async def clear(channel: str | None) -> None:
+        await emulator.scripting.set_latency(None, channel)
 
-    @app.put("/latency", response_model=LatencyState, summary="Pace replies until reset")
     async def set_latency(update: LatencyUpdate, channel: Channel = None) -> LatencyState:
         profile = update.profile
         await emulator.scripting.set_latency(
@@ -194,10 +248,7 @@ def _latency(app: FastAPI, emulator: Emulator) -> None:
         )
         return await latency_state(channel)
 
-    @app.delete("/latency", response_model=LatencyState, summary="Back to the configured pace")
-    async def clear_latency(channel: Channel = None) -> LatencyState:
-        await emulator.scripting.set_latency(None, channel)
-        return await latency_state(channel)
+    _Setting("/latency", "latency", LatencyState, latency_state, clear).routes(app, set_latency)
 
 
 def _chaos(app: FastAPI, emulator: Emulator) -> None:
@@ -212,23 +263,14 @@ def _chaos(app: FastAPI, emulator: Emulator) -> None:
             configured=emulator.run_time.configured_chaos(channel),
         )
 
-    @app.get("/chaos", response_model=ChaosState, summary="The faults injected at a rate now")
-    async def chaos(channel: Channel = None) -> ChaosState:
-        return await chaos_state(channel)
+    async def clear(channel: str | None) -> None:
+        await emulator.scripting.set_chaos(None, channel)
 
-    @app.put(
-        "/chaos",
-        response_model=ChaosState,
-        summary="Inject faults at a rate until reset (no faults: off)",
-    )
     async def set_chaos(settings: ChaosSettings, channel: Channel = None) -> ChaosState:
         await emulator.scripting.set_chaos(settings, channel)
         return await chaos_state(channel)
 
-    @app.delete("/chaos", response_model=ChaosState, summary="Back to the configured chaos")
-    async def clear_chaos(channel: Channel = None) -> ChaosState:
-        await emulator.scripting.set_chaos(None, channel)
-        return await chaos_state(channel)
+    _Setting("/chaos", "chaos", ChaosState, chaos_state, clear).routes(app, set_chaos)
 
 
 def _rate_limits(app: FastAPI, emulator: Emulator) -> None:
@@ -244,25 +286,16 @@ def _rate_limits(app: FastAPI, emulator: Emulator) -> None:
             configured=gate.limiter.configured(channel),
         )
 
-    @app.get("/rate-limits", response_model=RateLimitsState, summary="The rate limits now")
-    async def rate_limits(channel: Channel = None) -> RateLimitsState:
-        return await limits_state(channel)
+    async def clear(channel: str | None) -> None:
+        await gate.set_rate_limits(None, channel)
 
-    @app.put(
-        "/rate-limits",
-        response_model=RateLimitsState,
-        summary="Limit requests, tokens and streams until reset (no limit given: off)",
-    )
     async def set_rate_limits(limits: RateLimits, channel: Channel = None) -> RateLimitsState:
         await gate.set_rate_limits(limits, channel)
         return await limits_state(channel)
 
-    @app.delete(
-        "/rate-limits", response_model=RateLimitsState, summary="Back to the configured limits"
+    _Setting("/rate-limits", "rate_limits", RateLimitsState, limits_state, clear).routes(
+        app, set_rate_limits
     )
-    async def clear_rate_limits(channel: Channel = None) -> RateLimitsState:
-        await gate.set_rate_limits(None, channel)
-        return await limits_state(channel)
 
 
 def _structured(app: FastAPI, emulator: Emulator) -> None:
@@ -273,25 +306,16 @@ def _structured(app: FastAPI, emulator: Emulator) -> None:
         structured, source = await gate.structured_now(channel)
         return StructuredState(structured_output=structured, source=source)
 
-    @app.get("/structured-output", response_model=StructuredState, summary="The schema now")
-    async def structured(channel: Channel = None) -> StructuredState:
-        return await structured_state(channel)
+    async def clear(channel: str | None) -> None:
+        await gate.set_structured(None, channel, emulator.scenarios)
 
-    @app.put(
-        "/structured-output",
-        response_model=StructuredState,
-        summary="Answer with JSON conforming to a strict schema until reset (null schema: off)",
-    )
     async def set_structured(output: StructuredOutput, channel: Channel = None) -> StructuredState:
         await gate.set_structured(output, channel, emulator.scenarios)
         return await structured_state(channel)
 
-    @app.delete(
-        "/structured-output", response_model=StructuredState, summary="Back to the configured"
+    _Setting("/structured-output", "structured", StructuredState, structured_state, clear).routes(
+        app, set_structured
     )
-    async def clear_structured(channel: Channel = None) -> StructuredState:
-        await gate.set_structured(None, channel, emulator.scenarios)
-        return await structured_state(channel)
 
 
 def _queue(app: FastAPI, emulator: Emulator) -> None:

@@ -45,7 +45,7 @@ from vivi_emulator.record.secrets import named_like_a_credential
 from vivi_emulator.redaction import Redactor
 from vivi_emulator.scenarios.checks import MAX_REPLY_CHARS
 from vivi_emulator.scenarios.model import Frame
-from vivi_emulator.scenarios.script import CHUNK, END, START
+from vivi_emulator.script import CHUNK, END, START
 
 # The largest answer recorded: a fixture's reply is at most MAX_REPLY_CHARS characters, each up
 # to 4 bytes of UTF-8, framing aside. A larger answer is forwarded, not recorded.

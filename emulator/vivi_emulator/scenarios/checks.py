@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 
 from vivi_emulator.scenarios.model import Chunking, Reply, Scenario
-from vivi_emulator.scenarios.script import split_words
 from vivi_emulator.scenarios.template import template_problems
 from vivi_emulator.scenarios.tokens import count_tokens
+from vivi_emulator.script import split_words
 
 MAX_REPLY_CHARS = 1_048_576
 MAX_REPLY_EVENTS = 50_000

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from vivi_emulator.store.values import Turn
+
+class PastTurn(Protocol):
+    """What a template reads of an earlier turn (the store's ``Turn`` is one): the engine is
+    pure and below the store, so it names only what it reads."""
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def reply(self) -> str: ...
 
 
 @dataclass(slots=True)  # built on every request: no frozen-dataclass __init__ cost
@@ -20,7 +30,7 @@ class RequestContext:
     attached_files: Sequence[str]
     turn: int
     headers: Mapping[str, str]
-    history: Sequence[Turn] = ()
+    history: Sequence[PastTurn] = ()
 
     @property
     def file_names(self) -> list[str]:

@@ -27,10 +27,10 @@ from vivi_emulator.scenarios.model import (
     Reply,
     Scenario,
 )
-from vivi_emulator.scenarios.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.scenarios.template import is_templated, render
 from vivi_emulator.scenarios.timing import chunks, timed
 from vivi_emulator.scenarios.tokens import Tokenizer, split_tokens
+from vivi_emulator.script import CHUNK, END, START, Script, ScriptEvent
 from vivi_emulator.wire import Wire, WireOptions
 
 # A stream fault added to a reply (chaos): given the reply's event count, the Fault, and what it

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vivi_emulator.scenarios.model import Chunk, Frame
-from vivi_emulator.scenarios.script import END, ScriptEvent
+from vivi_emulator.script import END, ScriptEvent
 from vivi_emulator.sse import frame_data, parse_event
 from vivi_emulator.wire.options import WireOptions
 from vivi_emulator.wire.plan import Wire, Write

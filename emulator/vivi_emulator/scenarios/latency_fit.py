@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from vivi_emulator.scenarios.latency import Delay, LatencyProfile, fixed
 from vivi_emulator.scenarios.model import Scenario
-from vivi_emulator.scenarios.script import CHUNK
 from vivi_emulator.scenarios.tokens import count_tokens
+from vivi_emulator.script import CHUNK
 from vivi_emulator.sse import frame_data, parse_event
 
 

@@ -5,6 +5,7 @@ files and queued replies alike.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from difflib import get_close_matches
 from functools import cache
@@ -12,6 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
+
+from vivi_emulator.resources import default_fixtures_dir
 
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
 
@@ -156,9 +159,13 @@ def _unknown_field(loc: Sequence[int | str]) -> str:
 # for the whole process (allowed by name in tests/test_layers.py's constant loaders).
 @cache
 def _known_fields() -> tuple[str, ...]:
-    """Every field name of a fixture file, at any depth (for "did you mean")."""
-    from vivi_emulator.scenarios.model import FixtureFile
+    """Every field name of a fixture file, at any depth (for "did you mean").
 
+    Read from the JSON Schema shipped beside the fixtures, which is generated from the fixture
+    model (``scenario_schema_json``; a test keeps the two equal): the model reports its errors
+    through this module, so this module does not import the model (no circle)."""
+    path = default_fixtures_dir() / "scenarios.schema.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
     names: set[str] = set()
 
     def walk(schema: object) -> None:
@@ -170,5 +177,5 @@ def _known_fields() -> tuple[str, ...]:
             for value in schema:
                 walk(value)
 
-    walk(FixtureFile.model_json_schema())
+    walk(schema)
     return tuple(sorted(names))

@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.model import Chunking, Reply, Timing
-from vivi_emulator.scenarios.script import CHUNK, ScriptEvent, split_words
 from vivi_emulator.scenarios.tokens import count_tokens, split_tokens
+from vivi_emulator.script import CHUNK, ScriptEvent, split_words
 
 
 def chunks(

@@ -8,8 +8,9 @@ or CDN does to a stream (buffer it whole, cut it when idle, time out before the 
 the chunked body without its terminator).
 
 ``options`` is the format, ``plan`` the pure function from a Script to its writes (which
-``streaming.EventStream`` sends), ``gateway`` the answers an intermediary gives instead of VIVI,
-``named`` the shipped kit (fixtures/wire.yaml) by name, for the conformance kit and chaos.
+``streaming.EventStream`` sends), ``gateway`` the answers an intermediary gives instead of VIVI.
+The wire knows Scripts (``vivi_emulator.script``) and the encoder, nothing of the scenarios: the
+shipped kit by name is ``scenarios.named_wire``, the conformance kit ``cli.wire_kit``.
 Without ``wire`` none of it runs: the default stream is the docs' framing, byte for byte.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from vivi_emulator.caps import capped_seconds
 from vivi_emulator.errors import ApiError
-from vivi_emulator.scenarios.script import Script
+from vivi_emulator.script import Script
 
 _PAGES = {
     524: b"<!DOCTYPE html>\n<html><head><title>524: A timeout occurred</title></head>\n"

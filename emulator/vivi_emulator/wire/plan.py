@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from vivi_emulator import sse
 from vivi_emulator.caps import capped_seconds
-from vivi_emulator.scenarios.script import Script, ScriptEvent
+from vivi_emulator.script import Script, ScriptEvent
 from vivi_emulator.wire.options import Keepalive, Oversize, Split, WireOptions, oversize_line
 
 BOM = sse.BOM

@@ -31,7 +31,7 @@ from vivi_emulator.scenarios.loader import parse_file
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.sse import FrameSplitter
 
-from tests.server import CLI, Running, free_port, start
+from tests.server import CLI, Running, free_port, run_cli, start
 
 CHANNEL = "rec-channel"
 KEY = "rec-key-b71f0e9d44"
@@ -205,7 +205,7 @@ def test_the_record_command_never_imports_schemathesis() -> None:
     """`record` runs where schemathesis is not wanted: importing the CLI and the proxy skips it."""
     script = (
         "import sys\n"
-        "import vivi_emulator.cli, vivi_emulator.record.cli, vivi_emulator.record.proxy\n"
+        "import vivi_emulator.cli, vivi_emulator.cli.record, vivi_emulator.record.proxy\n"
         "from vivi_emulator.record.proxy import RecordingProxy\n"
         "import tempfile, pathlib\n"
         "RecordingProxy('http://127.0.0.1:9', pathlib.Path(tempfile.mkdtemp()))\n"
@@ -225,13 +225,7 @@ def test_fit_latency_reproduces_the_recorded_time_to_first_token(
     out, _, _ = recorded
     recorded_ttft = recorded_times(out)[1] * 1000  # the first chunk, after the start event
     profile_file = tmp_path / "agent.yaml"
-    fitted = subprocess.run(
-        [CLI, "fixtures", "fit-latency", str(out), "--output", str(profile_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    fitted = run_cli("fixtures", "fit-latency", str(out), "--output", str(profile_file))
     assert fitted.returncode == 0, fitted.stderr
     assert f"written to {profile_file}" in fitted.stderr
     profile = read_profile(profile_file)

@@ -15,7 +15,13 @@ import pytest
 from typer.testing import CliRunner
 
 from vivi_emulator.cli import app as cli_app
-from vivi_emulator.contract import cli as contract_cli
+from vivi_emulator.cli.contract import (
+    JUNIT_NAME,
+    MARKDOWN_NAME,
+    ContractArgs,
+    described,
+    run_options,
+)
 
 from tests.contract.standin import (
     STANDIN_CHANNEL,
@@ -56,8 +62,8 @@ def contract(folder: Path, *args: str, key: str, timeout: float = 120) -> Run:
         check=False,
     )
     seconds = time.monotonic() - started
-    report = (folder / contract_cli.MARKDOWN_NAME).read_text()
-    junit = ET.parse(folder / contract_cli.JUNIT_NAME).getroot()
+    report = (folder / MARKDOWN_NAME).read_text()
+    junit = ET.parse(folder / JUNIT_NAME).getroot()
     return Run(done.returncode, done.stdout + done.stderr, report, junit, seconds)
 
 
@@ -166,24 +172,24 @@ def test_a_real_target_needs_a_channel_and_a_key(tmp_path: Path) -> None:
 
 
 def test_a_real_service_gets_a_rate_limit_and_small_uploads_unless_told() -> None:
-    remote = contract_cli.ContractArgs(url="https://vivi.test", channel="c", api_key="s3cr3t-k")
-    options = contract_cli.run_options(remote)
+    remote = ContractArgs(url="https://vivi.test", channel="c", api_key="s3cr3t-k")
+    options = run_options(remote)
     assert (options.rate_limit, options.max_upload_bytes) == ("5/s", 4096)
-    assert contract_cli.described(options)["rate limit"] == "5/s"
-    told = contract_cli.ContractArgs(
+    assert described(options)["rate limit"] == "5/s"
+    told = ContractArgs(
         url="https://vivi.test", rate_limit="none", max_upload_bytes=10, phase=["examples"]
     )
-    options = contract_cli.run_options(told)
+    options = run_options(told)
     assert (options.rate_limit, options.max_upload_bytes, options.phases) == (
         None,
         10,
         ("examples",),
     )
-    local = contract_cli.run_options(contract_cli.ContractArgs())
+    local = run_options(ContractArgs())
     assert (local.rate_limit, local.max_upload_bytes) == (None, None)
     assert (local.channel_id, local.api_key) == ("demo-channel", "demo-key")
     assert "s3cr3t-k" not in repr(remote)
-    assert "s3cr3t-k" not in repr(contract_cli.run_options(remote))
+    assert "s3cr3t-k" not in repr(run_options(remote))
 
 
 @pytest.mark.parametrize("missing", ["schemathesis", "requests"])

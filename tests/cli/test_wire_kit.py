@@ -1,4 +1,4 @@
-"""The conformance kit: its cases, the verdicts, the named options for chaos, the command."""
+"""The conformance kit: its cases, the verdicts, the command."""
 
 from __future__ import annotations
 
@@ -13,12 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from vivi_emulator.cli import app as cli_app
-from vivi_emulator.wire import WireOptions, plan
-from vivi_emulator.wire.kit import Case, cases, judge, printed_reply
-from vivi_emulator.wire.named import apply_named, named_wire, wire_names
+from vivi_emulator.cli.wire_kit import Case, cases, judge, printed_reply
 
 from tests.server import free_port
-from tests.support import reply_script
 from tests.wire.raw import request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,20 +77,6 @@ def test_a_client_printing_data_lines_is_read_by_its_chunks() -> None:
     )
     assert printed_reply(stdout) == "Grüße aus"
     assert printed_reply("just text\n") == "just text\n"
-
-
-def test_named_options_are_the_kit_scenarios_for_chaos() -> None:
-    assert named_wire("crlf") == WireOptions(line_ending="crlf")
-    assert named_wire("wire-crlf") == named_wire("crlf")
-    assert named_wire("idle-cut") == WireOptions(preset="idle-cut")
-    assert "baseline" not in wire_names()
-    assert len(wire_names()) == 19
-    with pytest.raises(ValueError, match="unknown wire option or preset 'nope'; known: crlf"):
-        named_wire("nope")
-    script = apply_named(reply_script("hi"), "bom", time_scale=0.5, seed=3)
-    assert script.wire is not None
-    assert (script.wire.time_scale, script.wire.seed) == (0.5, 3)
-    assert plan(script).writes[0][1].startswith(b"\xef\xbb\xbfdata: ")
 
 
 def test_list_prints_the_kit_and_what_a_correct_client_does() -> None:

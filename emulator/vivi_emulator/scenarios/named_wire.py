@@ -12,7 +12,7 @@ from functools import lru_cache
 from vivi_emulator.resources import default_fixtures_dir
 from vivi_emulator.scenarios.loader import FixtureError, parse_file
 from vivi_emulator.scenarios.model import Scenario
-from vivi_emulator.scenarios.script import Script
+from vivi_emulator.script import Script
 from vivi_emulator.wire.options import WireOptions
 from vivi_emulator.wire.plan import with_wire
 

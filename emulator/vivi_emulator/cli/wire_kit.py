@@ -19,7 +19,7 @@ from typing import Literal
 from vivi_emulator.scenarios.context import RequestContext
 from vivi_emulator.scenarios.engine import build_script
 from vivi_emulator.scenarios.model import Scenario
-from vivi_emulator.wire.named import kit_scenarios
+from vivi_emulator.scenarios.named_wire import kit_scenarios
 
 Expect = Literal["reply", "reply-kept", "error"]
 
