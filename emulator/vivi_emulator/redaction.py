@@ -67,7 +67,8 @@ class Redactor:
         self._sorted = None
 
     @property
-    def _forms(self) -> list[str]:
+    def forms(self) -> list[str]:
+        """Every form of every secret, longest first (sorted once after a change)."""
         forms = self._sorted
         if forms is None:
             forms = self._sorted = sorted(self._all, key=len, reverse=True)
@@ -76,14 +77,10 @@ class Redactor:
     def __bool__(self) -> bool:
         return bool(self._all)
 
-    def finds(self, text: str) -> bool:
-        """Whether a secret is in ``text``, in any of its forms."""
-        # No Python frame per form, and the sorted forms without the property's call once
-        # they are sorted: both on every request's path (journaling).
-        return any(map(text.__contains__, self._sorted or self._forms))
-
     def text(self, text: str) -> str:
-        for form in self._sorted or self._forms:
+        # The sorted forms without the property's call once they are sorted: on every
+        # request's path (journaling).
+        for form in self._sorted or self.forms:
             if form in text:
                 text = text.replace(form, REDACTED)
         return text
@@ -91,7 +88,7 @@ class Redactor:
     def _spans(self, text: str) -> list[tuple[int, int]]:
         """Where the secrets are in ``text``, longest forms first, never overlapping."""
         spans: list[tuple[int, int]] = []
-        for form in self._forms:
+        for form in self.forms:
             at = text.find(form)
             while at >= 0:
                 end = at + len(form)
@@ -104,7 +101,7 @@ class Redactor:
         """The parts of one text (a stream's chunks), a secret split across parts included:
         the part where it starts shows the marker, the others lose their share of it."""
         joined = "".join(parts)
-        spans = self._spans(joined) if self._forms else []
+        spans = self._spans(joined) if self.forms else []
         if not spans:
             return list(parts)
         out, start = [], 0
