@@ -25,6 +25,7 @@ from vivi_emulator.journal import JournalEntry
 from vivi_emulator.service import Emulator
 from vivi_emulator.settings import Settings
 from vivi_emulator.store.base import ChannelGone, StoreUnavailable
+from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.memory import MemoryStore
 from vivi_emulator.store.values import TurnEnd
 
@@ -32,6 +33,7 @@ from tests.redis_server import RedisServer
 from tests.support import CHANNEL, KEY, THREAD, url
 
 SLOW = {"text": "too late", "timing": {"first_chunk_ms": 60_000}}
+SLOW_DOWN = {"status": {"code": 429, "body": {"detail": "slow down"}}}
 
 
 class Served:
@@ -155,6 +157,26 @@ async def test_a_cancelled_request_gives_its_turn_back(served: Served) -> None:
     assert (await served.turns())[-1] == 1
 
 
+async def test_a_request_closed_inside_a_cancelled_scope_still_settles(served: Served) -> None:
+    """A cancellation pending as the request settles: on Redis the settling is shielded, in
+    memory no step waits (``StateStore.waits``, so no shield is paid for): either way the turn
+    is kept and the entry written."""
+    emulator = served.emulator
+    call = Call("POST", url("invoke"), CHANNEL, {"vivi-api-key": KEY}, 0.0, 0.0)
+    exchange = emulator.exchange(call)
+    lease = await exchange.answer(Message("hello", THREAD))
+    lease.delivered()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        exchange.report(200)
+        await exchange.close()
+    (entry,) = await emulator.journal()
+    assert entry.status == 200
+    again = emulator.exchange(call)
+    assert (await again.answer(Message("hello", THREAD))).answer.turn == 2
+    await again.close()
+
+
 async def test_a_lease_is_settled_once_whatever_settles_it(served: Served) -> None:
     emulator = served.emulator
     call = Call("POST", url("invoke"), CHANNEL, {"vivi-api-key": KEY}, 0.0, 0.0)
@@ -265,11 +287,13 @@ class KeepFails(MemoryStore):
 
     fail_next = False
 
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
         if self.fail_next:
             self.fail_next = False
             raise StoreUnavailable("the state store is unavailable: injected; retry")
-        await super().commit_turn(end, entry)
+        await super().commit_turn(end, entry, as_of)
 
 
 async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -> None:
@@ -291,3 +315,51 @@ async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -
         assert (await served.turns())[-1] == 1
     finally:
         await emulator.close()
+
+
+async def test_a_status_answers_turn_goes_back_with_its_entry_in_one_step(served: Served) -> None:
+    await served.emulator.scripting.queue_reply(SLOW_DOWN)
+    sent = await served.call("invoke", MESSAGE)
+    assert sent[0]["status"] == 429
+    await served.call("invoke", MESSAGE)
+    # One entry for the 429, its turn given back: the next message is turn 1 again.
+    assert await served.turns() == [1, 1]
+
+
+async def test_a_status_answers_turn_goes_back_alone_when_the_store_refuses_its_entry() -> None:
+    settings = Settings(access_log=False, reload_fixtures=False)
+    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
+    store = KeepFails(channels, Emulator.bounds_of(settings))
+    emulator = Emulator(settings, store)
+    await emulator.start()
+    try:
+        served = Served(emulator)
+        await emulator.scripting.queue_reply(SLOW_DOWN)
+        store.fail_next = True  # the step giving the turn back with the 429's entry
+        sent = await served.call("invoke", MESSAGE)
+        assert sent[0]["status"] == 503
+        assert await served.turns() == []  # the store refused the entry
+        await served.call("invoke", MESSAGE)
+        assert await served.turns() == [1]  # the turn went back, without its entry
+    finally:
+        await emulator.close()
+
+
+async def test_a_key_rotated_elsewhere_before_a_status_answer_is_refused_as_such(
+    on_redis: tuple[RedisServer, Emulator, Emulator],
+) -> None:
+    _, emulator, other = on_redis
+    await emulator.add_channel("rot", "old-key")
+    await emulator.scripting.queue_reply(SLOW_DOWN, "rot")
+    call = Call("POST", url("invoke", "rot"), "rot", {"vivi-api-key": "old-key"}, 0.0, 0.0)
+    exchange = emulator.exchange(call)
+    await exchange.check_key()  # passes against this process's copy of the keys
+    await other.rotate_key("rot", "new-key")
+    # The status answer makes no key check of its own: its turn's opening step saw the
+    # rotation, and the key is refused there, its turn given back.
+    with pytest.raises(Unauthorized) as refused:
+        await exchange.answer(Message("hello", THREAD))
+    await exchange.fail(refused.value)
+    (entry,) = await other.journal(channel="rot")
+    assert entry.status == 401
+    assert len(await other.scripting.queue("rot")) == 1  # nobody claimed the 429

@@ -1,3 +1,3 @@
-from vivi_emulator.cli import main
+from vivi_emulator.launch import main
 
 main()

@@ -185,20 +185,32 @@ class Requested(NamedTuple):
     channel: str | None = None
 
 
+def access_head(request: Requested) -> str:
+    """The start of a request's access line, what is known before it is answered: method,
+    path and channel, each made fit for one line."""
+    method, path, channel = request
+    shown = printable(path)
+    if not channel:
+        channel = channel_of_path(shown)
+    return f"{method} {shown} channel={printable(channel) if channel else '-'}"
+
+
 def write_access_line(
     request: Requested, status: int, started: float, notes: list[str] | None = None
 ) -> None:
     """The request's one access line: method, path, channel, status, duration, notes; formatted
     once, from the values at hand, and handed to the batching handler (written off the request's
     path, ``BatchingHandler``)."""
-    method, path, channel = request
-    shown = printable(path)
-    if not channel:
-        channel = channel_of_path(shown)
-    line = "%s %s channel=%s status=%s %.1fms" % (  # noqa: UP031 - logging's own form
-        method,
-        shown,
-        printable(channel) if channel else "-",
+    write_access_tail(access_head(request), status, started, notes)
+
+
+def write_access_tail(
+    head: str, status: int, started: float, notes: list[str] | None = None
+) -> None:
+    """The access line of a request whose start (``access_head``) is at hand: a server adapter
+    keeps it with the request's route, made once per route (``channels_api.core``)."""
+    line = "%s status=%s %.1fms" % (  # noqa: UP031 - logging's own form
+        head,
         status or "-",  # no status: the client left before an answer
         (time.perf_counter() - started) * 1000,
     )

@@ -1,11 +1,12 @@
 """The one cache helper: a bounded map owned by the object whose lifetime it shares.
 
 Every cache of the emulator (built scripts and their encodings, build options, journaled
-headers, Host decisions) is one of these, held by an attribute of its owner (the service, its
-journaling part, the guard), never by a module: two emulators in one process share nothing, and
-a cache dies with its owner. One eviction rule for all: when full, it is emptied, which costs
-nothing on a hit (no recency bookkeeping on the hot path) and bounds its memory by ``size``
-entries; the owner also clears it when what it was built from changes (fixtures reloaded).
+headers, Host decisions, routes) is one of these, held by an attribute of its owner (the service,
+its journaling part, the guard, the core), never by a module: two emulators in one process share
+nothing, and a cache dies with its owner. One eviction rule for all: when full, it is emptied,
+which costs nothing on a hit (no recency bookkeeping on the hot path) and bounds its memory by
+``size`` entries; the owner also clears it when what it was built from changes (fixtures
+reloaded).
 """
 
 from __future__ import annotations

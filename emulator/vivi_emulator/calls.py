@@ -17,7 +17,7 @@ from vivi_emulator.paths import API_KEY_HEADER
 from vivi_emulator.ratelimits import Admission
 from vivi_emulator.rendering import Played
 from vivi_emulator.script import Script
-from vivi_emulator.store.values import Conversation
+from vivi_emulator.store.values import Conversation, TurnEnd
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,9 @@ class ScriptedStatus(StatusReply):
     def __init__(self, reply: StatusReply, item: ItemRecord) -> None:
         super().__init__(reply.status_code, reply.body(), reply.headers)
         self.item = item
+        # The message's turn, to give back with the request's journal entry in one store step
+        # (``exchange.Exchange`` takes it; None: given back already).
+        self.returned: TurnEnd | None = None
 
 
 @dataclass(slots=True)

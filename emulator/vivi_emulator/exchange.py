@@ -17,7 +17,9 @@ store step with the journal entry.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -27,10 +29,23 @@ from vivi_emulator.calls import Answer, Call, Message, ScriptedStatus, Trace
 from vivi_emulator.errors import ApiError
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.rendering import Played
+from vivi_emulator.store.base import KeysMoved
 from vivi_emulator.store.keys import KeyRing
+from vivi_emulator.store.values import TurnEnd
 
 if TYPE_CHECKING:
     from vivi_emulator.service import Emulator
+    from vivi_emulator.store.base import StateStore
+
+_UNSHIELDED = contextlib.nullcontext()
+
+
+def _shield(store: StateStore) -> AbstractContextManager[object]:
+    """A cancel scope shielding a request's settling, on a store whose steps may wait; none on
+    one whose steps never wait (``StateStore.waits``): nothing can interrupt them there, and
+    anyio's scope was 8 % of an /invoke's instructions in process (each request is a new task,
+    whose anyio task state is made anew)."""
+    return anyio.CancelScope(shield=True) if store.waits else _UNSHIELDED
 
 
 class TurnLease:
@@ -68,12 +83,14 @@ class TurnLease:
 class Exchange:
     """One request: its trace (what the journal will say), its open leases, its entry."""
 
-    __slots__ = ("_checked", "_closed", "_emulator", "_open", "trace")
+    __slots__ = ("_checked", "_closed", "_emulator", "_open", "_returned", "trace")
 
     def __init__(self, emulator: Emulator, call: Call) -> None:
         self.trace = Trace(call, [])
         self._emulator = emulator
         self._open: list[TurnLease] = []
+        # Turns of status answers, given back when the exchange closes (with its entry).
+        self._returned: list[TurnEnd] = []
         self._closed = False
         # The keys the request's key passed against (None before: an entry of a request
         # refused before that is kept whatever happens to the channel).
@@ -97,8 +114,14 @@ class Exchange:
 
     async def answer(self, message: Message) -> TurnLease:
         """Open the message's turn and answer it (``Emulator.answer``); a status reply raises
-        ``ScriptedStatus`` with its turn already given back."""
-        answer = await self._emulator.answer(self.trace.call, message, self._checked)
+        ``ScriptedStatus``, its turn given back when the exchange closes."""
+        try:
+            answer = await self._emulator.answer(self.trace.call, message, self._checked)
+        except ScriptedStatus as status:
+            if status.returned is not None:
+                self._returned.append(status.returned)
+                status.returned = None
+            raise
         self.trace.items.append(answer.item)
         lease = TurnLease(self, answer)
         self._open.append(lease)
@@ -120,70 +143,123 @@ class Exchange:
         trace.client_left = client_left
 
     async def settle(self, lease: TurnLease) -> None:
-        """Keep or give back the lease's turn, once (shielded: a cancelled request settles
-        too)."""
+        """Keep or give back the lease's turn, once (shielded where the store's steps may wait:
+        a cancelled request settles too)."""
         if lease._settled:
             return
-        with anyio.CancelScope(shield=True):
+        with _shield(self._emulator.store):
             await self._settle(lease, None)
 
-    async def _settle(self, lease: TurnLease, entry: JournalEntry | None) -> None:
+    async def _settle(
+        self, lease: TurnLease, entry: JournalEntry | None, as_of: KeyRing | None = None
+    ) -> None:
         """Settle ``lease`` (the caller shields it: one cancel scope per request, measured: a
-        tenth of a request's time when each settling opened its own)."""
+        tenth of a request's time when each settling opened its own); with ``as_of``, only
+        while the store's keys are those (else ``KeysMoved``, the lease still open)."""
         if lease._settled:
             return
         lease._settled = True
         self._open.remove(lease)
         emulator = self._emulator
         call = self.trace.call
-        if not lease.kept:
-            await emulator.give_back(call, lease.answer)
-            if entry is not None:
-                await emulator.store.record(entry, lease.answer.generation)
-            return
         try:
-            await emulator.keep(call, lease.answer, entry)
+            if not lease.kept:
+                # With the entry: one all-or-nothing store step, as a kept turn's.
+                await emulator.give_back(call, lease.answer, entry, as_of)
+            else:
+                await emulator.keep(call, lease.answer, entry, as_of)
+        except KeysMoved:
+            lease._settled = False  # nothing was done: settled again by the next close
+            self._open.insert(0, lease)
+            raise
         except BaseException:
+            if not lease.kept:
+                raise
             # Not kept (the store failed): the client is answered with that error, so
             # the turn goes back if the store lets it.
             with contextlib.suppress(ApiError):
                 await emulator.give_back(call, lease.answer)
             raise
 
-    async def close(self) -> None:
+    async def close(self, as_of: KeyRing | None = None) -> None:
         """Settle every open lease and write the request's journal entry, once; the last
         lease is settled in the same store step as the entry. If the store fails, the error
-        is raised and the exchange stays open for ``fail`` to record it."""
+        is raised and the exchange stays open for ``fail`` to record it. With ``as_of``, that
+        last step is done only while the store's keys are those (else ``KeysMoved``)."""
         if self._closed:
             return
         emulator, trace = self._emulator, self.trace
-        with anyio.CancelScope(shield=True):
+        with _shield(emulator.store):
+            # The request's rate-limit slots go back whatever happens (gate.py), started now:
+            # on Redis their step rides in the same pipeline as the settling one.
+            freeing = None
+            if any(item.slot for item in trace.items):
+                freeing = asyncio.ensure_future(
+                    emulator.gate.release(trace.call.channel, trace.items)
+                )
             try:
-                while len(self._open) > 1:
+                while len(self._open) > 1 or (self._open and self._returned):
                     await self._settle(self._open[0], None)
+                while len(self._returned) > 1:
+                    await self._give_back(self._returned[0], None)
                 entry = emulator.journaling.entry(trace, emulator.store.cached_keys())
                 if self._open:
-                    await self._settle(self._open[0], entry)
+                    await self._settle(self._open[0], entry, as_of)
+                elif self._returned:
+                    await self._give_back(self._returned[0], entry)
                 else:
-                    await emulator.store.record(entry, self.generation)
+                    await emulator.store.record(entry, self.generation, as_of)
                 self._closed = True
             finally:
-                # The request's rate-limit slots go back whatever happened (gate.py).
-                await emulator.gate.release(trace.call.channel, trace.items)
+                if freeing is not None:
+                    await freeing
+
+    async def _give_back(self, end: TurnEnd, entry: JournalEntry | None) -> None:
+        """Give back a status answer's turn, with ``entry`` in the same store step; if the store
+        fails that, the turn alone if it lets us (the error is raised: ``fail`` records it)."""
+        store = self._emulator.store
+        try:
+            await store.commit_turn(end, entry)
+        except BaseException:
+            if entry is not None:
+                with contextlib.suppress(ApiError):
+                    await store.commit_turn(end)
+                    self._returned.remove(end)
+            raise
+        self._returned.remove(end)
 
     async def fail(self, error: ApiError) -> ApiError:
-        """Close with an error; return the error to answer. Before an error other than the
-        key's own, the key is checked against the store's current keys: a key rotated by
-        another process is refused as such, not with some later error."""
-        if error.status_code not in (401, 403, 404):
-            try:
-                await self._emulator.check_key_now(self.trace.call.channel, self.call.api_key)
-            except ApiError as key_error:
-                error = key_error
+        """Close with an error; return the error to answer. An error other than the key's own
+        is answered only if the key still passes against the store's current keys: a key
+        rotated by another process is refused as such, not with some later error. That costs
+        no round trip of its own: the step that writes the entry does it only while the
+        store's keys are the ones the key passed against (``as_of``), and when they moved the
+        key is checked again and the entry written then. A status answer's key is as current
+        as its turn's opening step (``Emulator.answer`` checks it again when the keys moved)."""
+        as_of = None
+        if error.status_code not in (401, 403, 404) and not isinstance(error, ScriptedStatus):
+            if self._checked is None:
+                error = await self._key_error(error)
+            else:
+                as_of = self._checked
         if isinstance(error, ScriptedStatus):
             self.trace.items.append(error.item)
         self.trace.status, self.trace.error = error.status_code, error.detail
-        await self.close()
+        try:
+            await self.close(as_of)
+        except KeysMoved:
+            error = await self._key_error(error)
+            self.trace.status, self.trace.error = error.status_code, error.detail
+            await self.close()
+        return error
+
+    async def _key_error(self, error: ApiError) -> ApiError:
+        """The key's own error if it no longer passes against the store's current keys, else
+        ``error``."""
+        try:
+            await self._emulator.check_key_now(self.trace.call.channel, self.call.api_key)
+        except ApiError as key_error:
+            return key_error
         return error
 
     async def left(self) -> None:

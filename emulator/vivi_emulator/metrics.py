@@ -23,7 +23,9 @@ the ``instance`` label Prometheus adds (docs/metrics.md).
 
 The metrics are made on first use, not at import: ``serve``'s parent imports this module before
 it sets the multiprocess folder and forks its workers, and a metric made before that would
-keep its values in memory, where no scrape of another worker sees them.
+keep its values in memory, where no scrape of another worker sees them. The Prometheus client
+itself is imported when first needed too (a scrape, or the multiprocess mode): a process that
+serves alone counts in plain numbers, and start-up is faster without it (issue 22).
 """
 
 from __future__ import annotations
@@ -35,24 +37,12 @@ import tempfile
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    values,
-)
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import Collector
+if TYPE_CHECKING:
+    from prometheus_client import Counter
+    from prometheus_client.core import HistogramMetricFamily, Metric
+    from prometheus_client.registry import Collector
 
 from vivi_emulator.journal import JournalEntry
 
@@ -181,8 +171,12 @@ class Metrics:
     def exposition(self, usage: Mapping[str, int], bounds: Mapping[str, int]) -> bytes:
         """The text exposition of the process's (or all workers') metrics and the store's use
         of its bounds."""
+        from prometheus_client import CollectorRegistry, generate_latest
+
         store = CollectorRegistry()
-        store.register(_Usage(usage, bounds))
+        # The registry only calls collect() (describe() where there is one): the class need
+        # not derive from the client's, which would import it at start-up.
+        store.register(cast("Collector", _Usage(usage, bounds)))
         return self.collected() + generate_latest(store)
 
 
@@ -199,6 +193,8 @@ class _Buckets:
         self.sum += value
 
     def family(self, name: str, text: str) -> HistogramMetricFamily:
+        from prometheus_client.core import HistogramMetricFamily
+
         cumulative: list[tuple[str, float]] = []
         total = 0
         for bound, count in zip((*self.bounds, math.inf), self.counts, strict=True):
@@ -207,7 +203,7 @@ class _Buckets:
         return HistogramMetricFamily(name, text, buckets=cumulative, sum_value=self.sum)
 
 
-class LocalMetrics(Metrics, Collector):
+class LocalMetrics(Metrics):
     """One process that serves alone: plain numbers on the request's path (no lock: one event
     loop counts), made into the library's metric families when scraped."""
 
@@ -219,8 +215,6 @@ class LocalMetrics(Metrics, Collector):
         self.first_event = _Buckets(_FIRST_EVENT_BUCKETS)
         self.lateness = _Buckets(_LATENESS_BUCKETS)
         self.round_trips = _Buckets(_ROUND_TRIP_BUCKETS)
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self)
 
     def finished(self, entry: JournalEntry) -> None:
         key = self._key(entry)
@@ -250,6 +244,8 @@ class LocalMetrics(Metrics, Collector):
         self.round_trips.observe(seconds)
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         requests = CounterMetricFamily(
             f"{NAMESPACE}_{_REQUESTS[0]}", _REQUESTS[1], labels=_REQUEST_LABELS
         )
@@ -269,7 +265,11 @@ class LocalMetrics(Metrics, Collector):
             yield buckets.family(f"{NAMESPACE}_{name}", text)
 
     def collected(self) -> bytes:
-        return generate_latest(self.registry)
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(cast("Collector", self))  # collect() is all it calls
+        return generate_latest(registry)
 
 
 class SharedMetrics(Metrics):
@@ -277,6 +277,8 @@ class SharedMetrics(Metrics):
     (each worker's values in files of a shared folder, summed when any worker is scraped)."""
 
     def __init__(self, folder: str) -> None:
+        from prometheus_client import Counter, Gauge, Histogram, values
+
         super().__init__()
         self.folder = folder
         # Multiprocess values must be chosen before the metrics are made (values.ValueClass).
@@ -318,6 +320,9 @@ class SharedMetrics(Metrics):
         self.round_trips.observe(seconds)
 
     def collected(self) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self.folder)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
@@ -334,12 +339,14 @@ _USAGE = (
 )
 
 
-class _Usage(Collector):
+class _Usage:
     def __init__(self, usage: Mapping[str, int], bounds: Mapping[str, int]) -> None:
         self._usage = usage
         self._bounds = bounds
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         for name, text, used, bound in _USAGE:
             yield GaugeMetricFamily(f"{NAMESPACE}_{name}", text, value=self._usage.get(used, 0))
             if bound is not None and bound in self._bounds:

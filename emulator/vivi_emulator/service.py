@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,7 +54,7 @@ from vivi_emulator.settings import Settings
 from vivi_emulator.store import open_store
 from vivi_emulator.store.base import Bounds, StateStore
 from vivi_emulator.store.keys import KeyRing
-from vivi_emulator.store.values import KEEP, Conversation, Keep, TurnEnd, View
+from vivi_emulator.store.values import KEEP, Conversation, Keep, QueuedReply, TurnEnd, View
 
 log = logging.getLogger("vivi_emulator.service")
 
@@ -235,9 +235,11 @@ class Emulator:
         channel's generation in ``checked``, the keys its key passed against (ChannelGone if
         it ended: the channel was deleted).
 
-        A status scenario raises ScriptedStatus and gives its turn back: the agent never saw
-        the message (a conversation's step still counts). If the key was rotated by another
-        process since this one last looked, the check is made again on the current keys.
+        A status scenario raises ScriptedStatus carrying its turn to give back (``returned``;
+        the exchange gives it back with the request's journal entry, in one store step): the
+        agent never saw the message (a conversation's step still counts). If the key was
+        rotated by another process since this one last looked, the check is made again on the
+        current keys.
         """
         store = self.store
         generation = self.generation(call.channel, checked)
@@ -286,16 +288,14 @@ class Emulator:
                 script = self._wired(script, injection)
             script, admission = await self.gate.after(call, message, start, script, choice)
         except StatusReply as reply:
-            if isinstance(reply, ScriptedStatus) or choice is None:
+            if choice is None:
                 await self._give_back(call, message, (start.turn, generation))
                 raise
-            after = choice.after_status(by_chaos=fault is not None)
-            await self._give_back(call, message, (start.turn, generation), after)
-            chosen_by = ChosenBy.CHAOS if fault is not None else choice.chosen_by
-            item = ItemRecord(
-                message.thread_id, start.turn, choice.scenario.name, chosen_by, fault=fault
-            )
-            raise ScriptedStatus(reply, item) from None
+            returned = TurnEnd(
+                call.channel, message.thread_id, start.turn, message.text, "", KEEP, generation,
+                kept=False,
+            )  # fmt: skip
+            raise self._status(returned, choice, reply, fault) from None
         except BaseException:
             await self._give_back(call, message, (start.turn, generation))
             raise
@@ -311,6 +311,24 @@ class Emulator:
             generation=generation,
             admission=admission,
         )
+
+    @staticmethod
+    def _status(
+        returned: TurnEnd, choice: Choice, reply: StatusReply, fault: str | None
+    ) -> ScriptedStatus:
+        """The ScriptedStatus a status answer raises, carrying its turn to give back
+        (``returned``; the exchange gives it back with the request's journal entry, in one store
+        step), with the conversation a status leaves."""
+        status = reply
+        if not isinstance(status, ScriptedStatus):
+            returned.conversation = choice.after_status(by_chaos=fault is not None)
+            chosen_by = ChosenBy.CHAOS if fault is not None else choice.chosen_by
+            item = ItemRecord(
+                returned.thread_id, returned.turn, choice.scenario.name, chosen_by, fault=fault
+            )
+            status = ScriptedStatus(reply, item)
+        status.returned = returned
+        return status
 
     async def _give_back(
         self,
@@ -375,7 +393,10 @@ class Emulator:
         (``conversations.choose``)."""
         queued = None
         if view.queued:
-            for reply in await self.store.queued(ctx.channel_id):
+            waiting: Sequence[QueuedReply] | None = view.replies
+            if waiting is None:
+                waiting = await self.store.queued(ctx.channel_id)
+            for reply in waiting:
                 match = reply.scenario.match
                 if (match is None or matches(match, ctx)) and await self.store.claim(
                     reply, ctx.channel_id, generation
@@ -389,9 +410,16 @@ class Emulator:
         (``exchange.Exchange``; the turn's rule is written there)."""
         return Exchange(self, call)
 
-    async def keep(self, call: Call, answer: Answer, entry: JournalEntry | None = None) -> None:
+    async def keep(
+        self,
+        call: Call,
+        answer: Answer,
+        entry: JournalEntry | None = None,
+        as_of: KeyRing | None = None,
+    ) -> None:
         """Keep the turn's exchange (the next turn's ``previous_*``); with ``entry``, record
-        the finished request in the same step. Called by a turn's lease only."""
+        the finished request in the same step (with ``as_of``: only while the store's keys are
+        those, else ``KeysMoved``). Called by a turn's lease only."""
         message = answer.message
         end = TurnEnd(
             call.channel,
@@ -402,12 +430,28 @@ class Emulator:
             answer.conversation,
             answer.generation,
         )
-        await self.store.commit_turn(end, entry)
+        await self.store.commit_turn(end, entry, as_of)
 
-    async def give_back(self, call: Call, answer: Answer) -> None:
-        """Give the turn back: its answer never reached the client. Called by a turn's lease
+    async def give_back(
+        self,
+        call: Call,
+        answer: Answer,
+        entry: JournalEntry | None = None,
+        as_of: KeyRing | None = None,
+    ) -> None:
+        """Give the turn back: its answer never reached the client; with ``entry``, record the
+        finished request in the same step (``as_of``: as ``keep``). Called by a turn's lease
         only."""
-        await self._give_back(call, answer.message, (answer.turn, answer.generation))
+        if entry is None:
+            await self._give_back(call, answer.message, (answer.turn, answer.generation))
+            return
+        message = answer.message
+        end = TurnEnd(
+            call.channel, message.thread_id, answer.turn, message.text, "", KEEP,
+            answer.generation, kept=False,
+        )  # fmt: skip
+        with anyio.CancelScope(shield=True):
+            await self.store.commit_turn(end, entry, as_of)
 
     # --- the journal ----------------------------------------------------------------------------
 

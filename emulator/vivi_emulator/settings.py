@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -274,6 +273,8 @@ def _read_file(path: Path) -> tuple[dict[str, Any], str]:
 
 def _parsed(path: Path, text: str) -> Any:
     if path.suffix == ".toml":
+        import tomllib  # here: only a TOML settings file needs it (start-up, issue 22)
+
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

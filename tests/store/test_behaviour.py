@@ -13,9 +13,24 @@ from vivi_emulator.journal import ChosenBy, ItemRecord, JournalEntry
 from vivi_emulator.scenarios.latency import LatencyProfile
 from vivi_emulator.scenarios.model import Scenario
 from vivi_emulator.store import open_store
-from vivi_emulator.store.base import Bounds, ChannelGone, QueueFull, QuotaExceeded, StateStore
+from vivi_emulator.store.base import (
+    Bounds,
+    ChannelGone,
+    KeysMoved,
+    QueueFull,
+    QuotaExceeded,
+    StateStore,
+)
 from vivi_emulator.store.memory import MemoryStore
-from vivi_emulator.store.values import Conversation, NewFile, Overrides, QueuedReply, Turn, TurnEnd
+from vivi_emulator.store.values import (
+    KEEP,
+    Conversation,
+    NewFile,
+    Overrides,
+    QueuedReply,
+    Turn,
+    TurnEnd,
+)
 
 CHANNELS = {"a": "key-a", "b": "key-b"}
 T1 = "0b6f2a70-6a43-4d3c-9c55-6f7d4c1d2e10"
@@ -238,6 +253,42 @@ async def test_a_commit_records_its_entry_in_the_same_step(stores: Stores) -> No
     await store.commit_turn(TurnEnd("a", T1, 1, "m", "r", None), entry())
     (kept,) = await store.journal()
     assert kept.path == "/channelsApi/a/invoke"
+
+
+async def test_a_turn_given_back_records_its_entry_in_the_same_step(stores: Stores) -> None:
+    store = stores.make()
+    await store.begin_turn("a", T1)
+    # Given back: the exchange is not the thread's; its conversation is as the end says.
+    end = TurnEnd("a", T1, 1, "m", "r", KEEP, kept=False)
+    await store.commit_turn(end, entry())
+    (kept,) = await store.journal()
+    assert kept.path == "/channelsApi/a/invoke"
+    again = await store.begin_turn("a", T1)
+    assert (again.turn, again.previous, again.conversation) == (1, None, None)
+    end = TurnEnd("a", T1, 1, "m", "r", Conversation("onboarding", 1), kept=False)
+    await store.commit_turn(end, entry())
+    third = await store.begin_turn("a", T1)
+    assert (third.turn, third.previous) == (1, None)
+    assert third.conversation == Conversation("onboarding", 1)
+    assert len(await store.journal()) == 2
+
+
+async def test_a_step_given_the_keys_it_was_checked_against_does_nothing_once_they_moved(
+    stores: Stores,
+) -> None:
+    store = stores.make()
+    checked = await store.keys()
+    await store.record(entry(), as_of=checked)
+    await store.set_key("b", "key-b2")  # another process rotates a key
+    with pytest.raises(KeysMoved):
+        await store.record(entry(status=422), as_of=checked)
+    await store.begin_turn("a", T1)
+    with pytest.raises(KeysMoved):
+        await store.commit_turn(TurnEnd("a", T1, 1, "m", "r", None), entry(), as_of=checked)
+    assert [e.status for e in await store.journal()] == [200]
+    await store.commit_turn(TurnEnd("a", T1, 1, "m", "r", None), entry(), as_of=await store.keys())
+    assert (await store.begin_turn("a", T1)).previous == Turn("m", "r")
+    assert len(await store.journal()) == 2
 
 
 async def test_the_journal_is_cleared_per_channel_or_whole(stores: Stores) -> None:

@@ -95,18 +95,16 @@ class AsgiAdapter:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        routed = self.core.route(scope["method"], scope["path"])
-        if routed is None:
+        route = self.core.route(scope["method"], scope["path"])
+        if route is None:
             await self.app(scope, receive, send)
             return
-        handler, channel, operation = routed
         body = BodyDrain(scope, receive, self.core.drain_bytes)
         receive = body.receive
-        request = _incoming(scope, receive)
-        request.channel, request.operation = channel, operation
+        request = route.incoming(_incoming(scope, receive))
         status = 0
         try:
-            out = await self.core.answer(request, handler)
+            out = await self.core.answer(request, route.handler)
             if out.status:
                 status = out.status
                 if not body.ended:

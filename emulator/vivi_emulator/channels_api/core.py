@@ -20,7 +20,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from vivi_emulator.access_log import Requested, printable, write_access_line
+from vivi_emulator.access_log import Requested, access_head, printable, write_access_tail
+from vivi_emulator.caches import Cache
 from vivi_emulator.errors import ApiError, error_parts, internal_parts
 from vivi_emulator.guard import HostPolicy
 from vivi_emulator.paths import parse_api_path
@@ -61,6 +62,7 @@ class Incoming:
     started: float = field(default_factory=time.perf_counter)
     channel: str = ""
     operation: str = ""
+    log_head: str = ""  # the access line's start (``Route.log_head``)
     notes: list[str] = field(default_factory=list)  # words for the access line
 
     @property
@@ -84,6 +86,32 @@ NOTHING = Outgoing(0, [])
 
 Handler = Callable[[Incoming], Awaitable[Outgoing]]
 
+# The routes a core keeps, by (method, path): a client's paths are few (its channels times the
+# operations), so a hit is the rule; a client inventing paths only empties the cache. A longer
+# path is routed each time, never kept: the cache holds at most 256 paths of 512 characters.
+ROUTES_CACHED = 256
+ROUTE_PATH_CACHED = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a request the core serves goes: its handler, channel and operation, and the start
+    of its access line (``access_log.access_head``), all made once per method and path."""
+
+    handler: Handler
+    channel: str
+    operation: str
+    log_head: str
+
+    def incoming(self, request: Incoming) -> Incoming:
+        """``request``, routed here."""
+        request.channel, request.operation, request.log_head = (
+            self.channel,
+            self.operation,
+            self.log_head,
+        )
+        return request
+
 
 class Core:
     """The VIVI surface's operations (``handlers``: (method, operation) to handler; a
@@ -102,10 +130,15 @@ class Core:
         self.access_log = access_log
         # The most of an unread body an adapter reads before an answer starts (drain.py).
         self.drain_bytes = drain_bytes
+        self._routes: Cache[tuple[str, str], Route] = Cache(ROUTES_CACHED)
 
-    def route(self, method: str, path: str) -> tuple[Handler, str, str] | None:
-        """The handler of a request the core serves, with its channel and operation; None for
-        any other request (the ASGI app's: the control API, pages, a wrong method's 405)."""
+    def route(self, method: str, path: str) -> Route | None:
+        """The route of a request the core serves; None for any other request (the ASGI
+        app's: the control API, pages, a wrong method's 405)."""
+        key = (method, path)
+        known = self._routes.get(key)
+        if known is not None:
+            return known
         parsed = parse_api_path(path)
         if parsed is None:
             return None
@@ -119,7 +152,9 @@ class Core:
         handler = self.handlers.get((method, operation))
         if handler is None or not parsed.channel:
             return None
-        return handler, parsed.channel, parsed.operation
+        head = access_head(Requested(method, path, parsed.channel))
+        route = Route(handler, parsed.channel, parsed.operation, head)
+        return self._routes.put(key, route) if len(path) <= ROUTE_PATH_CACHED else route
 
     async def answer(self, request: Incoming, handler: Handler) -> Outgoing:
         """The answer to ``request``; never raises (but for cancellation): an ApiError is its
@@ -142,8 +177,10 @@ class Core:
     def log(self, request: Incoming, status: int) -> None:
         """The request's access line, once its answer is written (status 0: none was)."""
         if self.access_log:
-            requested = Requested(request.method, request.path, request.channel)
-            write_access_line(requested, status, request.started, request.notes)
+            head = request.log_head or access_head(
+                Requested(request.method, request.path, request.channel)
+            )
+            write_access_tail(head, status, request.started, request.notes)
 
 
 def _is_file_path(operation: str) -> bool:

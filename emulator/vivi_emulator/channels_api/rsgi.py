@@ -112,11 +112,10 @@ class RsgiAdapter:
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
             return
-        routed = self.core.route(scope.method, scope.path)
-        if routed is None:
+        route = self.core.route(scope.method, scope.path)
+        if route is None:
             await _asgi(self.app, scope, proto)
             return
-        handler, channel, operation = routed
         headers = dict(scope.headers.items())
         peer = RsgiPeer(proto, "content-length" in headers)
         request = Incoming(
@@ -128,10 +127,10 @@ class RsgiAdapter:
             scope.server,
             scope.http_version,
         )
-        request.channel, request.operation = channel, operation
+        route.incoming(request)
         status = 0
         try:
-            out = await self.core.answer(request, handler)
+            out = await self.core.answer(request, route.handler)
             status = out.status
             if status:
                 await peer.drain(headers, self.core.drain_bytes)

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 
 from vivi_emulator.cli.params import options_command
-from vivi_emulator.control.access import ADMIN_HEADER
 
 TOKEN_ENV = "VIVI_EMULATOR_ADMIN_TOKEN"  # noqa: S105 (the variable's name, not a token)
 URL_ENV = "VIVI_EMULATOR_URL"
@@ -25,6 +23,11 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def _fetch(url: str, path: str, params: dict[str, str | int]) -> bytes:
+    # Imported here, not at the top: `serve` starts faster without them (issue 22).
+    import httpx
+
+    from vivi_emulator.control.access import ADMIN_HEADER
+
     token = os.environ.get(TOKEN_ENV)
     headers = {ADMIN_HEADER: token} if token else {}
     try:

@@ -65,6 +65,12 @@ class ChannelGone(NotFound):
         super().__init__(f"channel '{channel_id}' was deleted while this request was served")
 
 
+class KeysMoved(Exception):
+    """The store's keys are no longer the ones a step was given (``as_of``: their epoch and
+    version): another process rotated a key, added or removed a channel, or Redis was emptied.
+    The step wrote nothing; the caller checks the request's key again and retries."""
+
+
 @dataclass(frozen=True, slots=True)
 class Bounds:
     """What the store may hold; every store enforces the same bounds (README, "Bounds")."""
@@ -85,6 +91,10 @@ class StateStore(KeyStore, TurnStore, JournalStore, ScriptingStore, FileStore, A
 
     name: str
     bounds: Bounds
+    # Whether a step may wait (on the network). A step that never waits runs to its end once
+    # started: no cancellation can strike inside it, so settling a request on such a store
+    # needs no shield (``exchange.Exchange``). True unless a backend knows better.
+    waits: bool = True
 
     async def start(self) -> None:
         """Connect and check the store is usable; raise StoreUnavailable if it is not."""

@@ -19,7 +19,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from vivi_emulator.journal import JournalEntry
-from vivi_emulator.store.base import Bounds, ChannelGone, QueueFull, QuotaExceeded, StateStore
+from vivi_emulator.store.base import (
+    Bounds,
+    ChannelGone,
+    KeysMoved,
+    QueueFull,
+    QuotaExceeded,
+    StateStore,
+)
 from vivi_emulator.store.buckets import MemoryBuckets
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.values import (
@@ -58,6 +65,7 @@ class _File:
 
 class MemoryStore(StateStore):
     name = "memory"
+    waits = False  # no step awaits anything (nor do its rate-limit buckets, MemoryBuckets)
 
     def __init__(
         self,
@@ -199,8 +207,18 @@ class MemoryStore(StateStore):
         conversation: Conversation | Keep | None = KEEP,
         generation: int | None = None,
     ) -> None:
+        if self._lasts(channel_id, generation):
+            self._give_back(channel_id, thread_id, turn, conversation)
+
+    def _still(self, as_of: KeyRing | None) -> None:
+        if as_of is not None and as_of.version != self._ring.version:
+            raise KeysMoved()
+
+    def _give_back(
+        self, channel_id: str, thread_id: str, turn: int, conversation: Conversation | Keep | None
+    ) -> None:
         thread = self._threads.get((channel_id, thread_id.lower()))
-        if thread is None or not self._lasts(channel_id, generation):
+        if thread is None:
             return
         if thread.count == turn:
             thread.count -= 1
@@ -212,22 +230,31 @@ class MemoryStore(StateStore):
         if conversation is not KEEP:
             thread.conversation = conversation
 
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        self._still(as_of)
         if not self._lasts(end.channel_id, end.generation):
             return
         thread = self._threads.get((end.channel_id, end.thread_id.lower()))
-        if thread is not None and end.turn >= thread.committed:
+        if not end.kept:
+            self._give_back(end.channel_id, end.thread_id, end.turn, end.conversation)
+        elif thread is not None and end.turn >= thread.committed:
             thread.committed = end.turn
             if thread.returned:  # below a kept turn, a turn given back stays a gap
                 thread.returned = {t for t in thread.returned if t > end.turn}
             thread.last = Turn(end.message, end.reply)
-            thread.conversation = end.conversation
+            if end.conversation is not KEEP:
+                thread.conversation = end.conversation
         if entry is not None:
             self._journal.append((next(self._ids), entry))
 
     # journal
 
-    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
+    async def record(
+        self, entry: JournalEntry, generation: int | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        self._still(as_of)
         if self._lasts(entry.channel, generation):
             self._journal.append((next(self._ids), entry))
 

@@ -78,19 +78,26 @@ class TurnStore(Protocol):
         ``generation`` is given and is not the channel's current one."""
 
     @abstractmethod
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
         """Keep the turn's exchange (unless a later turn was kept already) and the thread's
-        conversation; and, in the same step, record ``entry`` in the journal when given. All
-        dropped if the turn's generation ended."""
+        conversation, or give the turn back (``end.kept`` false); and, in the same step,
+        record ``entry`` in the journal when given. All or nothing: a store that fails does
+        neither. All dropped if the turn's generation ended. With ``as_of``: nothing done,
+        ``KeysMoved`` raised, if the store's keys are no longer those."""
 
 
 class JournalStore(Protocol):
     """The journal: one entry per request to the VIVI surface."""
 
     @abstractmethod
-    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
+    async def record(
+        self, entry: JournalEntry, generation: int | None = None, as_of: KeyRing | None = None
+    ) -> None:
         """Append a finished request to the journal (the oldest go past ``journal_size``);
-        dropped if ``generation`` is given and is not its channel's current one."""
+        dropped if ``generation`` is given and is not its channel's current one; with
+        ``as_of``, as ``commit_turn``."""
 
     @abstractmethod
     async def journal(self) -> list[JournalEntry]:

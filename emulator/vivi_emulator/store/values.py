@@ -34,17 +34,20 @@ class Turn:
 
 @dataclass(slots=True)  # made on every request: no frozen-dataclass __init__ cost
 class TurnEnd:
-    """A turn to keep (``commit_turn``): its thread and number, the exchange (what the user
-    said, what the agent answered), and the thread's conversation from now on."""
+    """A turn to settle (``commit_turn``): its thread and number, the exchange (what the user
+    said, what the agent answered), and the thread's conversation from now on (``KEEP``: as
+    it is; only for a turn given back); or, not ``kept``, a turn to give back (its exchange is
+    not used)."""
 
     channel_id: str
     thread_id: str
     turn: int
     message: str
     reply: str
-    conversation: Conversation | None
+    conversation: Conversation | Keep | None
     # The channel's generation the request started in: kept only while it lasts (None: any).
     generation: int | None = None
+    kept: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,9 @@ class View:
     queued: int = 0
     # The channel's generation when the turn opened: the request's writes carry it.
     generation: int = 0
+    # The queued replies, the channel's first, when the store read them in the same step
+    # (None: ask the store), perhaps with some claimed since (a claim is the truth).
+    replies: tuple[QueuedReply, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from redis.exceptions import ConnectionError, RedisError
 from vivi_emulator.store.base import Bounds, StoreUnavailable
 from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.redis.batch import HiredisPackedConnection, ScriptBatcher
+from vivi_emulator.store.redis.copies import QueueCopies
 from vivi_emulator.store.redis.url import split_url, where
 from vivi_emulator.store.values import NO_OVERRIDES, Overrides
 
@@ -74,10 +75,9 @@ class Scripts:
     """The Lua steps (``lua/*.lua``), registered once: each is one atomic change."""
 
     begin: AsyncScript
-    commit: AsyncScript
+    settle: AsyncScript
     put: AsyncScript
     channel: AsyncScript
-    cancel: AsyncScript
     push: AsyncScript
     claim: AsyncScript
 
@@ -119,10 +119,9 @@ class RedisClient:
         r, p = self.redis, self.prefix
         self.scripts = Scripts(
             begin=r.register_script(_lua("begin")),
-            commit=r.register_script(_lua("commit")),
+            settle=r.register_script(_lua("settle")),
             put=r.register_script(_lua("put_files")),
             channel=r.register_script(_lua("channel")),
-            cancel=r.register_script(_lua("cancel")),
             push=r.register_script(_lua("push")),
             claim=r.register_script(_lua("claim")),
         )
@@ -134,6 +133,7 @@ class RedisClient:
         # The epoch of the Redis this process seeded ('': none yet).
         self.epoch = ""
         self.batch = ScriptBatcher(self.redis)
+        self.queue_copies = QueueCopies()  # what the opening step saw of the queues
         self.idle_ms = int(self.bounds.thread_idle_seconds * 1000)
 
     async def seed_now(self) -> KeyRing:

@@ -5,6 +5,11 @@ its bound and claimed by id, each in one Lua step (``push``, ``claim``), so exac
 claims a reply and nothing past the bound is ever pushed. A scope's overrides are a hash, one
 field per setting, each set on its own (``HSET``/``HDEL``): two processes changing two settings
 at once both win.
+
+A request sees the queue in the step that opens its turn (``lua/begin.lua``), through this
+process's copy of each scope's replies (``QueueCopies``): read again only when the scope's queue
+has a new tail, so a waiting reply is parsed once, not once per request, and matching it costs
+no round trip.
 """
 
 from __future__ import annotations
@@ -13,19 +18,13 @@ import json
 
 from vivi_emulator.store.base import QueueFull
 from vivi_emulator.store.redis.client import RedisPart, guarded
+from vivi_emulator.store.redis.copies import reply_of
 from vivi_emulator.store.values import OVERRIDE_FIELDS, Overrides, QueuedReply
 
 
 def _reply_json(reply: QueuedReply) -> str:
     scenario = reply.scenario.model_dump(mode="json", exclude_defaults=True)
     return json.dumps({"id": reply.id, "channel": reply.channel, "scenario": scenario})
-
-
-def _reply_of(raw: bytes) -> QueuedReply:
-    from vivi_emulator.scenarios.model import Scenario
-
-    data = json.loads(raw)
-    return QueuedReply(data["id"], Scenario.model_validate(data["scenario"]), data["channel"])
 
 
 class RedisQueue(RedisPart):
@@ -65,18 +64,22 @@ class RedisQueue(RedisPart):
             read = await pipe.execute()
         replies = []
         for ids, data in zip(read[::2], read[1::2], strict=True):
-            replies += [_reply_of(data[i]) for i in ids if i in data]
+            replies += [reply_of(data[i]) for i in ids if i in data]
         return replies
 
     @guarded
     async def claim(
         self, reply: QueuedReply, channel_id: str | None = None, generation: int | None = None
     ) -> bool:
-        claimed = await self.client.scripts.claim(
-            keys=[*self._queue_keys(reply.channel), self.client.gens],
-            args=[reply.id, channel_id or "", "" if generation is None else generation],
+        claimed = int(
+            await self.client.scripts.claim(
+                keys=[*self._queue_keys(reply.channel), self.client.gens],
+                args=[reply.id, channel_id or "", "" if generation is None else generation],
+            )
         )
-        return bool(claimed)
+        if claimed >= 0:  # claimed, here or elsewhere: it waits no more (-1: it still may)
+            self.client.queue_copies.forget(reply)
+        return claimed == 1
 
     @guarded
     async def clear_queue(self, channel_id: str | None = None) -> None:

@@ -78,11 +78,15 @@ class RedisStore(RedisPart, StateStore):
     ) -> None:
         await self._threads.cancel_turn(channel_id, thread_id, turn, conversation, generation)
 
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
-        await self._threads.commit_turn(end, entry)
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        await self._threads.commit_turn(end, entry, as_of)
 
-    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
-        await self._threads.record(entry, generation)
+    async def record(
+        self, entry: JournalEntry, generation: int | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        await self._threads.record(entry, generation, as_of)
 
     async def journal(self) -> list[JournalEntry]:
         return await self._threads.journal()

@@ -1,19 +1,22 @@
 """The Redis store's threads and journal. A thread is a hash with a TTL (its idle time), ranked
 in a sorted set by last use (the least recently used go past ``max_threads``); the journal is a
-capped stream. Opening a turn and committing it (with the request's entry) are one Lua step
-each, batched with the other requests' (``batch``): the hot path. Each checks the channel's
-generation: a request of a deleted channel opens no turn and writes nothing."""
+capped stream. Opening a turn and settling it (kept or given back, with the request's entry: all
+or nothing) are one Lua step each, batched with the other requests' (``batch``): the hot path.
+Each checks the channel's generation: a request of a deleted channel opens no turn and writes
+nothing."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from vivi_emulator.journal import JournalEntry
-from vivi_emulator.store.base import ChannelGone
+from vivi_emulator.store.base import ChannelGone, KeysMoved
+from vivi_emulator.store.keys import KeyRing
 from vivi_emulator.store.redis.client import SEP, RedisPart, guarded
+from vivi_emulator.store.redis.copies import scope_of
 from vivi_emulator.store.values import KEEP, Conversation, Keep, Turn, TurnEnd, TurnStart, View
 
-_GONE, _NOT_SEEDED = -1, -2
+_GONE, _NOT_SEEDED, _KEYS_MOVED = -1, -2, -3
 
 
 def _text(value: bytes | None) -> str | None:
@@ -56,7 +59,14 @@ class RedisThreads(RedisPart):
             gen,
         ) = reply
         overrides = self.client.parse_overrides(oc).over(self.client.parse_overrides(og))
-        view = View(int(keys_v or 0), int(scen_v or 0), overrides, int(qg) + int(qc), int(gen or 0))
+        queued = int(qg[0]) + int(qc[0])
+        replies = None
+        if queued:
+            copies = self.client.queue_copies
+            mine, anyone = copies.read(scope_of(channel_id), qc), copies.read("", qg)
+            if mine is not None and anyone is not None:
+                replies = mine + anyone
+        view = View(int(keys_v or 0), int(scen_v or 0), overrides, queued, int(gen or 0), replies)
         previous = (
             Turn(_text(message) or "", _text(reply_text) or "") if message is not None else None
         )
@@ -68,11 +78,8 @@ class RedisThreads(RedisPart):
             # The caller was cancelled while this step was in flight: it never learns its
             # turn, so nobody else would give it back.
             if int(reply[0]) > 0:
-                key = f"{self.client.prefix}t:{channel_id}{SEP}{thread}"
-                await self.client.scripts.cancel(
-                    keys=[key, self.client.gens],
-                    args=[int(reply[0]), "keep", "", 0, channel_id, ""],
-                )
+                end = TurnEnd(channel_id, thread, int(reply[0]), "", "", None, kept=False)
+                await self.client.scripts.settle(keys=[], args=self._settle(end, KEEP))
 
         return await self.client.batch.call(
             self.client.scripts.begin,
@@ -83,6 +90,8 @@ class RedisThreads(RedisPart):
             self.client.bounds.max_threads,
             self.client.epoch,
             _generation(generation),
+            self.client.queue_copies.tail(""),
+            self.client.queue_copies.tail(scope_of(channel_id)),
             undo=give_back,
         )
 
@@ -95,43 +104,48 @@ class RedisThreads(RedisPart):
         conversation: Conversation | Keep | None = KEEP,
         generation: int | None = None,
     ) -> None:
-        key = f"{self.client.prefix}t:{channel_id}{SEP}{thread_id.lower()}"
-        if conversation is KEEP:
-            args: list[Any] = [turn, "keep", "", 0]
-        elif conversation is None:
-            args = [turn, "clear", "", 0]
-        else:
-            args = [turn, "set", conversation.scenario, conversation.first_turn]
-        await self.client.scripts.cancel(
-            keys=[key, self.client.gens], args=[*args, channel_id, _generation(generation)]
-        )
+        end = TurnEnd(channel_id, thread_id, turn, "", "", None, generation, kept=False)
+        await self.client.batch.call(self.client.scripts.settle, *self._settle(end, conversation))
 
     @guarded
-    async def commit_turn(self, end: TurnEnd, entry: JournalEntry | None = None) -> None:
-        conversation = end.conversation
-        await self.client.batch.call(
-            self.client.scripts.commit,
-            self.client.prefix,
-            f"{end.channel_id}{SEP}{end.thread_id.lower()}",
-            end.turn,
-            end.message,
-            end.reply,
-            conversation.scenario if conversation else "",
-            conversation.first_turn if conversation else 0,
-            entry.to_json() if entry is not None else "",
-            self.client.bounds.journal_size,
-            end.channel_id,
-            _generation(end.generation),
-        )
+    async def commit_turn(
+        self, end: TurnEnd, entry: JournalEntry | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        args = self._settle(end, end.conversation, entry, as_of)
+        if await self.client.batch.call(self.client.scripts.settle, *args) == _KEYS_MOVED:
+            raise KeysMoved()
+
+    def _settle(
+        self,
+        end: TurnEnd,
+        conversation: Conversation | Keep | None,
+        entry: JournalEntry | None = None,
+        as_of: KeyRing | None = None,
+    ) -> list[Any]:
+        """The ``settle`` step's arguments (lua/settle.lua): keep or give back ``end``'s turn
+        (none: no thread id), set the thread's conversation, record ``entry``; only while the
+        keys are those of ``as_of``."""
+        if conversation is KEEP:
+            talk: list[Any] = ["keep", "", 0]
+        elif conversation is None:
+            talk = ["clear", "", 0]
+        else:
+            talk = ["set", conversation.scenario, conversation.first_turn]
+        member = f"{end.channel_id}{SEP}{end.thread_id.lower()}" if end.thread_id else ""
+        return [
+            self.client.prefix, member, end.turn, "keep" if end.kept else "back", end.message,
+            end.reply, *talk, entry.to_json() if entry is not None else "",
+            self.client.bounds.journal_size, end.channel_id, _generation(end.generation),
+            f"{as_of.epoch} {as_of.version}" if as_of is not None else "",
+        ]  # fmt: skip
 
     # the journal
 
-    @guarded
-    async def record(self, entry: JournalEntry, generation: int | None = None) -> None:
-        await self.client.batch.call(
-            self.client.scripts.commit, self.client.prefix, "", 0, "", "", "", 0, entry.to_json(),
-            self.client.bounds.journal_size, entry.channel, _generation(generation),
-        )  # fmt: skip
+    async def record(
+        self, entry: JournalEntry, generation: int | None = None, as_of: KeyRing | None = None
+    ) -> None:
+        end = TurnEnd(entry.channel, "", 0, "", "", KEEP, generation, kept=False)
+        await self.commit_turn(end, entry, as_of)
 
     @guarded
     async def journal(self) -> list[JournalEntry]:

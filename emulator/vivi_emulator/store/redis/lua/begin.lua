@@ -1,6 +1,7 @@
 -- Open the next turn of a thread, and read what the request needs, in one step.
 -- ARGV: key prefix, channel id, thread id (lower case), idle time (ms), max threads, the
---       epoch this process knows, the channel's generation the request started in ('': any).
+--       epoch this process knows, the channel's generation the request started in ('': any),
+--       the tail of the queue (for any channel, for this one) of this process's copy ('': none).
 -- The keys are computed here (fewer arguments to send on the hot path): standalone Redis only.
 -- Lua tables stop at a nil, so absent values are returned as false (a nil reply).
 -- Refused without a write: {-2, epoch} when Redis is not the one this process seeded (it
@@ -41,12 +42,28 @@ if over > 0 then
     redis.call('UNLINK', p .. 't:' .. old[i])
   end
 end
+-- A scope's queue: {0} when empty; {length, tail} when its tail (the id of the reply pushed
+-- last: a random id, so a push always moves it) is the one of the caller's copy, which then
+-- holds every reply waiting (and perhaps some claimed since); else {length, tail, ids, JSON}.
+local function queue(scope, known)
+  local ids = p .. 'q:' .. scope
+  local length = redis.call('LLEN', ids)
+  if length == 0 then
+    return {0}
+  end
+  local tail = redis.call('LINDEX', ids, -1)
+  if tail == known then
+    return {length, tail}
+  end
+  local all = redis.call('LRANGE', ids, 0, -1)
+  return {length, tail, all, redis.call('HMGET', p .. 'qd:' .. scope, unpack(all))}
+end
 local th = redis.call('HMGET', thread, 'm', 'r', 'cs', 'cf')
 local meta = redis.call('HMGET', p .. 'meta', 'keys', 'scenarios')
 return {
   turn, th[1] or false, th[2] or false, th[3] or false, th[4] or false,
   meta[1] or false, meta[2] or false,
-  redis.call('LLEN', p .. 'q:'), redis.call('LLEN', p .. 'q:c:' .. channel),
+  queue('', ARGV[8]), queue('c:' .. channel, ARGV[9]),
   redis.call('HGETALL', p .. 'ov:'), redis.call('HGETALL', p .. 'ov:c:' .. channel),
   attempt, generation or false,
 }
