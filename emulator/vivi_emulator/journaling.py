@@ -73,7 +73,9 @@ class Journaling:
         call = trace.call
         body, body_cut = body_text(trace.body, redact, self.entry_bytes // 3)
         played = trace.stream
-        stream = _NO_STREAM if played is None else self._stream(played, redact, keep, call.clock)
+        events, left_out, text, text_cut, first_byte = (
+            _NO_STREAM if played is None else self._stream(played, redact, keep, call.clock)
+        )
         # Positional, in the fields' order (journal.JournalEntry): binding 18 keywords costs
         # more than the tuple itself, and this is on every request's path.
         entry = JournalEntry(
@@ -87,14 +89,14 @@ class Journaling:
             body,
             body_cut,
             tuple(trace.items),
-            stream[0],
-            stream[1],
+            events,
+            left_out,
             redact.text(trace.error) if trace.error else None,
             trace.client_left,
             (time.monotonic() - call.clock) * 1000,
-            stream[2],
-            stream[3],
-            stream[4],
+            text,
+            text_cut,
+            first_byte,
         )
         metrics.finished(entry)
         tracing.finished(entry)
@@ -178,8 +180,10 @@ def body_text(raw: bytes | str | None, redact: Redactor, limit: int) -> tuple[st
             if len(raw) > limit
             else raw.decode("utf-8", "replace")
         )
-    text, truncated = cut(raw, limit) if len(raw) > limit // 4 else (raw, False)
-    return redact.text(text), truncated  # without secrets, the text as it is
+    if len(raw) > limit // 4:  # else within the limit however it is encoded
+        text, truncated = cut(raw, limit)
+        return redact.text(text), truncated
+    return redact.text(raw), False  # without secrets, the text as it is
 
 
 # A value of at most this many characters is within ``HEADER_VALUE_BYTES`` of UTF-8 (a
