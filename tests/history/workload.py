@@ -313,5 +313,5 @@ def _chaos_said(chaos: dict[str, Any] | None) -> tuple[Any, ...] | None:
 
 
 def _created(answer: httpx.Response | None) -> bool:
-    """A channel made by this request (201); a 400 "exists" means another made it first."""
+    """A channel made by this request (201); a 422 "exists" means another made it first."""
     return answer is not None and answer.status_code == 201
