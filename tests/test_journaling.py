@@ -5,16 +5,44 @@ within the store's bound."""
 
 from __future__ import annotations
 
+import copy
+import json
+import logging
+import pickle
 import time
+import uuid
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from vivi_emulator.calls import Call, Trace
-from vivi_emulator.journaling import Journaling, cut, frames_text, kept_events, stream_text
+from vivi_emulator.journal import FrozenEvent
+from vivi_emulator.journaling import (
+    MAX_HEADERS,
+    Journaling,
+    cut,
+    frames_text,
+    journaled_headers,
+    kept_events,
+    kept_headers,
+    stream_text,
+)
 from vivi_emulator.redaction import REDACTED, Redactor
-from vivi_emulator.script import CHUNK, END, START, ScriptEvent
+from vivi_emulator.rendering import Played, Rendered
+from vivi_emulator.script import CHUNK, END, START, Script, ScriptEvent
+from vivi_emulator.settings import Settings
 from vivi_emulator.sse import encode_event, frame
 from vivi_emulator.store.keys import KeyRing
 
-KEY = "sk-live-123"
+from tests.support import CHANNEL, KEY, serving, url
+
+C = "/_emulator"
+
+LIVE_KEY = "sk-live-123"
 
 
 def _frames(*messages: str) -> list[bytes]:
@@ -27,21 +55,21 @@ def _events(*messages: str) -> list[dict[str, str]]:
 
 def test_the_text_is_the_bytes_sent() -> None:
     sent = _frames("Hello", " world")
-    text, cut = stream_text(sent, _events("Hello", " world"), Redactor([KEY]), 10_000)
+    text, cut = stream_text(sent, _events("Hello", " world"), Redactor([LIVE_KEY]), 10_000)
     assert (text.encode(), cut) == (b"".join(sent), False)
 
 
 def test_a_key_in_one_frame_is_redacted_in_place() -> None:
-    sent = _frames(f"key {KEY}", "!")
+    sent = _frames(f"key {LIVE_KEY}", "!")
     events = _events(f"key {REDACTED}", "!")
-    text, _ = stream_text(sent, events, Redactor([KEY]), 10_000)
+    text, _ = stream_text(sent, events, Redactor([LIVE_KEY]), 10_000)
     assert text == b"".join(_frames(f"key {REDACTED}", "!")).decode()
 
 
 def test_a_key_cut_over_frames_is_framed_again_from_the_redacted_events() -> None:
     sent = _frames("key sk-live", "-123", " done")
     events = _events(f"key {REDACTED}", "", " done")  # as kept_events redacts the parts
-    text, _ = stream_text(sent, events, Redactor([KEY]), 10_000)
+    text, _ = stream_text(sent, events, Redactor([LIVE_KEY]), 10_000)
     assert "sk-live" not in text
     assert "-123" not in text
     assert text == "".join(encode_event(e["message"], e["event"]).decode() for e in events)
@@ -200,3 +228,180 @@ def test_a_header_value_is_redacted_again_after_the_keys_change() -> None:
     rotated = KeyRing.of({"c": "key-new"}, ever=[SECRET])
     again = journaling.entry(_stream(None, **{"x-note": "key-new"}), rotated)
     assert dict(again.headers)["x-note"] == REDACTED
+
+
+# --- cheap to write, and still no secret (issue 22) ----------------------------------------
+
+_NAMES = ("vivi-api-key", "authorization", "cookie", "traceparent", "x-request-id", "x-note")
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(_NAMES) | st.text("abcxyz-", min_size=1, max_size=6),
+        st.text(max_size=12) | st.text("k", min_size=250, max_size=300),
+        max_size=8,
+    ),
+    st.lists(st.text(min_size=1, max_size=6), max_size=3),
+)
+def test_headers_searched_at_once_are_what_each_value_redacted_alone_makes(
+    headers: dict[str, str], secrets: list[str]
+) -> None:
+    # The search of all values in one text is only a filter: whatever it finds or misses,
+    # the journaled headers are those of the per-value redaction (``kept_headers``).
+    redact = Redactor(secrets)
+    assert journaled_headers(headers, redact) == kept_headers(headers.items(), redact)
+
+
+def test_headers_new_on_every_request_are_redacted_on_every_request() -> None:
+    journaling, ring = Journaling(entry_bytes=49152), KeyRing.of({"c": SECRET})
+    for n in range(3):
+        parent = f"00-{n:032x}-{n:016x}-01"
+        entry = journaling.entry(
+            _stream(None, traceparent=parent, **{"x-request-id": f"req-{n}-{SECRET}"}), ring
+        )
+        headers = dict(entry.headers)
+        assert headers == {
+            "vivi-api-key": REDACTED,
+            "traceparent": parent,
+            "x-request-id": f"req-{n}-{REDACTED}",
+        }
+
+
+def test_more_headers_than_the_bound_keep_the_first_ones_redacted() -> None:
+    many = {f"x-h{n}": f"{SECRET} {n}" for n in range(MAX_HEADERS + 5)}
+    entry = Journaling(entry_bytes=49152).entry(_stream(None, **many), KeyRing.of({"c": SECRET}))
+    assert len(entry.headers) == MAX_HEADERS
+    assert entry.headers[1] == ("x-h0", f"{REDACTED} 0")
+
+
+def _played(text: str) -> Played:
+    rendered = Rendered(
+        Script((ScriptEvent(START), ScriptEvent(CHUNK, text), ScriptEvent(END)), shared=True)
+    )
+    return Played(rendered, sent=len(rendered.writes), finished=True)
+
+
+def _streamed(played: Played, **headers: str) -> Trace:
+    trace = _stream(b'{"message": "hi"}', **headers)
+    trace.stream = played
+    return trace
+
+
+def test_a_constant_scripts_events_are_journaled_once_and_shared_frozen() -> None:
+    journaling, ring = Journaling(entry_bytes=49152), KeyRing.of({"c": SECRET})
+    played = _played("the same reply")
+    first = journaling.entry(_streamed(played, traceparent="a"), ring)
+    second = journaling.entry(_streamed(played, traceparent="b"), ring)
+    assert first.events is second.events  # made once, reused
+    assert first.events is not None
+    event = first.events[1]
+    assert isinstance(event, FrozenEvent)
+    with pytest.raises(TypeError):
+        event["message"] = "changed by a reader"
+    with pytest.raises(TypeError):
+        event.update(message="changed")
+    with pytest.raises(TypeError):
+        del event["message"]
+    assert second.as_dict()["events"][1]["message"] == "the same reply"
+    # A reader's copy is its own, and changes nothing shared.
+    copied = copy.deepcopy(first.events)
+    assert copied == first.events
+    assert pickle.loads(pickle.dumps(event)) == event
+    shown = first.as_dict()["events"]
+    shown.append({"extra": "x"})
+    assert len(second.as_dict()["events"]) == len(first.events)
+
+
+def test_a_constant_scripts_events_are_redacted_again_after_a_rotation() -> None:
+    journaling = Journaling(entry_bytes=49152)
+    played = _played("the word key-to-be, then more")
+    before = journaling.entry(_streamed(played), KeyRing.of({"c": SECRET}))
+    assert before.events is not None
+    assert "key-to-be" in before.events[1]["message"]
+    # The key rotated to a word of the constant reply: the reused events are made again.
+    rotated = KeyRing.of({"c": "key-to-be"}, ever=[SECRET], version=1)
+    after = journaling.entry(_streamed(played, **{"x-old": SECRET}), rotated)
+    assert after.events is not None
+    assert after.events[1]["message"] == f"the word {REDACTED}, then more"
+    assert dict(after.headers)["x-old"] == REDACTED  # the old key, kept among redacted_keys
+    assert "key-to-be" not in after.to_json()
+    assert SECRET not in after.to_json()
+
+
+# --- every reader, on both stores --------------------------------------------------------------
+
+ADMIN = "journal-admin-token-4711"
+# The new key is a phrase of the default greeting (a constant script): after the rotation, the
+# greeting's reused events must be redacted again, never served from before.
+NEW_KEY = "How can I help you"
+
+
+async def _everything_read(client: httpx.AsyncClient, state: str) -> str:
+    """All that any reader gets of the journal: the control API's journal and HAR export (what
+    ``vivi-emulator journal`` prints or writes), the metrics page, and on Redis the stored
+    entries themselves."""
+    admin = {"x-vivi-admin-token": ADMIN}
+    texts = [
+        (await client.get(f"{C}/journal", headers=admin)).text,
+        (await client.get(f"{C}/journal.har", headers=admin)).text,
+        (await client.get(f"{C}/metrics", headers=admin)).text,
+    ]
+    if state != "memory":
+        redis = Redis.from_url(state)
+        try:
+            async for name in redis.scan_iter():
+                if await redis.type(name) == b"stream":
+                    texts.append(repr(await redis.xrange(name)))
+        finally:
+            await redis.aclose()
+    return "\n".join(texts)
+
+
+async def _streams(client: httpx.AsyncClient, key: str, secrets: str, count: int) -> None:
+    """Streams of the constant greeting, each with a real client's headers, new every time."""
+    for n in range(count):
+        headers = {
+            "vivi-api-key": key,
+            "traceparent": f"00-{uuid.uuid4().hex}-{n + 1:016x}-01",
+            "x-request-id": f"{uuid.uuid4()} {secrets}",
+        }
+        body = {"message": f"hello, {secrets}", "threadId": str(uuid.uuid4())}
+        response = await client.post(url("stream"), headers=headers, json=body)
+        assert response.status_code == 200
+
+
+async def test_no_reader_sees_a_key_with_new_headers_each_request_and_after_a_rotation(
+    state: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    settings = Settings(
+        access_log=True, reload_fixtures=False, state=state, admin_token=SecretStr(ADMIN)
+    )
+    admin = {"x-vivi-admin-token": ADMIN}
+    async with serving(settings) as client:
+        await _streams(client, KEY, f"my key {KEY}, the token {ADMIN}", 3)
+        read = await _everything_read(client, state)
+        assert KEY not in read
+        assert ADMIN not in read
+        entries = (await client.get(f"{C}/journal", headers=admin)).json()["entries"]
+        assert [e["headers"]["x-request-id"].endswith(f"my key {REDACTED}, the token {REDACTED}")
+                for e in entries] == [True] * 3  # fmt: skip
+        assert NEW_KEY in "".join(e["message"] for e in entries[0]["events"])  # not a key yet
+
+        assert (await client.delete(f"{C}/journal", headers=admin)).status_code == 200
+        rotated = await client.post(
+            f"{C}/channels/{CHANNEL}/rotate", headers=admin, json={"key": NEW_KEY}
+        )
+        assert rotated.status_code == 200
+        await _streams(client, NEW_KEY, f"old {KEY} new {NEW_KEY}", 2)
+        read = await _everything_read(client, state)
+        entries = (await client.get(f"{C}/journal", headers=admin)).json()["entries"]
+    for secret in (KEY, NEW_KEY, ADMIN):
+        assert secret not in read
+        assert secret not in caplog.text  # the access lines
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry["headers"]["vivi-api-key"] == REDACTED
+        assert entry["headers"]["x-request-id"].endswith(f"old {REDACTED} new {REDACTED}")
+        assert REDACTED in json.dumps(entry["events"])
+        assert entry["body"]["message"] == f"hello, old {REDACTED} new {REDACTED}"

@@ -8,10 +8,10 @@ An entry holds no secret and has a bounded size: ``journaling`` makes it so, fro
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 
 # Bodies nested deeper than this are kept as text: they would cost a reader's parser dearly.
 MAX_JSON_DEPTH = 32
@@ -49,8 +49,29 @@ class ItemRecord:
     slot: bool = False  # it holds a stream slot until its request is finished
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
+class FrozenEvent(dict[str, str]):
+    """A journaled event, which nothing may change: the entries of a constant script share
+    one tuple of them (made once per script and key snapshot, ``rendering.Rendered``), so a
+    reader changing one would change every entry's. A ``dict`` still, for JSON and readers."""
+
+    __slots__ = ()
+
+    def _frozen(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a journaled event cannot be changed")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _frozen
+
+    def __reduce__(self) -> tuple[type[FrozenEvent], tuple[dict[str, str]]]:
+        # copy and pickle rebuild it whole (the default would set its items one by one)
+        return FrozenEvent, (dict(self),)
+
+
+class JournalEntry(NamedTuple):
+    """One finished request, as kept. Immutable, and a named tuple rather than a frozen
+    dataclass: one is made on every request, and a frozen dataclass sets each of its 18 fields
+    through ``object.__setattr__`` (measured, benchmarks/journal_share.py: a named tuple costs
+    a fifth of that)."""
+
     # Given by the store when the entry is kept (0 before): the journal's order, across
     # processes on a shared store.
     id: int
@@ -118,7 +139,7 @@ class JournalEntry:
     def to_json(self) -> str:
         # By hand: dataclasses.asdict deep-copies every value, a measured share of a request
         # on the shared store.
-        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        data: dict[str, Any] = dict(zip(_ENTRY_FIELDS, self[1:], strict=True))
         data["items"] = [
             (i.thread, i.turn, i.scenario, i.chosen_by, i.status, i.error, i.fault, i.limit)
             for i in self.items
@@ -142,7 +163,7 @@ class JournalEntry:
         return cls(**data)
 
 
-_ENTRY_FIELDS = tuple(f.name for f in fields(JournalEntry) if f.name != "id")
+_ENTRY_FIELDS = JournalEntry._fields[1:]  # all but the id, which the store gives
 
 
 def _item_dict(item: ItemRecord) -> dict[str, Any]:

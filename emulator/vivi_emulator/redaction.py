@@ -67,7 +67,8 @@ class Redactor:
         self._sorted = None
 
     @property
-    def _forms(self) -> list[str]:
+    def forms(self) -> list[str]:
+        """Every form of every secret, longest first (sorted once after a change)."""
         forms = self._sorted
         if forms is None:
             forms = self._sorted = sorted(self._all, key=len, reverse=True)
@@ -77,7 +78,9 @@ class Redactor:
         return bool(self._all)
 
     def text(self, text: str) -> str:
-        for form in self._forms:
+        # The sorted forms without the property's call once they are sorted: on every
+        # request's path (journaling).
+        for form in self._sorted or self.forms:
             if form in text:
                 text = text.replace(form, REDACTED)
         return text
@@ -85,7 +88,7 @@ class Redactor:
     def _spans(self, text: str) -> list[tuple[int, int]]:
         """Where the secrets are in ``text``, longest forms first, never overlapping."""
         spans: list[tuple[int, int]] = []
-        for form in self._forms:
+        for form in self.forms:
             at = text.find(form)
             while at >= 0:
                 end = at + len(form)
@@ -98,7 +101,7 @@ class Redactor:
         """The parts of one text (a stream's chunks), a secret split across parts included:
         the part where it starts shows the marker, the others lose their share of it."""
         joined = "".join(parts)
-        spans = self._spans(joined) if self._forms else []
+        spans = self._spans(joined) if self.forms else []
         if not spans:
             return list(parts)
         out, start = [], 0

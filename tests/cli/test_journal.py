@@ -40,9 +40,14 @@ def test_the_cli_writes_the_har_with_the_token_from_the_environment(tmp_path: Pa
 def test_without_har_it_prints_the_journal() -> None:
     server = start("--no-reload")
     try:
+        # A real client's headers, one of them carrying the key: the printed journal has none.
         httpx.post(
             f"{server.base_url}/channelsApi/demo-channel/invoke",
-            headers={"vivi-api-key": "demo-key"},
+            headers={
+                "vivi-api-key": "demo-key",
+                "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                "x-request-id": "req-1 demo-key",
+            },
             json={"message": "hi", "threadId": THREAD},
         )
         done = run_cli("journal", "--url", server.base_url, "--thread", THREAD)
@@ -51,6 +56,8 @@ def test_without_har_it_prints_the_journal() -> None:
     assert done.returncode == 0, done.stderr
     [entry] = json.loads(done.stdout)["entries"]
     assert (entry["thread"], entry["status"]) == (THREAD, 200)
+    assert "demo-key" not in done.stdout
+    assert entry["headers"]["x-request-id"] == "req-1 [redacted]"
 
 
 def test_an_emulator_that_is_not_there_is_named(tmp_path: Path) -> None:

@@ -57,13 +57,18 @@ class Op:
 class Boundary:
     """A fault that ends a channel's state: a Redis restarted empty (every channel), or a
     channel deleted and re-created. ``begin``: when the fault started; ``done``: when it was
-    over (the channels re-created); ``cut``: for a delete, when its answer came."""
+    over (the channels re-created); ``cut``: for a delete, when its answer came; ``ended``: for
+    a delete, whether it surely ended a generation (answered 200). A delete answered otherwise
+    ended none for sure: a 404 means the channel was not there (Redis emptied by a restart, the
+    tool's channels not made again yet), and what a request refused meanwhile wrote (its 404's
+    journal entry, under the channel id it named) stays, rightly, in the channel made next."""
 
     kind: str  # restart, delete
     channel: str | None  # None: every channel
     begin: float
     done: float
     cut: float = 0.0
+    ended: bool = True
 
     def covers(self, channel: str) -> bool:
         return self.channel is None or self.channel == channel
@@ -120,8 +125,9 @@ class History:
 
     def deleted_before(self, op: Op, at: float) -> Boundary | None:
         """A delete of the op's channel, done before ``at``, that surely ended the op's
-        generation: the server had begun the op before the delete was sent."""
+        generation: the delete was answered 200, and the server had begun the op before the
+        delete was sent."""
         for b in self.boundaries_of(op.channel):
-            if b.kind == "delete" and b.done <= at and self.began_before(op, b.begin):
+            if b.kind == "delete" and b.ended and b.done <= at and self.began_before(op, b.begin):
                 return b
         return None

@@ -14,7 +14,8 @@ import pytest
 from tests.history.check import Options, Outcome, run_and_check
 from tests.history.plan import make_plan
 from tests.history.properties import PROPERTIES, check
-from tests.history.record import Boundary, History, Op
+from tests.history.record import Boundary, History, Op, Read
+from tests.history.workload import OP_HEADER
 
 SEED = 20
 NAMES = [p.__name__ for p in PROPERTIES] + ["no_traceback"]
@@ -192,3 +193,31 @@ def test_a_turn_of_a_deleted_generation_is_named() -> None:
     history.ops += [_answer(1, "t", "t=1 p= m=m1", 0.0, "dc")]
     history.ops.append(_answer(2, "t", "t=2 p=m1 m=m2", 1.0, "dc"))
     assert "deleted_channel_invisible" in _names(history)
+
+
+def _refused_then_read(delete_answered: int) -> History:
+    """A batch to the deleted-and-made-again channel refused 404 (the channel not there: Redis
+    just emptied by a restart), its entry journaled under the channel id; then the channel's
+    delete, answered ``delete_answered``, and made again; then a read that finds the entry."""
+    history = History(1, "redis")
+    history.boundaries.append(Boundary("restart", None, 0.0, 2.0))
+    refused = Op(
+        1, "batch", 0, "dc", 0.1, 0.11, 404, 0.11, "ok", key="k", threads=("t",),
+        messages=("m1x0",), data={"body": '{"detail": "unknown channel \'dc\'"}'},
+    )  # fmt: skip
+    history.ops.append(refused)
+    ended = delete_answered == 200
+    history.boundaries.append(Boundary("delete", "dc", 0.4, 0.6, 0.5, ended=ended))
+    entry = {"id": 8, "status": 404, "headers": {OP_HEADER: "1"}}
+    history.reads.append(Read(3.0, {"dc": [entry]}, [], {}, {}, [], []))
+    return history
+
+
+def test_an_entry_kept_past_a_delete_is_named() -> None:
+    assert "deleted_channel_invisible" in _names(_refused_then_read(200))
+
+
+def test_an_entry_kept_past_a_delete_that_found_no_channel_is_not_named() -> None:
+    """The delete answered 404: nothing was deleted (the restart had emptied Redis, the channel
+    was not made again yet), so the refused request's entry is of no ended generation."""
+    assert "deleted_channel_invisible" not in _names(_refused_then_read(404))

@@ -59,8 +59,10 @@ class Runner:
             await self.control(process, "DELETE", "/_emulator/queue", params={"channel": "q"})
         for channel in MADE:
             old = self.keys.get(channel)
-            await self.control(first[0], "POST", "/_emulator/channels",
-                               json={"id": channel, "key": keys[channel]})  # fmt: skip
+            made = await self.control(first[0], "POST", "/_emulator/channels",
+                                      json={"id": channel, "key": keys[channel]})  # fmt: skip
+            if old is not None and not _created(made):
+                continue  # a re-create of the channel running meanwhile made it first: its key
             if old is not None:
                 self.previous_keys[channel] = old
                 self.retired[old] = self.now()
@@ -224,13 +226,17 @@ class Runner:
     async def recreate(self, action: Action) -> None:
         old = self.keys[DELETED]
         begin = self.now()
-        await self.control(action.process, "DELETE", f"/_emulator/channels/{DELETED}")
+        gone = await self.control(action.process, "DELETE", f"/_emulator/channels/{DELETED}")
         cut = self.now()
         self.retired[old] = cut
-        await self.control(action.process, "POST", "/_emulator/channels",
-                           json={"id": DELETED, "key": action.params["key"]})  # fmt: skip
-        self.previous_keys[DELETED], self.keys[DELETED] = old, action.params["key"]
-        self.history.boundaries.append(Boundary("delete", DELETED, begin, self.now(), cut))
+        made = await self.control(action.process, "POST", "/_emulator/channels",
+                                  json={"id": DELETED, "key": action.params["key"]})  # fmt: skip
+        if _created(made):  # else a restart's re-making of the channel came first: its key
+            self.previous_keys[DELETED], self.keys[DELETED] = old, action.params["key"]
+        ended = gone is not None and gone.status_code == 200
+        self.history.boundaries.append(
+            Boundary("delete", DELETED, begin, self.now(), cut, ended=ended)
+        )
 
     async def flush(self, action: Action) -> None:
         await asyncio.to_thread(self.cluster.script_flush, action.params["pick"])
@@ -304,3 +310,8 @@ def _chaos_said(chaos: dict[str, Any] | None) -> tuple[Any, ...] | None:
         return None
     faults = tuple((f["kind"], f.get("code"), f["rate"]) for f in chaos["faults"])
     return (chaos["seed"], faults)
+
+
+def _created(answer: httpx.Response | None) -> bool:
+    """A channel made by this request (201); a 422 "exists" means another made it first."""
+    return answer is not None and answer.status_code == 201

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from vivi_emulator.journal import JournalEntry
 from vivi_emulator.store.base import (
@@ -259,7 +259,7 @@ class MemoryStore(StateStore):
             self._journal.append((next(self._ids), entry))
 
     async def journal(self) -> list[JournalEntry]:
-        return [replace(entry, id=entry_id) for entry_id, entry in self._journal]
+        return [entry._replace(id=entry_id) for entry_id, entry in self._journal]
 
     async def clear_journal(self, channel_id: str | None = None) -> None:
         self._clear_journal(channel_id)

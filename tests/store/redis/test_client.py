@@ -112,3 +112,28 @@ async def test_a_key_from_before_a_restart_is_refused_after_it(redis_url: str, a
             assert (await client.post(url("invoke", "rot"), headers=new, json=BODY)).is_success
         finally:
             await other.close()
+
+
+async def test_keys_read_after_redis_was_emptied_are_seeded_again(
+    redis_url: str, admin: Any
+) -> None:
+    """The window of ``keys()`` (and of a change of channel): the version checked against this
+    epoch's Redis, found moved, then the keys read, and Redis emptied between the two round
+    trips. The keys read then are the empty Redis's, not this epoch's: they are seeded again,
+    never handed out (a configured channel would answer 404 "unknown channel")."""
+    store = RedisStore(redis_url, {"cfg": "key-cfg"})
+    other = RedisStore(redis_url, {"cfg": "key-cfg"})
+    try:
+        await store.start()
+        await other.start()
+        assert await other.add_channel("made", "key-made")  # the version moves
+        epoch = store.client.epoch
+        await admin.flushall()  # Redis restarted empty, after the version check
+        ring = await store.client.refresh_keys()  # the read that follows the check
+        assert ring.channels() == ["cfg"]
+        assert store.cached_keys() is ring
+        assert ring.epoch == store.client.epoch != epoch
+        assert ring.generation("cfg") > 0
+    finally:
+        await store.close()
+        await other.close()

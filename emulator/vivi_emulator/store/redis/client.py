@@ -149,31 +149,44 @@ class RedisClient:
         ]
         for channel_id, key in self._seed.items():
             args += [channel_id, key]
-        epoch = (await self.scripts.channel(keys=[], args=args)).decode()
-        if self.epoch and epoch != self.epoch:
-            log.warning(
-                "the state store (Redis at %s) was emptied or replaced; "
-                "the configured channels are seeded again",
-                self.where,
-            )
-        ring = await self._read_keys(epoch)
-        # The epoch and the keys read in it change together: a request never takes its
-        # generation from the keys of the Redis before while its steps carry the new epoch.
-        self.epoch, self.ring = epoch, ring
-        return ring
+        # Twice at most: Redis emptied again between the seeding and the read is a 503, not
+        # an empty set of keys (a configured channel answered 404 "unknown").
+        for _ in range(2):
+            epoch = (await self.scripts.channel(keys=[], args=args)).decode()
+            if self.epoch and epoch != self.epoch:
+                log.warning(
+                    "the state store (Redis at %s) was emptied or replaced; "
+                    "the configured channels are seeded again",
+                    self.where,
+                )
+            ring = await self._read_keys(epoch)
+            if ring is not None:
+                # The epoch and the keys read in it change together: a request never takes
+                # its generation from the keys of the Redis before while its steps carry the
+                # new epoch.
+                self.epoch, self.ring = epoch, ring
+                return ring
+        raise RedisError("emptied again while the configured channels were seeded")
 
     async def refresh_keys(self) -> KeyRing:
         epoch = self.epoch
         ring = await self._read_keys(epoch)
+        if ring is None:  # emptied or replaced since its epoch was checked: seeded again
+            return await self.seed_now()
         if self.epoch == epoch:  # else a seeding meanwhile has set newer keys
             self.ring = ring
         return ring
 
-    async def _read_keys(self, epoch: str) -> KeyRing:
+    async def _read_keys(self, epoch: str) -> KeyRing | None:
+        """The keys, read in one transaction with the epoch: None when it is not ``epoch``
+        (Redis emptied or replaced since ``epoch`` was seen: its keys are not that epoch's,
+        and an emptied Redis has none, not even the configured channels)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(self.meta, "keys").hgetall(self.keys_key).lrange(self.ever_key, 0, -1)
-            pipe.hgetall(self.gens)
-            version, keys, ever, gens = await pipe.execute()
+            pipe.hmget(self.meta, ["keys", "epoch"]).hgetall(self.keys_key)
+            pipe.lrange(self.ever_key, 0, -1).hgetall(self.gens)
+            (version, seen), keys, ever, gens = await pipe.execute()
+        if seen is None or seen.decode() != epoch:
+            return None
         return KeyRing.of(
             {k.decode(): v.decode() for k, v in keys.items()},
             (e.decode() for e in ever),
