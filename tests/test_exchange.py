@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -32,6 +33,8 @@ from vivi_emulator.store.values import TurnEnd
 
 from tests.redis_server import RedisServer
 from tests.support import CHANNEL, KEY, OTHER_THREAD, THREAD, url
+
+S = TypeVar("S", bound=MemoryStore)
 
 SLOW = {"text": "too late", "timing": {"first_chunk_ms": 60_000}}
 SLOW_DOWN = {"status": {"code": 429, "body": {"detail": "slow down"}}}
@@ -318,14 +321,22 @@ class KeepFails(MemoryStore):
         await super().commit_turn(end, entry, as_of)
 
 
-async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -> None:
+@asynccontextmanager
+async def _failing(kind: type[S]) -> AsyncIterator[tuple[Served, S]]:
+    """A started service on ``kind``, an in-memory store this module makes fail on demand."""
     settings = Settings(access_log=False, reload_fixtures=False)
     channels = {c.id: c.key.get_secret_value() for c in settings.channels}
-    store = KeepFails(channels, Emulator.bounds_of(settings))
+    store = kind(channels, Emulator.bounds_of(settings))
     emulator = Emulator(settings, store)
     await emulator.start()
     try:
-        served = Served(emulator)
+        yield Served(emulator), store
+    finally:
+        await emulator.close()
+
+
+async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -> None:
+    async with _failing(KeepFails) as (served, store):
         store.fail_next = True
         sent = await served.call("invoke", MESSAGE)
         start = sent[0]
@@ -335,8 +346,6 @@ async def test_a_turn_the_store_fails_to_keep_is_given_back_and_answered_503() -
         await served.call("invoke", MESSAGE)
         # The turn the store could not keep went back: the next message is turn 1 again.
         assert (await served.turns())[-1] == 1
-    finally:
-        await emulator.close()
 
 
 def _invoke(channel: str = CHANNEL, key: str = KEY) -> Call:
@@ -419,20 +428,13 @@ class KeepAndGiveBackFail(MemoryStore):
 
 
 async def test_a_turn_neither_kept_nor_given_back_answers_the_first_error() -> None:
-    settings = Settings(access_log=False, reload_fixtures=False)
-    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
-    store = KeepAndGiveBackFail(channels, Emulator.bounds_of(settings))
-    emulator = Emulator(settings, store)
-    await emulator.start()
-    try:
+    async with _failing(KeepAndGiveBackFail) as (served, store):
         store.failing = True
-        sent = await Served(emulator).call("invoke", MESSAGE)
+        sent = await served.call("invoke", MESSAGE)
         assert sent[0]["status"] == 503
         assert json.loads(sent[1]["body"])["detail"] == (
             "the state store is unavailable: injected; retry"
         )
-    finally:
-        await emulator.close()
 
 
 async def test_a_status_reply_is_journaled_with_its_item(served: Served) -> None:
@@ -504,14 +506,8 @@ async def test_a_cancelled_request_still_settles_and_writes_its_entry(
 
 
 async def test_a_cancelled_request_ends_cancelled_even_if_the_store_fails_to_settle_it() -> None:
-    settings = Settings(access_log=False, reload_fixtures=False)
-    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
-    store = KeepAndGiveBackFail(channels, Emulator.bounds_of(settings))
-    emulator = Emulator(settings, store)
-    await emulator.start()
-    try:
-        served = Served(emulator)
-        await emulator.scripting.queue_reply(SLOW)
+    async with _failing(KeepAndGiveBackFail) as (served, store):
+        await served.emulator.scripting.queue_reply(SLOW)
         task = asyncio.create_task(served.call("invoke", MESSAGE))
         await served.held()
         store.failing = True  # the step giving its turn back with its entry fails
@@ -521,10 +517,8 @@ async def test_a_cancelled_request_ends_cancelled_even_if_the_store_fails_to_set
         store.failing = False
         sent = await served.call("invoke", MESSAGE)
         assert sent[0]["status"] == 200
-        (entry,) = await emulator.journal()  # the cancelled request's entry was refused
+        (entry,) = await served.emulator.journal()  # the cancelled request's entry was refused
         assert entry.status == 200
-    finally:
-        await emulator.close()
 
 
 async def test_a_status_answers_turn_goes_back_with_its_entry_in_one_step(served: Served) -> None:
@@ -537,22 +531,14 @@ async def test_a_status_answers_turn_goes_back_with_its_entry_in_one_step(served
 
 
 async def test_a_status_answers_turn_goes_back_alone_when_the_store_refuses_its_entry() -> None:
-    settings = Settings(access_log=False, reload_fixtures=False)
-    channels = {c.id: c.key.get_secret_value() for c in settings.channels}
-    store = KeepFails(channels, Emulator.bounds_of(settings))
-    emulator = Emulator(settings, store)
-    await emulator.start()
-    try:
-        served = Served(emulator)
-        await emulator.scripting.queue_reply(SLOW_DOWN)
+    async with _failing(KeepFails) as (served, store):
+        await served.emulator.scripting.queue_reply(SLOW_DOWN)
         store.fail_next = True  # the step giving the turn back with the 429's entry
         sent = await served.call("invoke", MESSAGE)
         assert sent[0]["status"] == 503
         assert await served.turns() == []  # the store refused the entry
         await served.call("invoke", MESSAGE)
         assert await served.turns() == [1]  # the turn went back, without its entry
-    finally:
-        await emulator.close()
 
 
 async def test_a_key_rotated_elsewhere_before_a_status_answer_is_refused_as_such(
